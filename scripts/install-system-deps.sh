@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# System tools the tests compare against (real binutils, gdb, llvm-symbolizer, perf, elfutils'
+# debuginfod-find, Debian's Go 1.19, headless Chromium). Skips apt when all are present.
+set -euo pipefail
+need=()
+command -v gdb >/dev/null || need+=(gdb)
+command -v readelf >/dev/null || need+=(binutils)
+command -v llvm-symbolizer >/dev/null || need+=(llvm)
+command -v perf >/dev/null || need+=(linux-perf)
+command -v debuginfod-find >/dev/null || need+=(debuginfod elfutils)
+command -v chromium >/dev/null || need+=(chromium chromium-driver)
+command -v gcc >/dev/null || need+=(gcc)
+[ -x /usr/lib/go-1.19/bin/go ] || need+=(golang-1.19-go)
+if [ ${#need[@]} -gt 0 ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q
+  apt-get install -y -q --no-install-recommends "${need[@]}"
+fi

@@ -1,0 +1,3 @@
+from symkeep.cli import main
+
+main()

@@ -1,0 +1,536 @@
+"""ELF reader: sections, segments, symbols, notes and the dynamic table, robust to stripped headers.
+
+Stripped Go binaries are often post-processed (section headers zeroed, sstrip, packers), so only the
+ELF header itself is fatal when broken. A bad section table, a bad program header or a bad string
+reference becomes an entry in ``self.warnings`` and the reader carries on with what is valid;
+everything address related then falls back to the program headers.
+"""
+
+from __future__ import annotations
+
+import mmap
+import struct
+import zlib
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Literal
+
+from symkeep.binfmt import elf_constants as C
+from symkeep.binfmt.base import Binary, Kind, Note, Section, Segment, Symbol
+from symkeep.errors import FormatError, NotABinaryError
+
+_SymKind = Literal["func", "object", "section", "file", "other"]
+_STT_KIND: dict[int, _SymKind] = {
+    C.STT_FUNC: "func",
+    C.STT_OBJECT: "object",
+    C.STT_SECTION: "section",
+    C.STT_FILE: "file",
+}
+
+
+@dataclass(frozen=True)
+class _Phdr:
+    """A program header as read, with the fields ``Segment`` does not carry."""
+
+    type: int
+    flags: int
+    offset: int
+    vaddr: int
+    paddr: int
+    filesz: int
+    memsz: int
+    align: int
+
+
+def _align_up(v: int, a: int) -> int:
+    return (v + a - 1) & ~(a - 1)
+
+
+class ELFFile(Binary):
+    """An ELF32/ELF64 file of either byte order (executable, PIE, shared object, object, core)."""
+
+    format = "elf"
+
+    def __init__(self, path: str, data: mmap.mmap | bytes, base: int = 0, length: int | None = None) -> None:
+        super().__init__(path, data, base, length)
+        self.warnings: list[str] = []
+        ident = bytes(self.data[: C.EI_NIDENT])
+        if len(ident) < 4 or ident[:4] != C.ELF_MAGIC:
+            if len(ident) >= 4 or not C.ELF_MAGIC.startswith(ident):
+                raise NotABinaryError(f"{path}: not an ELF file (bad magic)")
+        if len(ident) < C.EI_NIDENT:
+            raise FormatError("truncated ELF identification", 0, len(ident), what="e_ident")
+        self.elfclass = ident[4]
+        if self.elfclass not in (C.ELFCLASS32, C.ELFCLASS64):
+            raise FormatError("bad ELF class", 4, self.elfclass, what="e_ident[EI_CLASS]")
+        if ident[5] not in (C.ELFDATA2LSB, C.ELFDATA2MSB):
+            raise FormatError("bad ELF data encoding", 5, ident[5], what="e_ident[EI_DATA]")
+        self.bits = 64 if self.elfclass == C.ELFCLASS64 else 32
+        self.byteorder = "little" if ident[5] == C.ELFDATA2LSB else "big"
+        self._e = self.endian_prefix
+        self.osabi = ident[7]
+        ehsize = C.EHDR_SIZE[self.elfclass]
+        if self.length < ehsize:
+            raise FormatError(f"truncated ELF header ({self.length} of {ehsize} bytes)", 16, what="Elf_Ehdr")
+        w = "Q" if self.bits == 64 else "I"
+        (
+            self.e_type,
+            self.machine,
+            self.e_version,
+            self.entry,
+            self.e_phoff,
+            self.e_shoff,
+            self.e_flags,
+            self.e_ehsize,
+            self.e_phentsize,
+            e_phnum,
+            self.e_shentsize,
+            e_shnum,
+            e_shstrndx,
+        ) = struct.unpack_from(self._e + "HHI" + w * 3 + "IHHHHHH", self.data, 16)
+        self.e_phnum = e_phnum
+        self.e_shnum = e_shnum
+        self.e_shstrndx = e_shstrndx
+        self._resolve_extended_numbering()
+        self.arch = self._goarch()
+        self._phdrs = self._read_phdrs()
+        self.image_base = self._image_base()
+        self.kind = self._kind()
+
+    # -- header helpers ---------------------------------------------------------------------------
+    def _resolve_extended_numbering(self) -> None:
+        """Section 0 holds the real counts when they do not fit the 16-bit header fields."""
+        need = self.e_shnum == 0 or self.e_shstrndx == C.SHN_XINDEX or self.e_phnum == C.PN_XNUM
+        if not need or self.e_shoff == 0:
+            return
+        try:
+            _name, _t, _f, _a, _o, size, link, info, _al, _es = self._read_shdr_at(self.e_shoff)
+        except FormatError:
+            self.warnings.append(f"section 0 (extended numbering) unreadable at {self.e_shoff:#x}")
+            return
+        if self.e_shnum == 0:
+            self.e_shnum = size
+        if self.e_shstrndx == C.SHN_XINDEX:
+            self.e_shstrndx = link
+        if self.e_phnum == C.PN_XNUM:
+            self.e_phnum = info
+
+    def _goarch(self) -> str:
+        m, be, b64 = self.machine, self.byteorder == "big", self.bits == 64
+        if m == C.EM_X86_64:
+            return "amd64"
+        if m == C.EM_386:
+            return "386"
+        if m == C.EM_AARCH64:
+            return "arm64"
+        if m == C.EM_ARM:
+            return "arm"
+        if m == C.EM_S390:
+            return "s390x"
+        if m == C.EM_PPC64:
+            return "ppc64" if be else "ppc64le"
+        if m == C.EM_PPC:
+            return "ppc"
+        if m == C.EM_RISCV:
+            return "riscv64" if b64 else "riscv"
+        if m in (C.EM_MIPS, C.EM_MIPS_RS3_LE):
+            return ("mips64" if be else "mips64le") if b64 else ("mips" if be else "mipsle")
+        if m == C.EM_LOONGARCH:
+            return "loong64"
+        if m == C.EM_SPARCV9:
+            return "sparc64"
+        return f"unknown-{m}"
+
+    def _image_base(self) -> int:
+        loads = [p.vaddr for p in self._phdrs if p.type == C.PT_LOAD]
+        if not loads:
+            addrs = [s.addr for s in self.sections() if s.alloc and s.addr]
+            if not addrs:
+                return 0
+            loads = addrs
+        return min(loads) & ~(C.PAGE - 1)
+
+    def _kind(self) -> Kind:
+        t = self.e_type
+        if t == C.ET_REL:
+            return "object"
+        if t == C.ET_CORE:
+            return "core"
+        if t not in (C.ET_EXEC, C.ET_DYN):
+            return "unknown"
+        if self._is_debug_only():
+            return "debug"
+        if t == C.ET_EXEC:
+            return "exe"
+        flags_1 = self.dynamic_value(C.DT_FLAGS_1)
+        if flags_1 is not None and flags_1 & C.DF_1_PIE:
+            return "pie"
+        if self.dynamic_value(C.DT_SONAME) is not None:
+            return "shared"
+        if any(p.type == C.PT_INTERP for p in self._phdrs):
+            return "pie"
+        return "pie" if self.entry != 0 else "shared"
+
+    def _is_debug_only(self) -> bool:
+        """objcopy --only-keep-debug output: every allocated section except notes is NOBITS."""
+        alloc = [s for s in self.sections() if s.alloc and s.size and s.raw_type != C.SHT_NOTE]
+        return bool(alloc) and all(s.raw_type == C.SHT_NOBITS for s in alloc)
+
+    # -- program headers --------------------------------------------------------------------------
+    def _read_phdrs(self) -> list[_Phdr]:
+        n, off, ent = self.e_phnum, self.e_phoff, self.e_phentsize
+        if n == 0 or off == 0:
+            return []
+        size = C.PHDR_SIZE[self.elfclass]
+        if ent < size:
+            self.warnings.append(f"e_phentsize {ent} smaller than {size}: program headers ignored")
+            return []
+        if off >= self.length:
+            self.warnings.append(f"program headers at {off:#x} beyond end of file")
+            return []
+        fit = (self.length - off) // ent
+        if fit < n:
+            self.warnings.append(f"e_phnum {n} truncated to {fit}: program headers run past end of file")
+            n = fit
+        out: list[_Phdr] = []
+        for i in range(n):
+            p = off + i * ent
+            if self.bits == 64:
+                t, fl, o, va, pa, fs, ms, al = struct.unpack_from(self._e + "IIQQQQQQ", self.data, p)
+            else:
+                t, o, va, pa, fs, ms, fl, al = struct.unpack_from(self._e + "IIIIIIII", self.data, p)
+            if fs and o + fs > self.length:
+                self.warnings.append(f"program header {i}: file range {o:#x}+{fs:#x} past end of file; clamped")
+                fs = max(0, self.length - o)
+            out.append(_Phdr(t, fl, o, va, pa, fs, ms, al))
+        return out
+
+    def _load_segments(self) -> list[Segment]:
+        out = []
+        for i, p in enumerate(self._phdrs):
+            name = C.PT_ARCH_NAMES.get((self.machine, p.type)) or C.PT_NAMES.get(p.type) or f"{p.type:#x}"
+            out.append(
+                Segment(
+                    index=i,
+                    vaddr=p.vaddr,
+                    memsz=p.memsz,
+                    offset=p.offset,
+                    filesz=p.filesz,
+                    read=bool(p.flags & C.PF_R),
+                    write=bool(p.flags & C.PF_W),
+                    execute=bool(p.flags & C.PF_X),
+                    load=p.type == C.PT_LOAD,
+                    name=name,
+                    raw_type=p.type,
+                )
+            )
+        return out
+
+    def segment_align(self, seg: Segment) -> int:
+        """p_align of a segment (not part of the neutral :class:`Segment`)."""
+        return self._phdrs[seg.index].align
+
+    def segment_flags(self, seg: Segment) -> int:
+        return self._phdrs[seg.index].flags
+
+    # -- section headers --------------------------------------------------------------------------
+    def _read_shdr_at(self, p: int) -> tuple[int, int, int, int, int, int, int, int, int, int]:
+        size = C.SHDR_SIZE[self.elfclass]
+        if p < 0 or p + size > self.length:
+            raise FormatError("section header past end of file", p, what="Elf_Shdr")
+        if self.bits == 64:
+            v = struct.unpack_from(self._e + "IIQQQQIIQQ", self.data, p)
+        else:
+            v = struct.unpack_from(self._e + "IIIIIIIIII", self.data, p)
+        return (v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9])
+
+    def _load_sections(self) -> list[Section]:
+        n, off, ent = self.e_shnum, self.e_shoff, self.e_shentsize
+        if off == 0 or n == 0:
+            return []
+        size = C.SHDR_SIZE[self.elfclass]
+        if ent < size:
+            self.warnings.append(f"e_shentsize {ent} smaller than {size}: section headers ignored")
+            return []
+        if off >= self.length or n * ent > self.length - off:
+            self.warnings.append(f"section headers ({n} x {ent} at {off:#x}) run past end of file: ignored")
+            return []
+        raw = [self._read_shdr_at(off + i * ent) for i in range(n)]
+        strtab: tuple[int, int] | None = None
+        si = self.e_shstrndx
+        if 0 < si < n:
+            st = raw[si]
+            if st[1] != C.SHT_NOBITS and st[4] + st[5] <= self.length:
+                strtab = (st[4], st[5])
+            else:
+                self.warnings.append(f"section name table (index {si}) out of file")
+        elif si != C.SHN_UNDEF:
+            self.warnings.append(f"e_shstrndx {si} out of range (e_shnum {n})")
+        out = []
+        for i, (nm, t, fl, addr, o, sz, _link, _info, _al, _es) in enumerate(raw):
+            name = self._cstr(strtab, nm) if strtab else ("" if nm == 0 and i == 0 else f"<bad name @{nm:#x}>")
+            fsz = 0 if t in (C.SHT_NOBITS, C.SHT_NULL) else sz
+            if fsz and (o + fsz > self.length):
+                self.warnings.append(f"section {i} {name}: data {o:#x}+{fsz:#x} past end of file")
+                fsz = 0
+            out.append(
+                Section(
+                    index=i,
+                    name=name,
+                    addr=addr,
+                    offset=o,
+                    size=sz,
+                    file_size=fsz,
+                    alloc=bool(fl & C.SHF_ALLOC),
+                    write=bool(fl & C.SHF_WRITE),
+                    execute=bool(fl & C.SHF_EXECINSTR),
+                    compressed=bool(fl & C.SHF_COMPRESSED) or name.startswith(".zdebug"),
+                    raw_type=t,
+                    raw_flags=fl,
+                )
+            )
+        return out
+
+    @cached_property
+    def _shdr_links(self) -> dict[int, tuple[int, int, int]]:
+        """index -> (sh_link, sh_info, sh_entsize), for the sections we parsed."""
+        out: dict[int, tuple[int, int, int]] = {}
+        for s in self.sections():
+            v = self._read_shdr_at(self.e_shoff + s.index * self.e_shentsize)
+            out[s.index] = (v[6], v[7], v[9])
+        return out
+
+    def _cstr(self, table: tuple[int, int], off: int) -> str:
+        """NUL-terminated string at ``off`` of a string table (file offset, size); never raises."""
+        toff, tsize = table
+        if off >= tsize:
+            return f"<bad name @{off:#x}>"
+        start = toff + off
+        end_lim = toff + tsize
+        end = self._find_nul(start, end_lim)
+        return bytes(self.data[start:end]).decode("utf-8", "replace")
+
+    def _find_nul(self, start: int, limit: int) -> int:
+        buf = self._buf
+        if isinstance(buf, (bytes, mmap.mmap)):
+            i = buf.find(b"\0", self.base + start, self.base + limit)
+            return limit if i < 0 else i - self.base
+        return limit  # pragma: no cover - data is always bytes or mmap
+
+    # -- compressed sections ----------------------------------------------------------------------
+    def section_bytes(self, sec: Section, decompress: bool = True) -> bytes:
+        """Bytes of a section, inflated when SHF_COMPRESSED (zlib/zstd) or ``.zdebug_*`` (zlib)."""
+        raw = self.section_data(sec)
+        if not decompress or not sec.compressed:
+            return bytes(raw)
+        what = f"section {sec.name}"
+        if sec.raw_flags & C.SHF_COMPRESSED:
+            hsz = C.CHDR_SIZE[self.elfclass]
+            if len(raw) < hsz:
+                raise FormatError("compressed section shorter than Elf_Chdr", sec.offset, len(raw), what=what)
+            if self.bits == 64:
+                ctype, _res, usize, _al = struct.unpack_from(self._e + "IIQQ", raw, 0)
+            else:
+                ctype, usize, _al = struct.unpack_from(self._e + "III", raw, 0)
+        else:
+            hsz = 12
+            if len(raw) < hsz or bytes(raw[:4]) != b"ZLIB":
+                raise FormatError("missing ZLIB header in .zdebug section", sec.offset, what=what)
+            ctype, usize = C.ELFCOMPRESS_ZLIB, int.from_bytes(raw[4:12], "big")
+        payload = raw[hsz:]
+        if usize > C.MAX_INFLATE or usize > len(payload) * C.MAX_INFLATE_RATIO + C.INFLATE_SLACK:
+            raise FormatError(
+                f"declared uncompressed size {usize:#x} too large for {len(payload):#x} compressed bytes",
+                sec.offset,
+                what=what,
+            )
+        if ctype == C.ELFCOMPRESS_ZLIB:
+            try:
+                d = zlib.decompressobj()
+                out = d.decompress(payload, usize)
+            except zlib.error as e:
+                raise FormatError(f"zlib: {e}", sec.offset + hsz, what=what) from e
+        elif ctype == C.ELFCOMPRESS_ZSTD:
+            out = self._unzstd(bytes(payload), usize, sec.offset + hsz, what)
+        else:
+            raise FormatError("unknown compression type", sec.offset, ctype, what=what)
+        if len(out) != usize:
+            raise FormatError(f"inflated to {len(out):#x} bytes, header says {usize:#x}", sec.offset, what=what)
+        return out
+
+    @staticmethod
+    def _unzstd(payload: bytes, usize: int, off: int, what: str) -> bytes:
+        try:
+            import zstandard  # type: ignore[import-not-found, unused-ignore]
+        except ImportError as e:
+            raise FormatError("zstd-compressed section needs the 'zstandard' module", off, what=what) from e
+        try:
+            dec = zstandard.ZstdDecompressor().decompressobj()
+            out: bytes = dec.decompress(payload)
+        except zstandard.ZstdError as e:
+            raise FormatError(f"zstd: {e}", off, what=what) from e
+        return out[: usize + 1]
+
+    # -- dynamic table ----------------------------------------------------------------------------
+    @cached_property
+    def dynamic(self) -> list[tuple[int, int]]:
+        """(d_tag, d_val) pairs of PT_DYNAMIC (or the SHT_DYNAMIC section), up to DT_NULL."""
+        off = size = None
+        for p in self._phdrs:
+            if p.type == C.PT_DYNAMIC and p.filesz:
+                off, size = p.offset, p.filesz
+                break
+        if off is None:
+            for s in self.sections():
+                if s.raw_type == C.SHT_DYNAMIC and s.file_size:
+                    off, size = s.offset, s.file_size
+                    break
+        if off is None or size is None:
+            return []
+        ent = C.DYN_SIZE[self.elfclass]
+        fmt = self._e + ("qQ" if self.bits == 64 else "iI")
+        out = []
+        for i in range(min(size, self.length - off) // ent):
+            tag, val = struct.unpack_from(fmt, self.data, off + i * ent)
+            if tag == C.DT_NULL:
+                break
+            out.append((tag & ((1 << self.bits) - 1), val))
+        return out
+
+    def dynamic_value(self, tag: int) -> int | None:
+        for t, v in self.dynamic:
+            if t == tag:
+                return v
+        return None
+
+    def _dyn_string(self, val: int) -> str | None:
+        strtab, strsz = self.dynamic_value(C.DT_STRTAB), self.dynamic_value(C.DT_STRSZ)
+        if strtab is None:
+            return None
+        off = self.vaddr_to_offset(strtab)
+        if off is None:
+            self.warnings.append(f"DT_STRTAB {strtab:#x} not in the file")
+            return None
+        size = min(strsz if strsz is not None else self.length - off, self.length - off)
+        return self._cstr((off, size), val)
+
+    @cached_property
+    def soname(self) -> str | None:
+        v = self.dynamic_value(C.DT_SONAME)
+        return None if v is None else self._dyn_string(v)
+
+    @cached_property
+    def needed(self) -> list[str]:
+        out = []
+        for t, v in self.dynamic:
+            if t == C.DT_NEEDED:
+                s = self._dyn_string(v)
+                if s is not None:
+                    out.append(s)
+        return out
+
+    @cached_property
+    def interpreter(self) -> str | None:
+        for p in self._phdrs:
+            if p.type == C.PT_INTERP and p.filesz:
+                return self._cstr((p.offset, p.filesz), 0)
+        return None
+
+    # -- symbols ----------------------------------------------------------------------------------
+    def _symtab_section(self, sht: int) -> Section | None:
+        for s in self.sections():
+            if s.raw_type == sht:
+                return s
+        return None
+
+    def _read_symtab(self, sec: Section) -> list[Symbol]:
+        link, _info, entsize = self._shdr_links[sec.index]
+        size = C.SYM_SIZE[self.elfclass]
+        if entsize and entsize < size:
+            self.warnings.append(f"{sec.name}: sh_entsize {entsize} too small")
+            return []
+        ent = entsize or size
+        secs = self.sections()
+        strtab: tuple[int, int] | None = None
+        if 0 < link < len(secs) and secs[link].file_size:
+            strtab = (secs[link].offset, secs[link].file_size)
+        else:
+            self.warnings.append(f"{sec.name}: bad string table link {link}")
+        if sec.file_size == 0:
+            return []
+        n = sec.file_size // ent
+        if self.bits == 64:
+            fmt, order = self._e + "IBBHQQ", (0, 4, 5, 1, 2, 3)  # name, value, size, info, other, shndx
+        else:
+            fmt, order = self._e + "IIIBBH", (0, 1, 2, 3, 4, 5)
+        st = struct.Struct(fmt)
+        out = []
+        data = self.data
+        base = sec.offset
+        for i in range(1, n):
+            v = st.unpack_from(data, base + i * ent)
+            nm, value, sz, info, _other, shndx = (v[k] for k in order)
+            name = self._cstr(strtab, nm) if strtab else f"<bad name @{nm:#x}>"
+            out.append(
+                Symbol(
+                    name=name,
+                    value=value,
+                    size=sz,
+                    kind=_STT_KIND.get(info & 0xF, "other"),
+                    section_index=None if shndx == C.SHN_UNDEF or shndx >= C.SHN_LORESERVE else shndx,
+                    global_=(info >> 4) != C.STB_LOCAL,
+                )
+            )
+        return out
+
+    def _load_symbols(self) -> list[Symbol]:
+        sec = self._symtab_section(C.SHT_SYMTAB) or self._symtab_section(C.SHT_DYNSYM)
+        return self._read_symtab(sec) if sec else []
+
+    def dynamic_symbols(self) -> list[Symbol]:
+        return self._dynamic_symbols
+
+    @cached_property
+    def _dynamic_symbols(self) -> list[Symbol]:
+        sec = self._symtab_section(C.SHT_DYNSYM)
+        return self._read_symtab(sec) if sec else []
+
+    # -- notes ------------------------------------------------------------------------------------
+    def _parse_notes(self, off: int, size: int, align: int, where: str, seen: set[int]) -> list[Note]:
+        a = 8 if align == 8 else 4
+        end = min(off + size, self.length)
+        out = []
+        p = off
+        while p + 12 <= end:
+            namesz, descsz, ntype = struct.unpack_from(self._e + "III", self.data, p)
+            doff = _align_up(12 + namesz, a)
+            nxt = p + _align_up(doff + descsz, a)
+            if p + doff + descsz > end:
+                self.warnings.append(f"note at {p:#x} ({where or 'PT_NOTE'}) runs past its container")
+                break
+            if p not in seen:
+                seen.add(p)
+                name = bytes(self.data[p + 12 : p + 12 + namesz]).rstrip(b"\0")
+                desc = bytes(self.data[p + doff : p + doff + descsz])
+                out.append(Note(name.decode("utf-8", "replace"), ntype, desc, where))
+            p = nxt
+        return out
+
+    def _load_notes(self) -> list[Note]:
+        seen: set[int] = set()
+        out: list[Note] = []
+        links = self._shdr_links if self.sections() else {}
+        for s in self.sections():
+            if s.raw_type == C.SHT_NOTE and s.file_size:
+                v = self._read_shdr_at(self.e_shoff + s.index * self.e_shentsize) if s.index in links else None
+                out += self._parse_notes(s.offset, s.file_size, v[8] if v else 4, s.name, seen)
+        for ph in self._phdrs:
+            if ph.type == C.PT_NOTE and ph.filesz:
+                out += self._parse_notes(ph.offset, ph.filesz, ph.align, "", seen)
+        return out
+
+    def note(self, owner: str, ntype: int) -> Note | None:
+        for n in self.notes():
+            if n.owner == owner and n.type == ntype:
+                return n
+        return None

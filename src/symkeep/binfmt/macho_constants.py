@@ -1,0 +1,188 @@
+"""Mach-O numbers (from Apple's <mach-o/loader.h>, <mach-o/fat.h>, <mach-o/fixup-chains.h>).
+
+Kept apart from the reader so that tests and tools can name fields without importing the parser.
+"""
+
+from __future__ import annotations
+
+# -- magics ---------------------------------------------------------------------------------------
+MH_MAGIC = 0xFEEDFACE
+MH_CIGAM = 0xCEFAEDFE
+MH_MAGIC_64 = 0xFEEDFACF
+MH_CIGAM_64 = 0xCFFAEDFE
+FAT_MAGIC = 0xCAFEBABE
+FAT_MAGIC_64 = 0xCAFEBABF
+
+MACH_HEADER_SIZE = 28
+MACH_HEADER_64_SIZE = 32
+FAT_HEADER_SIZE = 8
+FAT_ARCH_SIZE = 20
+FAT_ARCH_64_SIZE = 32
+
+# -- cpu types ------------------------------------------------------------------------------------
+CPU_ARCH_ABI64 = 0x01000000
+CPU_ARCH_ABI64_32 = 0x02000000
+CPU_TYPE_X86 = 7
+CPU_TYPE_X86_64 = CPU_TYPE_X86 | CPU_ARCH_ABI64
+CPU_TYPE_ARM = 12
+CPU_TYPE_ARM64 = CPU_TYPE_ARM | CPU_ARCH_ABI64
+CPU_TYPE_ARM64_32 = CPU_TYPE_ARM | CPU_ARCH_ABI64_32
+CPU_TYPE_POWERPC = 18
+CPU_TYPE_POWERPC64 = CPU_TYPE_POWERPC | CPU_ARCH_ABI64
+
+#: cputype -> GOARCH spelling (arm64_32 has no GOARCH; kept as Apple names it).
+CPU_TO_GOARCH: dict[int, str] = {
+    CPU_TYPE_X86: "386",
+    CPU_TYPE_X86_64: "amd64",
+    CPU_TYPE_ARM: "arm",
+    CPU_TYPE_ARM64: "arm64",
+    CPU_TYPE_ARM64_32: "arm64_32",
+    CPU_TYPE_POWERPC: "ppc",
+    CPU_TYPE_POWERPC64: "ppc64",
+}
+GOARCH_TO_CPU: dict[str, int] = {v: k for k, v in CPU_TO_GOARCH.items()}
+
+# -- file types and header flags ------------------------------------------------------------------
+MH_OBJECT = 0x1
+MH_EXECUTE = 0x2
+MH_FVMLIB = 0x3
+MH_CORE = 0x4
+MH_PRELOAD = 0x5
+MH_DYLIB = 0x6
+MH_DYLINKER = 0x7
+MH_BUNDLE = 0x8
+MH_DYLIB_STUB = 0x9
+MH_DSYM = 0xA
+MH_KEXT_BUNDLE = 0xB
+MH_FILESET = 0xC
+
+MH_NOUNDEFS = 0x1
+MH_DYLDLINK = 0x4
+MH_TWOLEVEL = 0x80
+MH_PIE = 0x200000
+
+# -- load commands --------------------------------------------------------------------------------
+LC_REQ_DYLD = 0x80000000
+LC_SEGMENT = 0x1
+LC_SYMTAB = 0x2
+LC_THREAD = 0x4
+LC_UNIXTHREAD = 0x5
+LC_DYSYMTAB = 0xB
+LC_LOAD_DYLIB = 0xC
+LC_ID_DYLIB = 0xD
+LC_LOAD_DYLINKER = 0xE
+LC_SEGMENT_64 = 0x19
+LC_UUID = 0x1B
+LC_CODE_SIGNATURE = 0x1D
+LC_DYLD_INFO = 0x22
+LC_DYLD_INFO_ONLY = 0x22 | LC_REQ_DYLD
+LC_VERSION_MIN_MACOSX = 0x24
+LC_FUNCTION_STARTS = 0x26
+LC_MAIN = 0x28 | LC_REQ_DYLD
+LC_DATA_IN_CODE = 0x29
+LC_SOURCE_VERSION = 0x2A
+LC_BUILD_VERSION = 0x32
+LC_DYLD_EXPORTS_TRIE = 0x33 | LC_REQ_DYLD
+LC_DYLD_CHAINED_FIXUPS = 0x34 | LC_REQ_DYLD
+
+LOAD_COMMAND_NAMES: dict[int, str] = {
+    LC_SEGMENT: "LC_SEGMENT",
+    LC_SYMTAB: "LC_SYMTAB",
+    LC_THREAD: "LC_THREAD",
+    LC_UNIXTHREAD: "LC_UNIXTHREAD",
+    LC_DYSYMTAB: "LC_DYSYMTAB",
+    LC_LOAD_DYLIB: "LC_LOAD_DYLIB",
+    LC_ID_DYLIB: "LC_ID_DYLIB",
+    LC_LOAD_DYLINKER: "LC_LOAD_DYLINKER",
+    LC_SEGMENT_64: "LC_SEGMENT_64",
+    LC_UUID: "LC_UUID",
+    LC_CODE_SIGNATURE: "LC_CODE_SIGNATURE",
+    LC_DYLD_INFO: "LC_DYLD_INFO",
+    LC_DYLD_INFO_ONLY: "LC_DYLD_INFO_ONLY",
+    LC_VERSION_MIN_MACOSX: "LC_VERSION_MIN_MACOSX",
+    LC_FUNCTION_STARTS: "LC_FUNCTION_STARTS",
+    LC_MAIN: "LC_MAIN",
+    LC_DATA_IN_CODE: "LC_DATA_IN_CODE",
+    LC_SOURCE_VERSION: "LC_SOURCE_VERSION",
+    LC_BUILD_VERSION: "LC_BUILD_VERSION",
+    LC_DYLD_EXPORTS_TRIE: "LC_DYLD_EXPORTS_TRIE",
+    LC_DYLD_CHAINED_FIXUPS: "LC_DYLD_CHAINED_FIXUPS",
+}
+
+SEGMENT_COMMAND_SIZE = 56
+SEGMENT_COMMAND_64_SIZE = 72
+SECTION_SIZE = 68
+SECTION_64_SIZE = 80
+
+# -- protections and section flags ----------------------------------------------------------------
+VM_PROT_READ = 0x1
+VM_PROT_WRITE = 0x2
+VM_PROT_EXECUTE = 0x4
+
+SECTION_TYPE = 0x000000FF
+S_ZEROFILL = 0x1
+S_GB_ZEROFILL = 0xC
+S_THREAD_LOCAL_ZEROFILL = 0x12
+ZEROFILL_TYPES = frozenset({S_ZEROFILL, S_GB_ZEROFILL, S_THREAD_LOCAL_ZEROFILL})
+S_ATTR_PURE_INSTRUCTIONS = 0x80000000
+S_ATTR_SOME_INSTRUCTIONS = 0x00000400
+
+# -- nlist ----------------------------------------------------------------------------------------
+NLIST_SIZE = 12
+NLIST_64_SIZE = 16
+N_STAB = 0xE0
+N_PEXT = 0x10
+N_TYPE = 0x0E
+N_EXT = 0x01
+N_UNDF = 0x0
+N_ABS = 0x2
+N_SECT = 0xE
+N_PBUD = 0xC
+N_INDR = 0xA
+N_SO = 0x64
+N_OSO = 0x66
+N_FUN = 0x24
+
+# -- thread states: (flavor, index of the pc register in the state's words, word size) -------------
+#: cputype -> (flavor, pc word index, word bytes)
+THREAD_PC: dict[int, tuple[int, int, int]] = {
+    CPU_TYPE_X86_64: (4, 16, 8),  # x86_THREAD_STATE64: rax..r15, rip
+    CPU_TYPE_ARM64: (6, 32, 8),  # ARM_THREAD_STATE64: x0..x28, fp, lr, sp, pc
+    CPU_TYPE_X86: (1, 10, 4),  # i386_THREAD_STATE: eax..esp, ss, eflags, eip
+    CPU_TYPE_ARM: (1, 15, 4),  # ARM_THREAD_STATE: r0..r12, sp, lr, pc
+    CPU_TYPE_POWERPC: (1, 0, 4),  # PPC_THREAD_STATE: srr0 first
+    CPU_TYPE_POWERPC64: (5, 0, 8),  # PPC_THREAD_STATE64: srr0 first
+}
+
+# -- chained fixups (<mach-o/fixup-chains.h>) -----------------------------------------------------
+DYLD_CHAINED_PTR_ARM64E = 1
+DYLD_CHAINED_PTR_64 = 2
+DYLD_CHAINED_PTR_32 = 3
+DYLD_CHAINED_PTR_32_CACHE = 4
+DYLD_CHAINED_PTR_32_FIRMWARE = 5
+DYLD_CHAINED_PTR_64_OFFSET = 6
+DYLD_CHAINED_PTR_ARM64E_KERNEL = 7
+DYLD_CHAINED_PTR_64_KERNEL_CACHE = 8
+DYLD_CHAINED_PTR_ARM64E_USERLAND = 9
+DYLD_CHAINED_PTR_ARM64E_FIRMWARE = 10
+DYLD_CHAINED_PTR_X86_64_KERNEL_CACHE = 11
+DYLD_CHAINED_PTR_ARM64E_USERLAND24 = 12
+
+#: pointer format -> stride in bytes of the ``next`` field
+CHAINED_STRIDE: dict[int, int] = {
+    DYLD_CHAINED_PTR_ARM64E: 8,
+    DYLD_CHAINED_PTR_64: 4,
+    DYLD_CHAINED_PTR_32: 4,
+    DYLD_CHAINED_PTR_32_CACHE: 4,
+    DYLD_CHAINED_PTR_32_FIRMWARE: 4,
+    DYLD_CHAINED_PTR_64_OFFSET: 4,
+    DYLD_CHAINED_PTR_ARM64E_KERNEL: 4,
+    DYLD_CHAINED_PTR_64_KERNEL_CACHE: 4,
+    DYLD_CHAINED_PTR_ARM64E_USERLAND: 8,
+    DYLD_CHAINED_PTR_ARM64E_FIRMWARE: 4,
+    DYLD_CHAINED_PTR_X86_64_KERNEL_CACHE: 1,
+    DYLD_CHAINED_PTR_ARM64E_USERLAND24: 8,
+}
+DYLD_CHAINED_PTR_START_NONE = 0xFFFF
+DYLD_CHAINED_PTR_START_MULTI = 0x8000
+DYLD_CHAINED_PTR_START_LAST = 0x8000

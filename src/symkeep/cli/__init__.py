@@ -1,0 +1,99 @@
+"""The ``symkeep`` command: a thin click group whose subcommands load lazily.
+
+Each subcommand lives in ``symkeep.cli.cmd_<name>`` and exposes a click command named ``command``.
+Only the module for the command being run is imported, so ``symkeep --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from typing import Any
+
+import click
+
+# name -> (module, one-line help). Help text is here so --help needs no imports.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "inspect": ("symkeep.cli.cmd_inspect", "What a Go binary kept, and which tools still work on it."),
+    "funcs": ("symkeep.cli.cmd_funcs", "List the functions recorded in .gopclntab."),
+    "addr2line": ("symkeep.cli.cmd_addr2line", "Addresses to function, file:line and inline frames."),
+    "symbolize": ("symkeep.cli.cmd_symbolize", "Symbolize raw-address profiles (pprof, perf script, folded)."),
+    "restore": ("symkeep.cli.cmd_restore", "Write an ELF debug file (symtab + DWARF) from .gopclntab."),
+    "matrix": ("symkeep.cli.cmd_matrix", "Measure size vs. observability of build flags on your program."),
+    "demo": ("symkeep.cli.cmd_demo", "Build the bundled demo service in several variants and inspect them."),
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return [n for n, (mod, _) in COMMANDS.items() if _module_exists(mod)]
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in COMMANDS:
+            return None
+        mod_name, _ = COMMANDS[name]
+        if not _module_exists(mod_name):
+            return None
+        mod = importlib.import_module(mod_name)
+        cmd: click.Command = mod.command
+        return cmd
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(n, COMMANDS[n][1]) for n in self.list_commands(ctx)]
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+def _module_exists(mod_name: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(mod_name) is not None
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="symkeep")
+def cli() -> None:
+    """symkeep: ship small, stripped Go binaries without going blind.
+
+    Exit codes: 0 ok; 1 negative answer (e.g. a gate failed); 2 usage; 3 unreadable path;
+    4 not an executable; 5 not a Go binary; 6 malformed input; 7 build ID mismatch;
+    8 external tool missing or failed; 70 internal error.
+    """
+
+
+def main(argv: list[str] | None = None) -> Any:
+    """Entry point: turns every SymkeepError into one line on stderr and its exit code."""
+    from symkeep.errors import EXIT_INTERNAL, SymkeepError
+
+    try:
+        return cli.main(args=argv, prog_name="symkeep", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("symkeep: aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as e:
+        e.show()
+        sys.exit(e.exit_code)
+    except click.exceptions.Exit as e:
+        sys.exit(e.exit_code)
+    except SymkeepError as e:
+        click.echo(f"symkeep: error: {e}", err=True)
+        sys.exit(e.exit_code)
+    except BrokenPipeError:
+        # Output piped to `head`: not an error.
+        try:
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115
+        except OSError:
+            pass
+        sys.exit(0)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except MemoryError:
+        click.echo("symkeep: error: out of memory while parsing input", err=True)
+        sys.exit(EXIT_INTERNAL)
+    except Exception as e:  # noqa: BLE001 - last resort: one line, no traceback
+        if os.environ.get("SYMKEEP_DEBUG"):
+            raise
+        click.echo(f"symkeep: internal error: {type(e).__name__}: {e}", err=True)
+        sys.exit(EXIT_INTERNAL)

@@ -1,0 +1,3 @@
+module example.com/symkeep-demo
+
+go 1.19
