@@ -93,8 +93,14 @@ def build(b: Build) -> Path:
         (src / "main.go").write_text(PROGRAM)
         env = dict(os.environ)
         env.update(
-            GOROOT=str(root), GOTOOLCHAIN="local", GOFLAGS="-mod=mod", GOPROXY="off", GOOS="linux",
-            GOARCH=b.goarch, CGO_ENABLED="1" if b.cgo else "0", GOWORK="off",
+            GOROOT=str(root),
+            GOTOOLCHAIN="local",
+            GOFLAGS="-mod=mod",
+            GOPROXY="off",
+            GOOS="linux",
+            GOARCH=b.goarch,
+            CGO_ENABLED="1" if b.cgo else "0",
+            GOWORK="off",
         )
         env.pop("GOPATH", None)
         if b.goarch == "arm":
@@ -102,7 +108,11 @@ def build(b: Build) -> Path:
         tmp_out = src / "out.bin"
         r = subprocess.run(
             [str(root / "bin" / "go"), "build", *b.flags, "-o", str(tmp_out), "."],
-            cwd=src, env=env, capture_output=True, text=True, timeout=600,
+            cwd=src,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
         )
         if r.returncode != 0:
             raise RuntimeError(f"go build {b.label} failed: {r.stderr[-2000:]}")
@@ -127,6 +137,7 @@ ALL = [
     Build(goarch="mips"),
     Build(toolchain="1.19"),
     Build(flags=("-ldflags=-linkmode=external",), cgo=True),
+    Build(flags=("-buildmode=c-shared",), cgo=True),
 ]
 
 if __name__ == "__main__":

@@ -200,6 +200,10 @@ class Binary:
     def symbol(self, name: str) -> Symbol | None:
         return self._symbol_map.get(name)
 
+    def symbol_go(self, name: str) -> Symbol | None:
+        """A symbol by its Go name (``runtime.text``); Mach-O (and some PE) spell it ``_runtime.text``."""
+        return self.symbol(name)
+
     @cached_property
     def _symbol_map(self) -> dict[str, Symbol]:
         m: dict[str, Symbol] = {}

@@ -8,12 +8,15 @@ everything address related then falls back to the program headers.
 
 from __future__ import annotations
 
+import io
 import mmap
 import struct
 import zlib
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Literal
+
+import numpy as np
 
 from symkeep.binfmt import elf_constants as C
 from symkeep.binfmt.base import Binary, Kind, Note, Section, Segment, Symbol
@@ -42,6 +45,18 @@ class _Phdr:
     align: int
 
 
+class _Warnings(list[str]):
+    """A list of warnings that stops growing (one last marker) so hostile files cannot flood it."""
+
+    LIMIT = 200
+
+    def append(self, item: str) -> None:
+        if len(self) < self.LIMIT:
+            super().append(item)
+        elif len(self) == self.LIMIT:
+            super().append("... more warnings suppressed")
+
+
 def _align_up(v: int, a: int) -> int:
     return (v + a - 1) & ~(a - 1)
 
@@ -53,11 +68,10 @@ class ELFFile(Binary):
 
     def __init__(self, path: str, data: mmap.mmap | bytes, base: int = 0, length: int | None = None) -> None:
         super().__init__(path, data, base, length)
-        self.warnings: list[str] = []
+        self.warnings: list[str] = _Warnings()
         ident = bytes(self.data[: C.EI_NIDENT])
-        if len(ident) < 4 or ident[:4] != C.ELF_MAGIC:
-            if len(ident) >= 4 or not C.ELF_MAGIC.startswith(ident):
-                raise NotABinaryError(f"{path}: not an ELF file (bad magic)")
+        if ident[:4] != C.ELF_MAGIC and (len(ident) >= 4 or not C.ELF_MAGIC.startswith(ident)):
+            raise NotABinaryError(f"{path}: not an ELF file (bad magic)")
         if len(ident) < C.EI_NIDENT:
             raise FormatError("truncated ELF identification", 0, len(ident), what="e_ident")
         self.elfclass = ident[4]
@@ -174,7 +188,11 @@ class ELFFile(Binary):
     def _is_debug_only(self) -> bool:
         """objcopy --only-keep-debug output: every allocated section except notes is NOBITS."""
         alloc = [s for s in self.sections() if s.alloc and s.size and s.raw_type != C.SHT_NOTE]
-        return bool(alloc) and all(s.raw_type == C.SHT_NOBITS for s in alloc)
+        if not alloc or any(s.raw_type != C.SHT_NOBITS for s in alloc):
+            return False
+        # Corroborate with the program headers (a garbage section table must not turn an executable
+        # into a "debug" file): objcopy leaves at most the headers' page in each PT_LOAD.
+        return all(p.filesz <= max(0x10000, p.align) for p in self._phdrs if p.type == C.PT_LOAD)
 
     # -- program headers --------------------------------------------------------------------------
     def _read_phdrs(self) -> list[_Phdr]:
@@ -192,6 +210,11 @@ class ELFFile(Binary):
         if fit < n:
             self.warnings.append(f"e_phnum {n} truncated to {fit}: program headers run past end of file")
             n = fit
+        if n > C.MAX_PHNUM:
+            self.warnings.append(
+                f"e_phnum {n} implausible: only the first {C.MAX_PHNUM} program headers read"
+            )
+            n = C.MAX_PHNUM
         out: list[_Phdr] = []
         for i in range(n):
             p = off + i * ent
@@ -200,7 +223,9 @@ class ELFFile(Binary):
             else:
                 t, o, va, pa, fs, ms, fl, al = struct.unpack_from(self._e + "IIIIIIII", self.data, p)
             if fs and o + fs > self.length:
-                self.warnings.append(f"program header {i}: file range {o:#x}+{fs:#x} past end of file; clamped")
+                self.warnings.append(
+                    f"program header {i}: file range {o:#x}+{fs:#x} past end of file; clamped"
+                )
                 fs = max(0, self.length - o)
             out.append(_Phdr(t, fl, o, va, pa, fs, ms, al))
         return out
@@ -268,7 +293,9 @@ class ELFFile(Binary):
             self.warnings.append(f"e_shstrndx {si} out of range (e_shnum {n})")
         out = []
         for i, (nm, t, fl, addr, o, sz, _link, _info, _al, _es) in enumerate(raw):
-            name = self._cstr(strtab, nm) if strtab else ("" if nm == 0 and i == 0 else f"<bad name @{nm:#x}>")
+            name = (
+                self._cstr(strtab, nm) if strtab else ("" if nm == 0 and i == 0 else f"<bad name @{nm:#x}>")
+            )
             fsz = 0 if t in (C.SHT_NOBITS, C.SHT_NULL) else sz
             if fsz and (o + fsz > self.length):
                 self.warnings.append(f"section {i} {name}: data {o:#x}+{fsz:#x} past end of file")
@@ -315,9 +342,27 @@ class ELFFile(Binary):
         if isinstance(buf, (bytes, mmap.mmap)):
             i = buf.find(b"\0", self.base + start, self.base + limit)
             return limit if i < 0 else i - self.base
-        return limit  # pragma: no cover - data is always bytes or mmap
+        i = bytes(self.data[start:limit]).find(b"\0")  # pragma: no cover - data is bytes or mmap
+        return limit if i < 0 else start + i  # pragma: no cover
 
     # -- compressed sections ----------------------------------------------------------------------
+    def compression_header(self, sec: Section) -> tuple[int, int] | None:
+        """(ELFCOMPRESS_* type, uncompressed size) of a compressed section, or None; never inflates."""
+        if not sec.compressed:
+            return None
+        raw = self.section_data(sec)
+        if sec.raw_flags & C.SHF_COMPRESSED:
+            if len(raw) < C.CHDR_SIZE[self.elfclass]:
+                return None
+            if self.bits == 64:
+                ctype, _res, usize, _al = struct.unpack_from(self._e + "IIQQ", raw, 0)
+            else:
+                ctype, usize, _al = struct.unpack_from(self._e + "III", raw, 0)
+            return ctype, usize
+        if len(raw) < 12 or bytes(raw[:4]) != b"ZLIB":
+            return None
+        return C.ELFCOMPRESS_ZLIB, int.from_bytes(raw[4:12], "big")
+
     def section_bytes(self, sec: Section, decompress: bool = True) -> bytes:
         """Bytes of a section, inflated when SHF_COMPRESSED (zlib/zstd) or ``.zdebug_*`` (zlib)."""
         raw = self.section_data(sec)
@@ -347,15 +392,21 @@ class ELFFile(Binary):
         if ctype == C.ELFCOMPRESS_ZLIB:
             try:
                 d = zlib.decompressobj()
-                out = d.decompress(payload, usize)
+                out = d.decompress(payload, usize or 1)  # max_length 0 would mean "unbounded"
             except zlib.error as e:
                 raise FormatError(f"zlib: {e}", sec.offset + hsz, what=what) from e
+            if not d.eof:
+                raise FormatError(
+                    f"zlib stream does not end within the declared size {usize:#x}", sec.offset, what=what
+                )
         elif ctype == C.ELFCOMPRESS_ZSTD:
             out = self._unzstd(bytes(payload), usize, sec.offset + hsz, what)
         else:
             raise FormatError("unknown compression type", sec.offset, ctype, what=what)
         if len(out) != usize:
-            raise FormatError(f"inflated to {len(out):#x} bytes, header says {usize:#x}", sec.offset, what=what)
+            raise FormatError(
+                f"inflated to {len(out):#x} bytes, header says {usize:#x}", sec.offset, what=what
+            )
         return out
 
     @staticmethod
@@ -364,12 +415,19 @@ class ELFFile(Binary):
             import zstandard  # type: ignore[import-not-found, unused-ignore]
         except ImportError as e:
             raise FormatError("zstd-compressed section needs the 'zstandard' module", off, what=what) from e
+        chunks: list[bytes] = []
+        got = 0
         try:
-            dec = zstandard.ZstdDecompressor().decompressobj()
-            out: bytes = dec.decompress(payload)
+            reader = zstandard.ZstdDecompressor().stream_reader(io.BytesIO(payload))
+            while got <= usize:  # read at most one byte more than declared: enough to detect a lie
+                chunk = reader.read(usize + 1 - got)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                got += len(chunk)
         except zstandard.ZstdError as e:
             raise FormatError(f"zstd: {e}", off, what=what) from e
-        return out[: usize + 1]
+        return b"".join(chunks)
 
     # -- dynamic table ----------------------------------------------------------------------------
     @cached_property
@@ -445,55 +503,126 @@ class ELFFile(Binary):
 
     def _read_symtab(self, sec: Section) -> list[Symbol]:
         link, _info, entsize = self._shdr_links[sec.index]
-        size = C.SYM_SIZE[self.elfclass]
-        if entsize and entsize < size:
-            self.warnings.append(f"{sec.name}: sh_entsize {entsize} too small")
-            return []
-        ent = entsize or size
         secs = self.sections()
         strtab: tuple[int, int] | None = None
         if 0 < link < len(secs) and secs[link].file_size:
             strtab = (secs[link].offset, secs[link].file_size)
         else:
             self.warnings.append(f"{sec.name}: bad string table link {link}")
-        if sec.file_size == 0:
+        return self._read_syms(sec.offset, sec.file_size, entsize, strtab, sec.name)
+
+    def _read_syms(
+        self, off: int, size: int, entsize: int, strtab: tuple[int, int] | None, what: str
+    ) -> list[Symbol]:
+        """Decode ``size`` bytes of Elf_Sym at ``off`` (entry 0, the null symbol, is skipped)."""
+        want = C.SYM_SIZE[self.elfclass]
+        if entsize and entsize < want:
+            self.warnings.append(f"{what}: sh_entsize {entsize} too small")
             return []
-        n = sec.file_size // ent
+        ent = entsize or want
+        size = max(0, min(size, self.length - off))
+        n = size // ent
+        if n <= 1:
+            return []
+        e = self._e
         if self.bits == 64:
-            fmt, order = self._e + "IBBHQQ", (0, 4, 5, 1, 2, 3)  # name, value, size, info, other, shndx
+            fields = [("name", e + "u4"), ("info", "u1"), ("other", "u1"), ("shndx", e + "u2")]
+            fields += [("value", e + "u8"), ("size", e + "u8")]
         else:
-            fmt, order = self._e + "IIIBBH", (0, 1, 2, 3, 4, 5)
-        st = struct.Struct(fmt)
+            fields = [("name", e + "u4"), ("value", e + "u4"), ("size", e + "u4")]
+            fields += [("info", "u1"), ("other", "u1"), ("shndx", e + "u2")]
+        dt = np.dtype({"names": [f[0] for f in fields], "formats": [f[1] for f in fields], "itemsize": ent})
+        arr = np.frombuffer(self.data, dtype=dt, count=n - 1, offset=off + ent)
+        strs = bytes(self.data[strtab[0] : strtab[0] + strtab[1]]) if strtab else b""
+        tsize = len(strs)
         out = []
-        data = self.data
-        base = sec.offset
-        for i in range(1, n):
-            v = st.unpack_from(data, base + i * ent)
-            nm, value, sz, info, _other, shndx = (v[k] for k in order)
-            name = self._cstr(strtab, nm) if strtab else f"<bad name @{nm:#x}>"
+        kinds = _STT_KIND
+        for nm, value, sz, info, shndx in zip(
+            arr["name"].tolist(),
+            arr["value"].tolist(),
+            arr["size"].tolist(),
+            arr["info"].tolist(),
+            arr["shndx"].tolist(),
+            strict=True,
+        ):
+            if nm < tsize:
+                end = strs.find(b"\0", nm)
+                name = strs[nm : end if end >= 0 else tsize].decode("utf-8", "replace")
+            else:
+                name = f"<bad name @{nm:#x}>"
             out.append(
                 Symbol(
-                    name=name,
-                    value=value,
-                    size=sz,
-                    kind=_STT_KIND.get(info & 0xF, "other"),
-                    section_index=None if shndx == C.SHN_UNDEF or shndx >= C.SHN_LORESERVE else shndx,
-                    global_=(info >> 4) != C.STB_LOCAL,
+                    name,
+                    value,
+                    sz,
+                    kinds.get(info & 0xF, "other"),
+                    None if shndx == C.SHN_UNDEF or shndx >= C.SHN_LORESERVE else shndx,
+                    (info >> 4) != C.STB_LOCAL,
                 )
             )
         return out
 
     def _load_symbols(self) -> list[Symbol]:
-        sec = self._symtab_section(C.SHT_SYMTAB) or self._symtab_section(C.SHT_DYNSYM)
-        return self._read_symtab(sec) if sec else []
+        sec = self._symtab_section(C.SHT_SYMTAB)
+        return self._read_symtab(sec) if sec else self.dynamic_symbols()
 
     def dynamic_symbols(self) -> list[Symbol]:
+        """.dynsym; without section headers, found through DT_SYMTAB and counted from DT_(GNU_)HASH."""
         return self._dynamic_symbols
 
     @cached_property
     def _dynamic_symbols(self) -> list[Symbol]:
         sec = self._symtab_section(C.SHT_DYNSYM)
-        return self._read_symtab(sec) if sec else []
+        if sec:
+            return self._read_symtab(sec)
+        return self._dynsym_from_dynamic()
+
+    def _dynsym_from_dynamic(self) -> list[Symbol]:
+        symtab, strtab = self.dynamic_value(C.DT_SYMTAB), self.dynamic_value(C.DT_STRTAB)
+        if symtab is None or strtab is None:
+            return []
+        soff, toff = self.vaddr_to_offset(symtab), self.vaddr_to_offset(strtab)
+        if soff is None or toff is None:
+            self.warnings.append("DT_SYMTAB/DT_STRTAB not backed by file data")
+            return []
+        strsz = self.dynamic_value(C.DT_STRSZ)
+        tsize = min(strsz if strsz is not None else self.length - toff, self.length - toff)
+        ent = self.dynamic_value(C.DT_SYMENT) or C.SYM_SIZE[self.elfclass]
+        try:
+            count = self._dynsym_count((self.length - soff) // max(ent, 1))
+        except FormatError as e:
+            self.warnings.append(f"dynamic symbol count: {e}")
+            return []
+        if count is None:
+            return []
+        return self._read_syms(soff, count * ent, ent, (toff, tsize), "DT_SYMTAB")
+
+    def _dynsym_count(self, limit: int) -> int | None:
+        """Number of dynamic symbols: DT_HASH nchain, or the end of the longest DT_GNU_HASH chain."""
+        h = self.dynamic_value(C.DT_HASH)
+        if h is not None:
+            off = self.vaddr_to_offset(h)
+            if off is not None:
+                return min(self.u32(off + 4), limit)
+        g = self.dynamic_value(C.DT_GNU_HASH)
+        if g is None:
+            return None
+        off = self.vaddr_to_offset(g)
+        if off is None:
+            return None
+        nbuckets, symoffset, bloom_size, _shift = self.unpack("IIII", off, "DT_GNU_HASH")
+        if nbuckets * 4 > self.length or bloom_size * self.ptr_size > self.length:
+            raise FormatError("DT_GNU_HASH sizes exceed the file", off, nbuckets)
+        boff = off + 16 + bloom_size * self.ptr_size
+        buckets = self.unpack(f"{nbuckets}I", boff, "DT_GNU_HASH buckets") if nbuckets else ()
+        last = max(buckets, default=0)
+        if last < symoffset:
+            return min(symoffset, limit)
+        coff = boff + nbuckets * 4
+        for i in range(last, limit):  # the chain ends at the first hash with bit 0 set
+            if self.u32(coff + (i - symoffset) * 4) & 1:
+                return i + 1
+        return limit
 
     # -- notes ------------------------------------------------------------------------------------
     def _parse_notes(self, off: int, size: int, align: int, where: str, seen: set[int]) -> list[Note]:
@@ -522,7 +651,11 @@ class ELFFile(Binary):
         links = self._shdr_links if self.sections() else {}
         for s in self.sections():
             if s.raw_type == C.SHT_NOTE and s.file_size:
-                v = self._read_shdr_at(self.e_shoff + s.index * self.e_shentsize) if s.index in links else None
+                v = (
+                    self._read_shdr_at(self.e_shoff + s.index * self.e_shentsize)
+                    if s.index in links
+                    else None
+                )
                 out += self._parse_notes(s.offset, s.file_size, v[8] if v else 4, s.name, seen)
         for ph in self._phdrs:
             if ph.type == C.PT_NOTE and ph.filesz:

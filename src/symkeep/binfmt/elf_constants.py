@@ -102,9 +102,9 @@ PT_ARCH_NAMES: dict[tuple[int, int], str] = {
     (EM_ARM, 0x70000001): "EXIDX",
     (EM_AARCH64, 0x70000002): "AARCH64_MEMTAG_MTE",
     (EM_AARCH64, 0x70000003): "AARCH64_PAC_CFI",  # not a readelf name; rarely seen
-    (EM_MIPS, 0x70000000): "MIPS_REGINFO",
-    (EM_MIPS, 0x70000002): "MIPS_OPTIONS",
-    (EM_MIPS, 0x70000003): "MIPS_ABIFLAGS",
+    (EM_MIPS, 0x70000000): "REGINFO",
+    (EM_MIPS, 0x70000002): "OPTIONS",
+    (EM_MIPS, 0x70000003): "ABIFLAGS",
     (EM_RISCV, 0x70000003): "RISCV_ATTRIBUTES",
 }
 
@@ -147,3 +147,5 @@ MAX_INFLATE_RATIO = 64
 INFLATE_SLACK = 1 << 20
 MAX_INFLATE = 2 << 30
 PAGE = 0x1000
+# Program headers beyond this are not plausible (real files have a dozen); bounds per-lookup scans.
+MAX_PHNUM = 4096

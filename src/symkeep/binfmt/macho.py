@@ -85,6 +85,22 @@ def parse_fat(data: bytes | mmap.mmap | memoryview) -> list[FatArch]:
     return out
 
 
+def symbol_sizes(items: list[tuple[int, int, int]], section_ends: dict[int, int]) -> dict[int, int]:
+    """{key: size} for (section, address, key) triples: the distance to the next higher address in
+    the same section, or to the section's end. Containers without symbol sizes (Mach-O, COFF) use it."""
+    out: dict[int, int] = {}
+    items = sorted(items)
+    n = len(items)
+    j = 0
+    for i, (sec, addr, key) in enumerate(items):
+        j = max(j, i)
+        while j < n and items[j][0] == sec and items[j][1] == addr:
+            j += 1
+        nxt = items[j][1] if j < n and items[j][0] == sec else section_ends.get(sec, addr)
+        out[key] = max(0, nxt - addr)
+    return out
+
+
 def open_macho(path: str, data: mmap.mmap | bytes, arch: str | None = None) -> MachOFile:
     """Open a thin Mach-O, or the slice for ``arch`` (GOARCH name; default: first) of a fat one."""
     head = bytes(data[:4])
@@ -130,7 +146,9 @@ class MachOFile(Binary):
         hsize = C.MACH_HEADER_64_SIZE if self.bits == 64 else C.MACH_HEADER_SIZE
         if self.length < hsize:
             raise FormatError("Mach-O header truncated", 0, self.length, what="mach_header")
-        _, cpu, sub, ftype, ncmds, sizeofcmds, flags = struct.unpack(e + "7I", self.read(0, 28, "mach_header"))
+        _, cpu, sub, ftype, ncmds, sizeofcmds, flags = struct.unpack(
+            e + "7I", self.read(0, 28, "mach_header")
+        )
         self.machine = cpu
         self.cpusubtype = sub
         self.filetype = ftype
@@ -163,7 +181,8 @@ class MachOFile(Binary):
                 self._parse_segment(cmd, off, cmdsize)
             elif cmd == C.LC_SYMTAB:
                 self._need(off, cmdsize, 24, "LC_SYMTAB")
-                self.symtab_cmd = struct.unpack(e + "4I", self.read(off + 8, 16))  # type: ignore[assignment]
+                symoff, nsyms, stroff, strsize = struct.unpack(e + "4I", self.read(off + 8, 16))
+                self.symtab_cmd = (symoff, nsyms, stroff, strsize)
             elif cmd == C.LC_UUID:
                 self._need(off, cmdsize, 24, "LC_UUID")
                 self.uuid_bytes = self.read(off + 8, 16)
@@ -180,7 +199,8 @@ class MachOFile(Binary):
                 self.dyld_info = struct.unpack(e + "10I", self.read(off + 8, 40))
             elif cmd == C.LC_DYLD_CHAINED_FIXUPS:
                 self._need(off, cmdsize, 16, "LC_DYLD_CHAINED_FIXUPS")
-                self.chained_fixups_cmd = struct.unpack(e + "II", self.read(off + 8, 8))  # type: ignore[assignment]
+                dataoff, datasize = struct.unpack(e + "II", self.read(off + 8, 8))
+                self.chained_fixups_cmd = (dataoff, datasize)
             off += cmdsize
         self.image_base = self._find_image_base()
         if entryoff is not None:
@@ -239,9 +259,13 @@ class MachOFile(Binary):
             flavor, count = struct.unpack(e + "II", self.read(p, 8))
             nbytes = count * 4
             if p + 8 + nbytes > end:
-                raise FormatError("thread state extends past its load command", p, count, what="LC_UNIXTHREAD")
+                raise FormatError(
+                    "thread state extends past its load command", p, count, what="LC_UNIXTHREAD"
+                )
             if flavor == flavor_want and (idx + 1) * wsize <= nbytes:
-                return int(struct.unpack(e + ("Q" if wsize == 8 else "I"), self.read(p + 8 + idx * wsize, wsize))[0])
+                return int(
+                    struct.unpack(e + ("Q" if wsize == 8 else "I"), self.read(p + 8 + idx * wsize, wsize))[0]
+                )
             p += 8 + nbytes
         return None
 
@@ -281,9 +305,13 @@ class MachOFile(Binary):
             for k in range(nsects):
                 raw = self.read(p + k * secsize, secsize, "section header")
                 if is64:
-                    sect, segn, addr, size, offset, _al, _ro, _nr, flags = struct.unpack(e + "16s16s2Q5I", raw[:68])
+                    sect, segn, addr, size, offset, _al, _ro, _nr, flags = struct.unpack(
+                        e + "16s16s2Q5I", raw[:68]
+                    )
                 else:
-                    sect, segn, addr, size, offset, _al, _ro, _nr, flags = struct.unpack(e + "16s16s7I", raw[:60])
+                    sect, segn, addr, size, offset, _al, _ro, _nr, flags = struct.unpack(
+                        e + "16s16s7I", raw[:60]
+                    )
                 stype = flags & C.SECTION_TYPE
                 name = _cstr(sect)
                 segname = _cstr(segn) or seg.name
@@ -299,7 +327,7 @@ class MachOFile(Binary):
                         file_size=0 if no_bytes else size,
                         alloc=seg.name != "__DWARF" and (seg.read or seg.write or seg.execute),
                         write=seg.write,
-                        execute=bool(flags & (C.S_ATTR_PURE_INSTRUCTIONS | C.S_ATTR_SOME_INSTRUCTIONS)) or seg.execute,
+                        execute=bool(flags & (C.S_ATTR_PURE_INSTRUCTIONS | C.S_ATTR_SOME_INSTRUCTIONS)),
                         compressed=name.startswith("__zdebug"),
                         segment=segname,
                         raw_type=stype,
@@ -328,7 +356,13 @@ class MachOFile(Binary):
             raise FormatError("string table extends past end of file", stroff, strsize, what="LC_SYMTAB")
         e = self.endian_prefix
         dt = np.dtype(
-            [("strx", e + "u4"), ("type", "u1"), ("sect", "u1"), ("desc", e + "u2"), ("value", e + ("u8" if self.bits == 64 else "u4"))]
+            [
+                ("strx", e + "u4"),
+                ("type", "u1"),
+                ("sect", "u1"),
+                ("desc", e + "u2"),
+                ("value", e + ("u8" if self.bits == 64 else "u4")),
+            ]
         )
         arr = np.frombuffer(self.view(symoff, nsyms * entsize), dtype=dt)
         strtab = self.read(stroff, strsize, "string table")
@@ -337,19 +371,10 @@ class MachOFile(Binary):
         type_l = arr["type"].tolist()
         sect_l = arr["sect"].tolist()
         val_l = arr["value"].tolist()
-        # sizes: distance to the next defined symbol in the same section (Mach-O stores none)
-        sized: dict[int, int] = {}
+        # sizes: distance to the next higher address in the same section (Mach-O stores none)
         defined = [i for i in range(nsyms) if not type_l[i] & C.N_STAB and type_l[i] & C.N_TYPE == C.N_SECT]
-        defined.sort(key=lambda i: (sect_l[i], val_l[i]))
-        for a, b in zip(defined, defined[1:] + [-1], strict=True):
-            sec_i = sect_l[a] - 1
-            if b != -1 and sect_l[b] == sect_l[a]:
-                nxt = val_l[b]
-            elif 0 <= sec_i < len(secs):
-                nxt = secs[sec_i].end
-            else:
-                nxt = val_l[a]
-            sized[a] = max(0, nxt - val_l[a])
+        ends = {k: s.end for k, s in enumerate(secs, start=1)}
+        sized = symbol_sizes([(sect_l[i], val_l[i], i) for i in defined], ends)
         out: list[Symbol] = []
         for i in range(nsyms):
             sx = strx_l[i]
@@ -431,7 +456,9 @@ class _ChainedFixups:
         self.m = m
         e = m.endian_prefix
         if dataoff + datasize > m.length or datasize < 28:
-            raise FormatError("chained fixups blob outside the file", dataoff, datasize, what="LC_DYLD_CHAINED_FIXUPS")
+            raise FormatError(
+                "chained fixups blob outside the file", dataoff, datasize, what="LC_DYLD_CHAINED_FIXUPS"
+            )
         _ver, starts_off, _imp, _sym, _nimp, _impfmt, _symfmt = struct.unpack(e + "7I", m.read(dataoff, 28))
         if starts_off + 4 > datasize:
             raise FormatError("chained starts outside the blob", dataoff, starts_off, what="starts_offset")
@@ -447,7 +474,9 @@ class _ChainedFixups:
             p = sbase + info_off
             if info_off + 22 > datasize - starts_off:
                 raise FormatError("chained starts_in_segment outside the blob", p, what="seg_info_offset")
-            _size, page_size, fmt, seg_offset, max_valid, page_count = struct.unpack(e + "IHHQIH", m.read(p, 22))
+            _size, page_size, fmt, seg_offset, max_valid, page_count = struct.unpack(
+                e + "IHHQIH", m.read(p, 22)
+            )
             if page_size == 0 or info_off + 22 + 2 * page_count > datasize - starts_off:
                 raise FormatError("bad chained starts_in_segment", p, page_count, what="page_count")
             starts = struct.unpack(e + f"{page_count}H", m.read(p + 22, 2 * page_count))
@@ -491,7 +520,9 @@ class _ChainedFixups:
                 for _ in range(s.page_size // 4 + 1):
                     q = s.starts_base + 2 * idx
                     if q + 2 > self.blob_end:
-                        raise FormatError("chained start overflow list outside the blob", q, what="page_start")
+                        raise FormatError(
+                            "chained start overflow list outside the blob", q, what="page_start"
+                        )
                     v = self.m.u16(q)
                     self._walk(s, page_voff + (v & ~C.DYLD_CHAINED_PTR_START_LAST), stride, res)
                     if v & C.DYLD_CHAINED_PTR_START_LAST:
@@ -507,19 +538,33 @@ class _ChainedFixups:
         base = m.image_base
         fmt = s.pointer_format
         is32 = fmt in (C.DYLD_CHAINED_PTR_32, C.DYLD_CHAINED_PTR_32_CACHE, C.DYLD_CHAINED_PTR_32_FIRMWARE)
-        for _ in range(s.page_size // stride + 1):  # a chain never leaves its page
+        width = 4 if is32 else 8
+        unpack = struct.Struct(m.endian_prefix + ("I" if is32 else "Q")).unpack_from
+        # the file range of the segment holding the chain's first location: a chain never leaves its page
+        first = base + voff
+        seg = next((g for g in m.segments() if g.load and g.vaddr <= first < g.vaddr + g.filesz), None)
+        if seg is None:
+            raise FormatError("chained fixup location not backed by file data", first, what="chained fixup")
+        lo = seg.offset
+        hi = min(seg.offset + seg.filesz, m.length)
+        data = m.data
+        for _ in range(s.page_size // stride + 1):
             addr = base + voff
-            off = m.vaddr_to_offset(addr)
-            if off is None:
-                raise FormatError("chained fixup location not backed by file data", addr, what="chained fixup")
-            raw = m.u32(off) if is32 else m.u64(off)
+            off = seg.offset + (addr - seg.vaddr)
+            if off < lo or off + width > hi:
+                raise FormatError(
+                    "chained fixup location not backed by file data", addr, what="chained fixup"
+                )
+            raw = unpack(data, off)[0]
             value, nxt = _decode_chained(fmt, raw, base, s.max_valid_pointer)
             if value is not None:
                 res[addr] = value
             if nxt == 0:
                 return
             voff += nxt * stride
-        raise FormatError("chained fixup chain does not end within its page", base + voff, what="chained fixup")
+        raise FormatError(
+            "chained fixup chain does not end within its page", base + voff, what="chained fixup"
+        )
 
 
 def _decode_chained(fmt: int, raw: int, base: int, max_valid: int) -> tuple[int | None, int]:
@@ -533,7 +578,11 @@ def _decode_chained(fmt: int, raw: int, base: int, max_valid: int) -> tuple[int 
         if fmt == C.DYLD_CHAINED_PTR_64_OFFSET:
             target += base
         return (high8 << 56) | target, nxt
-    if fmt in (C.DYLD_CHAINED_PTR_ARM64E, C.DYLD_CHAINED_PTR_ARM64E_USERLAND, C.DYLD_CHAINED_PTR_ARM64E_USERLAND24):
+    if fmt in (
+        C.DYLD_CHAINED_PTR_ARM64E,
+        C.DYLD_CHAINED_PTR_ARM64E_USERLAND,
+        C.DYLD_CHAINED_PTR_ARM64E_USERLAND24,
+    ):
         nxt = (raw >> 51) & 0x7FF
         auth = raw >> 63
         bind = (raw >> 62) & 1

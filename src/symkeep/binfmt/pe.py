@@ -17,6 +17,7 @@ import numpy as np
 
 from symkeep.binfmt import pe_constants as C
 from symkeep.binfmt.base import Binary, Section, Segment, Symbol
+from symkeep.binfmt.macho import symbol_sizes
 from symkeep.errors import FormatError, NotABinaryError
 
 __all__ = ["PEFile", "DataDirectory", "RawSection"]
@@ -50,14 +51,19 @@ class PEFile(Binary):
     def __init__(self, path: str, data: mmap.mmap | bytes, base: int = 0, length: int | None = None) -> None:
         self.byteorder = "little"
         super().__init__(path, data, base, length)
-        if self.length < 0x40 or bytes(self.data[:2]) != C.DOS_MAGIC:
+        if self.length >= 0x40 and bytes(self.data[:2]) == C.DOS_MAGIC:
+            lfanew = self.u32(C.E_LFANEW_OFFSET)
+            if lfanew + 4 + C.COFF_HEADER_SIZE > self.length:
+                raise FormatError(
+                    "PE header offset past end of file", C.E_LFANEW_OFFSET, lfanew, what="e_lfanew"
+                )
+            if self.read(lfanew, 4) != C.PE_SIGNATURE:
+                raise NotABinaryError(f"{path}: MZ file without a PE signature (DOS executable?)")
+            coff = lfanew + 4
+        elif self.length >= C.COFF_HEADER_SIZE and self.u16(0) in C.MACHINE_TO_GOARCH and self.u16(16) == 0:
+            coff = 0  # a bare COFF object (no DOS stub, no optional header)
+        else:
             raise NotABinaryError(f"{path}: not a PE file (no MZ header)")
-        lfanew = self.u32(C.E_LFANEW_OFFSET)
-        if lfanew + 4 + C.COFF_HEADER_SIZE > self.length:
-            raise FormatError("PE header offset past end of file", C.E_LFANEW_OFFSET, lfanew, what="e_lfanew")
-        if self.read(lfanew, 4) != C.PE_SIGNATURE:
-            raise NotABinaryError(f"{path}: MZ file without a PE signature (DOS executable?)")
-        coff = lfanew + 4
         (machine, nsect, self.timestamp, symptr, nsyms, opt_size, chars) = struct.unpack(
             "<HHIIIHH", self.read(coff, C.COFF_HEADER_SIZE, "COFF header")
         )
@@ -68,7 +74,9 @@ class PEFile(Binary):
         self.nsyms = nsyms
         opt = coff + C.COFF_HEADER_SIZE
         if opt + opt_size > self.length:
-            raise FormatError("optional header extends past end of file", opt, opt_size, what="SizeOfOptionalHeader")
+            raise FormatError(
+                "optional header extends past end of file", opt, opt_size, what="SizeOfOptionalHeader"
+            )
         self.optional_magic = 0
         self.image_base = 0
         self.entry = 0
@@ -84,7 +92,9 @@ class PEFile(Binary):
                 self.bits = 64
                 fixed = 112
                 if opt_size < fixed:
-                    raise FormatError("PE32+ optional header too short", opt, opt_size, what="optional header")
+                    raise FormatError(
+                        "PE32+ optional header too short", opt, opt_size, what="optional header"
+                    )
                 entry_rva = self.u32(opt + 16)
                 self.image_base = self.u64(opt + 24)
             elif magic == C.OPTIONAL_MAGIC_PE32:
@@ -107,7 +117,12 @@ class PEFile(Binary):
             self.entry = self.image_base + entry_rva if entry_rva else 0
         self.section_table_offset = opt + opt_size
         if self.section_table_offset + nsect * C.SECTION_HEADER_SIZE > self.length:
-            raise FormatError("section table extends past end of file", self.section_table_offset, nsect, what="NumberOfSections")
+            raise FormatError(
+                "section table extends past end of file",
+                self.section_table_offset,
+                nsect,
+                what="NumberOfSections",
+            )
         self.nsections = nsect
         self._strtab = self._string_table()
         if opt_size == 0:
@@ -122,8 +137,16 @@ class PEFile(Binary):
         """The COFF string table (with its 4-byte length prefix), or b'' when absent or broken."""
         if self.symtab_offset == 0:
             return b""
-        if self.nsyms > (self.length - self.symtab_offset) // C.SYMBOL_SIZE or self.symtab_offset > self.length:
-            raise FormatError("symbol table extends past end of file", self.symtab_offset, self.nsyms, what="NumberOfSymbols")
+        if (
+            self.nsyms > (self.length - self.symtab_offset) // C.SYMBOL_SIZE
+            or self.symtab_offset > self.length
+        ):
+            raise FormatError(
+                "symbol table extends past end of file",
+                self.symtab_offset,
+                self.nsyms,
+                what="NumberOfSymbols",
+            )
         st = self.symtab_offset + self.nsyms * C.SYMBOL_SIZE
         if st + 4 > self.length:
             return b""
@@ -142,8 +165,12 @@ class PEFile(Binary):
     def raw_sections(self) -> list[RawSection]:
         out: list[RawSection] = []
         for i in range(self.nsections):
-            raw = self.read(self.section_table_offset + i * C.SECTION_HEADER_SIZE, C.SECTION_HEADER_SIZE, "section header")
-            name_b, vsize, va, rawsize, rawptr, _rel, _ln, _nrel, _nln, chars = struct.unpack("<8sIIIIIIHHI", raw)
+            raw = self.read(
+                self.section_table_offset + i * C.SECTION_HEADER_SIZE, C.SECTION_HEADER_SIZE, "section header"
+            )
+            name_b, vsize, va, rawsize, rawptr, _rel, _ln, _nrel, _nln, chars = struct.unpack(
+                "<8sIIIIIIHHI", raw
+            )
             out.append(RawSection(self._section_name(name_b), name_b, vsize, va, rawsize, rawptr, chars))
         return out
 
@@ -164,7 +191,9 @@ class PEFile(Binary):
         for i, r in enumerate(self.raw_sections()):
             ch = r.characteristics
             size = r.virtual_size or r.size_of_raw_data
-            no_data = r.pointer_to_raw_data == 0 or (ch & C.IMAGE_SCN_CNT_UNINITIALIZED_DATA and r.size_of_raw_data == 0)
+            no_data = r.pointer_to_raw_data == 0 or (
+                ch & C.IMAGE_SCN_CNT_UNINITIALIZED_DATA and r.size_of_raw_data == 0
+            )
             file_size = 0 if no_data else min(r.size_of_raw_data, size)
             out.append(
                 Section(
@@ -216,7 +245,16 @@ class PEFile(Binary):
             return []
         arr = np.frombuffer(
             self.view(self.symtab_offset, self.nsyms * C.SYMBOL_SIZE, "COFF symbol table"),
-            dtype=np.dtype([("name", "S8"), ("value", "<u4"), ("sect", "<i2"), ("type", "<u2"), ("cls", "u1"), ("naux", "u1")]),
+            dtype=np.dtype(
+                [
+                    ("name", "S8"),
+                    ("value", "<u4"),
+                    ("sect", "<i2"),
+                    ("type", "<u2"),
+                    ("cls", "u1"),
+                    ("naux", "u1"),
+                ]
+            ),
         )
         raw_names = self.view(self.symtab_offset, self.nsyms * C.SYMBOL_SIZE)
         secs = self.sections()
@@ -241,7 +279,14 @@ class PEFile(Binary):
             kind = "other"
             if cls == C.IMAGE_SYM_CLASS_FILE:
                 kind = "file"
-            elif cls == C.IMAGE_SYM_CLASS_SECTION:
+            elif cls == C.IMAGE_SYM_CLASS_SECTION or (
+                # section definition: a static symbol named after its section, with an aux record
+                cls == C.IMAGE_SYM_CLASS_STATIC
+                and nauxs[i]
+                and value == 0
+                and 0 < sn <= len(secs)
+                and secs[sn - 1].name == name
+            ):
                 kind = "section"
             if 0 < sn <= len(secs):
                 sec_idx = sn - 1
@@ -251,13 +296,11 @@ class PEFile(Binary):
                     kind = "func" if is_func else "object"
             rows.append((name, value, sec_idx, kind, cls == C.IMAGE_SYM_CLASS_EXTERNAL))
             i += 1 + nauxs[i]
-        # sizes: distance to the next symbol in the same section (COFF stores none)
-        order = sorted((r[2], r[1], k) for k, r in enumerate(rows) if r[2] is not None and r[3] in ("func", "object"))
-        sizes: dict[int, int] = {}
-        for (sa, va, ka), nxt in zip(order, order[1:] + [None], strict=True):
-            assert sa is not None
-            end = nxt[1] if nxt is not None and nxt[0] == sa else secs[sa].end
-            sizes[ka] = max(0, end - va)
+        # sizes: distance to the next higher address in the same section (COFF stores none)
+        sizes = symbol_sizes(
+            [(r[2], r[1], k) for k, r in enumerate(rows) if r[2] is not None and r[3] in ("func", "object")],
+            {k: s.end for k, s in enumerate(secs)},
+        )
         return [
             Symbol(name=r[0], value=r[1], size=sizes.get(k, 0), kind=r[3], section_index=r[2], global_=r[4])  # type: ignore[arg-type]
             for k, r in enumerate(rows)

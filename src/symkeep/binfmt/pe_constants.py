@@ -39,7 +39,12 @@ MACHINE_TO_GOARCH: dict[int, str] = {
 }
 #: 64-bit machines (PE32+ optional header expected)
 MACHINE_64 = frozenset(
-    {IMAGE_FILE_MACHINE_AMD64, IMAGE_FILE_MACHINE_ARM64, IMAGE_FILE_MACHINE_RISCV64, IMAGE_FILE_MACHINE_LOONGARCH64}
+    {
+        IMAGE_FILE_MACHINE_AMD64,
+        IMAGE_FILE_MACHINE_ARM64,
+        IMAGE_FILE_MACHINE_RISCV64,
+        IMAGE_FILE_MACHINE_LOONGARCH64,
+    }
 )
 
 # file characteristics

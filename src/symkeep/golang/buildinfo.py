@@ -24,8 +24,9 @@ __all__ = [
     "go_version",
     "parse_modinfo",
     "read_buildinfo",
-    "unquote",
+    "quote",
     "quoted_prefix",
+    "unquote",
 ]
 
 BUILDINFO_MAGIC = b"\xff Go buildinf:"
@@ -77,6 +78,33 @@ class BuildInfo:
             return GoVersion.parse(self.go_version)
         except SymkeepError:
             return None
+
+    def to_text(self) -> str:
+        """The modinfo text as runtime/debug.BuildInfo.String() writes it (``go version -m`` body)."""
+        out: list[str] = []
+        if self.go_version:
+            out.append(f"go\t{self.go_version}\n")
+        if self.path:
+            out.append(f"path\t{self.path}\n")
+
+        def fmt_mod(word: str, m: Module) -> None:
+            out.append(f"{word}\t{m.path}\t{m.version}")
+            if m.replace is None:
+                out.append(f"\t{m.sum}")
+            else:
+                out.append("\n")
+                fmt_mod("=>", m.replace)
+            out.append("\n")  # Go writes this newline after a replacement's own too: a blank line
+
+        if self.main is not None and self.main != Module("", ""):
+            fmt_mod("mod", self.main)
+        for d in self.deps:
+            fmt_mod("dep", d)
+        for k, v in self.settings:
+            key = quote(k) if _needs_quote_key(k) else k
+            val = quote(v) if _needs_quote_value(v) else v
+            out.append(f"build\t{key}={val}\n")
+        return "".join(out)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -148,6 +176,32 @@ def _unquote_double(s: str, start: int) -> tuple[bytes, int]:
         else:
             raise ValueError(f"unknown escape \\{e}")
     raise ValueError("unterminated quoted string")
+
+
+_QUOTE_ESC = {7: "\\a", 8: "\\b", 12: "\\f", 10: "\\n", 13: "\\r", 9: "\\t", 11: "\\v"}
+
+
+def quote(s: str) -> str:
+    """strconv.Quote: a double-quoted Go literal (printable runes kept, others escaped)."""
+    out = ['"']
+    for ch in s:
+        o = ord(ch)
+        if ch in "\"\\":
+            out.append("\\" + ch)
+        elif o in _QUOTE_ESC:
+            out.append(_QUOTE_ESC[o])
+        elif o < 0x20 or o == 0x7F:
+            out.append(f"\\x{o:02x}")
+        elif ch.isprintable():
+            out.append(ch)
+        elif 0xDC80 <= o <= 0xDCFF:  # a byte of invalid UTF-8 kept by surrogateescape
+            out.append(f"\\x{o - 0xDC00:02x}")
+        elif o < 0x10000:
+            out.append(f"\\u{o:04x}")
+        else:
+            out.append(f"\\U{o:08x}")
+    out.append('"')
+    return "".join(out)
 
 
 def quoted_prefix(s: str) -> str:
@@ -314,33 +368,25 @@ def _regions(b: Binary) -> list[_Region]:
 
 def _find_magic(b: Binary, r: _Region) -> int | None:
     """File offset of the first 16-byte aligned (by vaddr) magic in the region, or None."""
-    size = min(r.size, b.length - r.offset, MAX_MAGIC_SCAN)
-    if size < HEADER_SIZE or r.offset < 0:
+    if r.offset < 0 or r.offset >= b.length:
         return None
-    data = b.view(r.offset, size, what="build info search")
-    pos = 0
-    while True:
-        i = bytes(data[pos:]).find(BUILDINFO_MAGIC) if pos == 0 else _find_from(data, pos)
-        if i < 0:
-            return None
-        if (r.vaddr + i) % ALIGN == 0 or r.vaddr == 0 and i % ALIGN == 0:
-            if size - i < HEADER_SIZE:
-                return None
-            return r.offset + i
-        pos = i + 1
-
-
-def _find_from(data: memoryview, pos: int) -> int:
-    # memoryview has no find(); search in bounded chunks to avoid copying the whole region twice
+    size = min(r.size, b.length - r.offset, MAX_MAGIC_SCAN)
+    if size < HEADER_SIZE:
+        return None
+    base = r.vaddr if r.vaddr else r.offset
     chunk = 1 << 20
-    n = len(data)
-    while pos < n:
-        end = min(n, pos + chunk + len(BUILDINFO_MAGIC))
-        j = bytes(data[pos:end]).find(BUILDINFO_MAGIC)
-        if j >= 0:
-            return pos + j
+    pos = 0
+    while pos < size:
+        end = min(size, pos + chunk + len(BUILDINFO_MAGIC))
+        data = bytes(b.view(r.offset + pos, end - pos, what="build info search"))
+        i = data.find(BUILDINFO_MAGIC)
+        while i >= 0:
+            at = pos + i
+            if (base + at) % ALIGN == 0:
+                return r.offset + at if size - at >= HEADER_SIZE else None
+            i = data.find(BUILDINFO_MAGIC, i + 1)
         pos += chunk
-    return -1
+    return None
 
 
 def _uvarint(b: Binary, off: int, end: int) -> tuple[int, int]:
@@ -427,11 +473,8 @@ def _read_buildinfo(b: Binary) -> BuildInfo | None:
             mod_b = _string_header(b, mptr, ptr_size, endian, "modinfo") if mptr else b""
         if not vers_b:
             return None
-        mod = _go_str(mod_b)
-        if len(mod_b) >= 33 and mod_b[-17] == 0x0A:
-            mod = _go_str(mod_b[16:-16])
-        else:
-            mod = ""
+        # modinfo is framed by 16-byte sentinels (cmd/go/internal/modload infoStart/infoEnd)
+        mod = _go_str(mod_b[16:-16]) if len(mod_b) >= 33 and mod_b[-17] == 0x0A else ""
         info = BuildInfo(go_version=_go_str(vers_b), source=r.name, raw_modinfo=mod)
         try:
             info.path, info.main, info.deps, info.settings = parse_modinfo(mod)

@@ -30,6 +30,7 @@ class BinaryFacts:
     dwarf_version: int | None
     dwarf_line: bool
     gnu_build_id: str | None
+    dwarf_compressed: bool = False
 
 
 @dataclass(frozen=True)
@@ -101,10 +102,16 @@ def verdicts(f: BinaryFacts) -> list[Verdict]:
     out.append(Verdict("google/pprof + llvm-symbolizer", names, lines, r))
 
     dwarf5_blind = f.dwarf_version is not None and f.dwarf_version >= 5
-    bnames = f.has_symtab or (f.dwarf and not dwarf5_blind)
-    blines = lines and not dwarf5_blind
+    # Measured with binutils 2.40: with no .symtab, BFD fails to inflate SHF_COMPRESSED .debug_info
+    # ("unable to get decompressed section") and addr2line prints ?? ??:0.
+    zlib_blind = f.dwarf_compressed and not f.has_symtab
+    bnames = f.has_symtab or (f.dwarf and not dwarf5_blind and not zlib_blind)
+    blines = lines and not dwarf5_blind and not zlib_blind
     if not (f.has_symtab or f.dwarf):
         r = "no symbol table and no DWARF: prints ?? ??:0"
+    elif zlib_blind:
+        r = ("compressed DWARF without a symbol table: binutils 2.40 cannot inflate .debug_info "
+             "(\"unable to get decompressed section\") and prints ?? ??:0")
     elif dwarf5_blind:
         r = ("names from the symbol table; " if f.has_symtab else "") + \
             "DWARF 5 (Go 1.25+): binutils 2.40 addr2line prints no line numbers for it"

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from symkeep.binfmt import Binary, open_binary
-from symkeep.errors import NotGoError, SymkeepError
+from symkeep.errors import SymkeepError
 from symkeep.inspect import retention
 from symkeep.inspect.consumers import BinaryFacts, Verdict, advice, verdicts
 from symkeep.inspect.dwarfinfo import summarize
@@ -59,15 +59,12 @@ def _pclntab_symbols(bin: Binary) -> bool:
 
 def inspect_binary(bin: Binary) -> InspectReport:
     from symkeep.golang import buildid, buildinfo
-    from symkeep.golang.pclntab import PclnTab, find_pclntab
+    from symkeep.golang.pclntab import find_pclntab
+    from symkeep.symbolize import GoBinary
 
     warnings: list[str] = list(getattr(bin, "warnings", []))
     file_size = bin.length
-    try:
-        loc = find_pclntab(bin)
-    except NotGoError:
-        raise
-    tab = PclnTab(bin, loc)
+    loc = find_pclntab(bin)  # NotGoError when there is none
 
     bi = None
     try:
@@ -75,20 +72,19 @@ def inspect_binary(bin: Binary) -> InspectReport:
     except SymkeepError as e:
         warnings.append(f"build info unreadable: {e}")
     version, vsource = buildinfo.go_version(bin, bi)
-    gnu = buildid.gnu_build_id(bin)
+    gnu = buildid.gnu_build_id(bin, scan=False)
+    if gnu is None and bin.format == "elf":
+        hidden = buildid.gnu_build_id(bin, scan=True)
+        if hidden:
+            warnings.append(f"a GNU build-id note ({hidden}) is in the file, but no section header or PT_NOTE "
+                            "segment points at it, so perf/gdb/debuginfod cannot see it")
     goid = buildid.go_build_id(bin)
 
-    text_start: int | None = None
-    text_source = "none"
-    moduledata_found = False
-    try:
-        from symkeep.symbolize import GoBinary
-
-        gob = GoBinary(bin, go_version=version)
-        text_start, text_source = gob.text_start, gob.text_start_source
-        moduledata_found = gob.moduledata is not None
-    except SymkeepError as e:
-        warnings.append(f"text start unresolved: {e}")
+    gob = GoBinary(bin, go_version=version, location=loc)
+    tab = gob.pclntab
+    text_start: int | None = gob.text_start
+    text_source = gob.text_start_source
+    moduledata_found = gob.moduledata is not None
 
     dw = summarize(bin)
     has_symtab = retention.has_symtab(bin)
@@ -113,6 +109,7 @@ def inspect_binary(bin: Binary) -> InspectReport:
         dwarf_version=dw.version,
         dwarf_line=dw.has_line,
         gnu_build_id=gnu,
+        dwarf_compressed=dw.compressed,
     )
     sections = [
         {"name": s.name, "size": s.file_size, "mem_size": s.size, "addr": s.addr,

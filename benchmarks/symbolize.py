@@ -1,0 +1,140 @@
+"""Benchmark: symkeep symbolize vs `go tool pprof -symbolize=local -proto` on a big stripped binary.
+
+Synthesizes a profile with >= 100k distinct locations at real text addresses of the Go compiler
+(GOROOT/pkg/tool/linux_amd64/compile, copied and run through binutils `strip`), stacks of 8
+locations, then times both tools on the same file and prints the ratio (goal: <= 0.5).
+
+    python benchmarks/symbolize.py [--toolchain 1.27] [--locations 100000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+# benchmarks/ holds scripts named like stdlib modules (inspect.py): never import from it.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+sys.path.insert(0, str(ROOT / "tests"))
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--toolchain", default="1.27")
+    ap.add_argument("--locations", type=int, default=100_000)
+    ap.add_argument("--repeat", type=int, default=3)
+    args = ap.parse_args()
+
+    from fixtures.factory import go_tool, toolchain
+    from symkeep.binfmt import open_binary
+    from symkeep.profile.pprof import Profile, read_profile, write_profile
+    from symkeep.profile.symbolizer import symbolize_file
+    from symkeep.symbolize import open_go_binary
+
+    tc = toolchain(args.toolchain)
+    src = Path(tc.goroot) / "pkg" / "tool" / "linux_amd64" / "compile"
+    pprof = go_tool(args.toolchain, "pprof")
+    tmp = Path(tempfile.mkdtemp(prefix="symkeep-bench-"))
+    try:
+        binary = tmp / "compile"
+        shutil.copy(src, binary)
+        subprocess.run(["strip", str(binary)], check=True)
+        b = open_binary(binary)
+        text = [s for s in b.segments() if s.load and s.execute][0]
+        gb = open_go_binary(binary)
+        funcs = [f for f in gb.functions() if f.end > f.entry]
+        # Spread addresses over every function: distinct, real, mostly non-entry PCs.
+        need = args.locations
+        per = max(1, -(-need // len(funcs)))
+        addrs: list[int] = []
+        for f in funcs:
+            step = max(1, (f.end - f.entry) // (per + 1))
+            for k in range(per):
+                a = f.entry + 1 + k * step
+                if a < f.end:
+                    addrs.append(a)
+        addrs = sorted(set(addrs))[: max(need, 0) or None]
+        prof = Profile()
+        prof.string_table.append("")
+
+        def s(x: str) -> int:
+            prof.string_table.append(x)
+            return len(prof.string_table) - 1
+
+        prof.sample_type.add(type=s("samples"), unit=s("count"))
+        prof.mapping.add(
+            id=1, memory_start=text.vaddr, memory_limit=text.vaddr + text.memsz, file_offset=text.offset, filename=s(str(binary))
+        )
+        for i, a in enumerate(addrs, 1):
+            prof.location.add(id=i, mapping_id=1, address=a)
+        n = len(addrs)
+        for i in range(0, n, 8):
+            prof.sample.add(location_id=list(range(i + 1, min(i + 9, n + 1))), value=[1])
+        inp = tmp / "in.pprof"
+        write_profile(prof, inp)
+        print(f"binary: {src} (stripped copy, {binary.stat().st_size >> 20} MiB, {len(funcs)} functions)")
+        print(f"profile: {n} distinct locations, {len(prof.sample)} samples")
+
+        stats: dict[str, int] = {}
+
+        def run_symkeep() -> float:
+            t = time.perf_counter()
+            res = symbolize_file(str(inp), debuginfod=False)
+            write_profile(res.profile, tmp / "sk.pprof")
+            dt = time.perf_counter() - t
+            stats.update(res.report.to_json()["failures"])
+            stats["symbolized"] = res.report.symbolized
+            return dt
+
+        def run_cli() -> float:
+            t = time.perf_counter()
+            subprocess.run(
+                [sys.executable, "-m", "symkeep", "symbolize", "-q", str(inp), "-o", str(tmp / "cli.pprof")], check=True
+            )
+            return time.perf_counter() - t
+
+        def run_go() -> float:
+            t = time.perf_counter()
+            subprocess.run(
+                [str(pprof), "-symbolize=local", "-proto", "-output", str(tmp / "go.pprof"), str(inp)],
+                check=True, capture_output=True, env={"HOME": str(tmp), "PATH": "/usr/bin:/bin"},
+            )
+            return time.perf_counter() - t
+
+        sk = min(run_symkeep() for _ in range(args.repeat))
+        # The profile layer's own cost: same run with the pclntab engine's per-function caches warm.
+        warm = open_go_binary(binary)
+        warm.lookup_many(addrs)
+        t0 = time.perf_counter()
+        res = symbolize_file(str(inp), debuginfod=False, opener=lambda _p: warm)
+        write_profile(res.profile, tmp / "sk-warm.pprof")
+        sk_warm = time.perf_counter() - t0
+        cli = min(run_cli() for _ in range(args.repeat))
+        go = min(run_go() for _ in range(args.repeat))
+        # sanity: both named the same outermost functions
+        a = read_profile(tmp / "sk.pprof")
+        g = read_profile(tmp / "go.pprof")
+
+        def outer(p: Profile) -> dict[int, str]:
+            fn = {f.id: p.string_table[f.name] for f in p.function}
+            return {loc.address: fn[loc.line[-1].function_id] for loc in p.location if loc.line}
+
+        oa, og = outer(a), outer(g)
+        same = sum(1 for k, v in oa.items() if og.get(k) == v)
+        print(f"symkeep: {stats} (unnamed = padding between functions)")
+        print(f"outer function agreement with go tool pprof: {same}/{len(oa)} ({100 * same / max(len(oa), 1):.2f}%)")
+        print(f"symkeep (in-process): {sk:.2f}s   symkeep CLI: {cli:.2f}s   go tool pprof: {go:.2f}s")
+        print(f"symkeep with warm engine caches (profile layer only): {sk_warm:.2f}s")
+        print(f"ratio symkeep/go: {sk / go:.2f} (in-process), {cli / go:.2f} (CLI)   goal <= 0.5")
+        return 0
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

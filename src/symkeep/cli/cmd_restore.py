@@ -1,0 +1,86 @@
+"""`symkeep restore`: write an ELF debug companion (symtab + DWARF 4 + CFI) from .gopclntab."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from typing import Any
+
+import click
+
+NO_BUILD_ID_WARNING = (
+    "warning: {path} has no GNU build-id note, so gdb/perf/debuginfod cannot find a debug file for it by "
+    "build ID. Rebuild with -ldflags=-B=gobuildid (Go 1.22+; derives a GNU build-id from the Go build "
+    "ID, default from Go 1.24 with the internal linker) or use --debuglink."
+)
+
+
+@click.command("restore")
+@click.argument("binary", type=click.Path(path_type=str))
+@click.option("-o", "--output", "output", type=click.Path(path_type=str), default=None,
+              help="Write the debug file here (default: BINARY.debug unless only installing).")
+@click.option("--install", "install_dir", type=click.Path(path_type=str), default=None,
+              help="Also place it at DIR/.build-id/xx/yyyy.debug (gdb debug-file-directory layout).")
+@click.option("--perf-cache", is_flag=True,
+              help="Also add it to perf's build-id cache (~/.debug, or $PERF_BUILDID_DIR).")
+@click.option("--debuglink", "debuglink_out", type=click.Path(path_type=str), default=None,
+              help="Write a copy of BINARY with a .gnu_debuglink section naming the debug file.")
+@click.option("--json", "as_json", is_flag=True, help="Describe what was written as JSON on stdout.")
+def command(binary: str, output: str | None, install_dir: str | None, perf_cache: bool,
+            debuglink_out: str | None, as_json: bool) -> None:
+    """Synthesize an ELF debug file for a (stripped) Go BINARY from its .gopclntab.
+
+    The file has .symtab (one symbol per Go function), DWARF 4 line tables and inline trees, and
+    .debug_frame CFI, so nm, addr2line, llvm-symbolizer, gdb and perf work on -s -w binaries.
+    """
+    from symkeep.errors import InputError
+    from symkeep.restore import restore_result, write_atomic
+    from symkeep.symbolize import open_go_binary
+
+    t0 = time.perf_counter()
+    gob = open_go_binary(binary)
+    res = restore_result(gob)
+    elapsed = time.perf_counter() - t0
+    written: dict[str, Any] = {}
+    if output is None and install_dir is None and not perf_cache:
+        output = binary + ".debug"
+    if output is None and debuglink_out is not None:
+        output = binary + ".debug"
+    if output is not None:
+        write_atomic(output, res.data)
+        written["debug_file"] = os.path.abspath(output)
+    warnings: list[str] = []
+    if res.gnu_build_id is None and (install_dir or perf_cache or not as_json):
+        warnings.append(NO_BUILD_ID_WARNING.format(path=binary))
+    if install_dir is not None:
+        if res.gnu_build_id is None:
+            raise InputError(f"--install needs a GNU build-id; {binary} has none (-ldflags=-B=gobuildid)")
+        from symkeep.restore.install import install_build_id
+
+        written["build_id_file"] = str(install_build_id(install_dir, res.gnu_build_id, res.data))
+    if perf_cache:
+        if res.gnu_build_id is None:
+            raise InputError(f"--perf-cache needs a GNU build-id; {binary} has none (-ldflags=-B=gobuildid)")
+        from symkeep.restore.install import install_perf_cache
+
+        written["perf_cache_file"] = str(install_perf_cache(binary, res.gnu_build_id, res.data))
+    if debuglink_out is not None:
+        from symkeep.restore.debuglink import write_debuglinked_copy
+
+        assert output is not None
+        write_debuglinked_copy(binary, debuglink_out, output, res.data)
+        written["debuglink_binary"] = os.path.abspath(debuglink_out)
+        written["debuglink_name"] = os.path.basename(output)
+    for w in warnings:
+        click.echo(w, err=True)
+    if as_json:
+        doc = {"binary": os.path.abspath(binary), "written": written, "seconds": round(elapsed, 3),
+               "warnings": warnings, **res.as_dict()}
+        sys.stdout.write(json.dumps(doc, indent=2) + "\n")
+        return
+    click.echo(f"restored {res.functions} functions, {res.line_rows} line rows, {res.inlined} inlined calls "
+               f"in {res.units} units ({len(res.data)} bytes, DWARF 4) in {elapsed:.2f}s")
+    for k, v in written.items():
+        click.echo(f"  {k}: {v}")

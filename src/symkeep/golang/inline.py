@@ -1,0 +1,69 @@
+"""Inline trees: FUNCDATA_InlTree records and PCDATA_InlTreeIndex.
+
+Two record layouts exist: 20 bytes (Go 1.12-1.19: parent i16, funcID u8, pad, file i32, line i32,
+name i32, parentPc i32) and 16 bytes (Go 1.20+: funcID u8, pad[3], nameOff i32, parentPc i32,
+startLine i32). Only ``name``, ``parentPc``, ``funcID`` and (1.20+) ``startLine`` are used: the walk
+(like runtime.inlineUnwinder) takes the frame's file:line from pcfile/pcln at the current pc, then moves
+to ``entry + parentPc`` and looks the inline index up again.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+
+from symkeep.binfmt.base import Binary
+from symkeep.errors import FormatError
+from symkeep.golang.pcln_constants import INLINE_REC_116, INLINE_REC_120
+
+__all__ = ["InlinedCall", "InlineTree"]
+
+
+@dataclass(frozen=True, slots=True)
+class InlinedCall:
+    func_id: int
+    name_off: int
+    parent_pc: int
+    start_line: int  # 0 before Go 1.20
+
+
+class InlineTree:
+    """Lazy reader of one function's inline tree at link-time address ``addr``."""
+
+    def __init__(self, bin: Binary, addr: int, new_layout: bool, pcln_vaddr: int = 0, pcln_data: bytes = b""):
+        self.bin = bin
+        self.addr = addr
+        self.rec = INLINE_REC_120 if new_layout else INLINE_REC_116
+        self.new = new_layout
+        self._e = bin.endian_prefix
+        self._cache: dict[int, InlinedCall | None] = {}
+        self._pv = pcln_vaddr
+        self._pd = pcln_data
+
+    def _read(self, addr: int, n: int) -> bytes:
+        # Go 1.26+ puts funcdata inside the pclntab, which we already hold in memory.
+        if self._pd and self._pv <= addr and addr + n <= self._pv + len(self._pd):
+            o = addr - self._pv
+            return self._pd[o : o + n]
+        return self.bin.read_vaddr(addr, n, what="inline tree")
+
+    def get(self, index: int) -> InlinedCall | None:
+        """Record ``index``, or None if it cannot be read (hostile index or truncated data)."""
+        if index < 0 or index > 1 << 24:
+            return None
+        if index in self._cache:
+            return self._cache[index]
+        rec: InlinedCall | None
+        try:
+            raw = self._read(self.addr + index * self.rec, self.rec)
+            if self.new:
+                fid = raw[0]
+                name, ppc, sl = struct.unpack_from(self._e + "iii", raw, 4)
+                rec = InlinedCall(fid, name, ppc, sl)
+            else:
+                _parent, fid, _pad, _file, _line, name, ppc = struct.unpack(self._e + "hBBiiii", raw)
+                rec = InlinedCall(fid, name, ppc, 0)
+        except (FormatError, struct.error, IndexError):
+            rec = None
+        self._cache[index] = rec
+        return rec

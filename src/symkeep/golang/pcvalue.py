@@ -1,0 +1,108 @@
+"""pcvalue programs: the compact (value delta, pc delta) varint streams behind pcsp/pcfile/pcln/pcdata.
+
+A table is decoded once per function into parallel lists ``ends``/``values``: ``values[i]`` applies to
+``[ends[i-1], ends[i])`` (the first range starts at the function entry). Decoding stops at the end
+marker, at the end of the buffer, or once the pc passes ``limit`` (a hostile table cannot loop).
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from dataclasses import dataclass
+
+from symkeep.errors import FormatError
+
+__all__ = ["PCTable", "decode_pcvalue", "EMPTY_TABLE"]
+
+
+@dataclass(frozen=True, slots=True)
+class PCTable:
+    """A decoded pcvalue table of one function."""
+
+    start: int
+    ends: tuple[int, ...]
+    values: tuple[int, ...]
+
+    def value_at(self, pc: int) -> int:
+        """Value at ``pc`` or -1 when the table does not cover it (what the runtime returns)."""
+        if pc < self.start:
+            return -1
+        i = bisect_right(self.ends, pc)
+        if i >= len(self.ends):
+            return -1
+        return self.values[i]
+
+    @property
+    def end(self) -> int:
+        return self.ends[-1] if self.ends else self.start
+
+    def breakpoints(self) -> tuple[int, ...]:
+        return self.ends
+
+
+EMPTY_TABLE = PCTable(0, (), ())
+
+
+def decode_pcvalue(buf: bytes | bytearray | memoryview, off: int, entry: int, quantum: int, limit: int) -> PCTable:
+    """Decode the pcvalue program at ``buf[off:]`` for a function starting at ``entry``.
+
+    ``limit`` bounds the pc (normally the next function's entry): ranges past it are dropped.
+    ``off == 0`` means "no table" (the runtime answers -1 everywhere).
+    """
+    if off == 0:
+        return PCTable(entry, (), ())
+    data = buf
+    n = len(data)
+    if off < 0 or off >= n:
+        raise FormatError("pcvalue table offset out of range", off, what="pctab")
+    ends: list[int] = []
+    values: list[int] = []
+    pc = entry
+    val = -1
+    p = off
+    first = True
+    while p < n:
+        # value delta (uvarint)
+        uv = 0
+        shift = 0
+        while True:
+            if p >= n:
+                return PCTable(entry, tuple(ends), tuple(values))
+            b = data[p]
+            p += 1
+            uv |= (b & 0x7F) << shift
+            if b < 0x80:
+                break
+            shift += 7
+            if shift > 35:
+                raise FormatError("pcvalue varint too long", p, what="pctab")
+        if uv == 0 and not first:
+            break
+        first = False
+        uv &= 0xFFFFFFFF
+        vdelta = -((uv >> 1) + 1) if uv & 1 else uv >> 1
+        # pc delta (uvarint)
+        ud = 0
+        shift = 0
+        while True:
+            if p >= n:
+                return PCTable(entry, tuple(ends), tuple(values))
+            b = data[p]
+            p += 1
+            ud |= (b & 0x7F) << shift
+            if b < 0x80:
+                break
+            shift += 7
+            if shift > 35:
+                raise FormatError("pcvalue varint too long", p, what="pctab")
+        val = (val + vdelta + 0x80000000) % 0x100000000 - 0x80000000  # int32 arithmetic, like the runtime
+        npc = pc + ud * quantum
+        if npc > limit:
+            npc = limit
+        if npc > pc:
+            ends.append(npc)
+            values.append(val)
+        pc = npc
+        if pc >= limit:
+            break
+    return PCTable(entry, tuple(ends), tuple(values))

@@ -1,0 +1,90 @@
+"""Markdown report: the same tables as the terminal, plus the evidence of every ✗."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from symkeep.matrix.report_common import (
+    SYMBOLS,
+    fmt_pct,
+    fmt_size,
+    grid,
+    reasons,
+    runtime_rows,
+    toolchains,
+    verdict,
+)
+
+__all__ = ["render_markdown"]
+
+
+def _esc(s: str) -> str:
+    return s.replace("|", "\\|").replace("\n", " ")
+
+
+def render_markdown(report: dict[str, Any]) -> str:
+    tcs = toolchains(report)
+    probes = report.get("probes", {})
+    out = [f"# symkeep matrix: `{report.get('package')}` ({report.get('target')})", ""]
+    out.append(f"Toolchains (one symbol per toolchain in each cell): {', '.join(f'`{t}`' for t in tcs)}. "
+               "✓ names and lines, ◐ partial, ✗ fails, ! could not run, – not applicable.")
+    out.append("")
+    head = ["variant", *(f"size {t}" for t in tcs), *probes.values()]
+    out.append("| " + " | ".join(head) + " |")
+    out.append("|" + "|".join("---" for _ in head) + "|")
+    for row in grid(report):
+        v = row["variant"]
+        sizes = []
+        for r in row["results"]:
+            if r is None or r.get("status") != "ok":
+                sizes.append("error")
+            else:
+                s = r.get("size", {})
+                d = s.get("delta_vs_default_pct")
+                sizes.append(fmt_size(s.get("file")) + (f" ({fmt_pct(d)})" if d is not None and v["name"] != "default" else ""))
+        cells = [" ".join(SYMBOLS.get(verdict(r, p)["status"], "?") for r in row["results"]) for p in probes]
+        out.append("| " + " | ".join([_esc(v["label"]), *sizes, *cells]) + " |")
+    out.append("")
+    rs = reasons(report)
+    if rs:
+        out.append("## Why not ✓")
+        out.append("")
+        for what, why, where in rs:
+            out.append(f"- **{_esc(what)}** ({', '.join(where)}): {_esc(why)}")
+        out.append("")
+    out.append("## Build and run time")
+    out.append("")
+    head = ["variant"]
+    for t in tcs:
+        head += [f"{t} build s", f"{t} start-up ms", f"{t} RSS MiB", f"{t} ops/s Δ", f"{t} profile overhead"]
+    out.append("| " + " | ".join(head) + " |")
+    out.append("|" + "|".join("---" for _ in head) + "|")
+    for row in runtime_rows(report):
+        cells = [_esc(row["variant"]["label"])]
+        for c in row["cells"]:
+            if c is None:
+                cells += ["—"] * 5
+                continue
+            cells.append(f"{c['build_s']:.1f}" if c["build_s"] is not None else "—")
+            cells.append(f"{c['startup_ms']:.0f}" if c["startup_ms"] is not None else "—")
+            cells.append(f"{c['rss_mib']:.1f}" if c["rss_mib"] is not None else "—")
+            cells.append(fmt_pct(c["ops_delta"]) if c["ops_delta"] is not None else "—")
+            if c["overhead"] is None:
+                cells.append("n/a")
+            else:
+                lo, hi = c["overhead_spread"]
+                cells.append(f"{c['overhead']:.1f}% [{lo:.1f}…{hi:.1f}]")
+        out.append("| " + " | ".join(cells) + " |")
+    out.append("")
+    recs = report.get("recommendations", {})
+    if recs:
+        out.append("## Recommendations")
+        out.append("")
+        for scen, rec in recs.items():
+            parts = []
+            for tc, r in rec["by_toolchain"].items():
+                parts.append(f"`{tc}`: **{_esc(r['label'])}** ({fmt_size(r['size'])})" if r.get("variant")
+                             else f"`{tc}`: none ({_esc(r['reason'])})")
+            out.append(f"- **{scen}** ({rec['needs']}): " + "; ".join(parts))
+        out.append("")
+    return "\n".join(out)

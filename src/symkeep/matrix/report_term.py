@@ -1,0 +1,107 @@
+"""The rich terminal report: sizes and ✓/◐/✗ per probe (one symbol per toolchain), reasons, timings."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from symkeep.matrix.report_common import (
+    SYMBOLS,
+    fmt_pct,
+    fmt_size,
+    grid,
+    reasons,
+    runtime_rows,
+    toolchains,
+    verdict,
+)
+
+__all__ = ["print_report"]
+
+_STYLE = {"ok": "green", "partial": "yellow", "fail": "red", "na": "dim", "error": "magenta"}
+
+
+def print_report(report: dict[str, Any], console: Console) -> None:
+    tcs = toolchains(report)
+    probes = report.get("probes", {})
+    t = Table(title=f"symkeep matrix — {report.get('package')} ({report.get('target')})",
+              caption=f"each cell: {'  '.join(tcs)}   ✓ names+lines  ◐ partial  ✗ fails  ! could not run",
+              show_lines=False, header_style="bold")
+    t.add_column("variant", no_wrap=True)
+    t.add_column("size (Δ vs default)", justify="right")
+    for title in probes.values():
+        t.add_column(title, justify="center")
+    for row in grid(report):
+        v = row["variant"]
+        size = Text()
+        for i, r in enumerate(row["results"]):
+            if i:
+                size.append(" │ ", style="dim")
+            if r is None or r.get("status") != "ok":
+                size.append("error", style="magenta")
+            else:
+                s = r.get("size", {})
+                size.append(fmt_size(s.get("file")))
+                d = s.get("delta_vs_default_pct")
+                if d is not None and v["name"] != "default":
+                    size.append(f" {fmt_pct(d)}", style="cyan")
+        cells = []
+        for p in probes:
+            txt = Text()
+            for i, r in enumerate(row["results"]):
+                if i:
+                    txt.append(" ")
+                st = verdict(r, p)["status"]
+                txt.append(SYMBOLS.get(st, "?"), style=_STYLE.get(st, ""))
+            cells.append(txt)
+        t.add_row(Text(v["label"]), size, *cells)
+    console.print(t)
+
+    rs = reasons(report)
+    if rs:
+        console.print("[bold]Why not ✓[/bold] (variant@toolchain)")
+        for what, why, where in rs:
+            console.print(f"  [bold]{what}[/bold] {', '.join(where)}: {why}", highlight=False, soft_wrap=True)
+
+    rt = Table(title="Build and run time (median, spread)", header_style="bold")
+    rt.add_column("variant", no_wrap=True)
+    for tc in tcs:
+        rt.add_column(f"{tc}\nbuild s / start ms / RSS MiB", justify="right")
+        rt.add_column(f"{tc}\nops/s Δ / profile overhead", justify="right")
+    for row in runtime_rows(report):
+        tcells: list[str] = []
+        for c in row["cells"]:
+            if c is None:
+                tcells += ["—", "—"]
+                continue
+            b = f"{c['build_s']:.1f}" if c["build_s"] is not None else "—"
+            s = f"{c['startup_ms']:.0f}" if c["startup_ms"] is not None else "—"
+            m = f"{c['rss_mib']:.1f}" if c["rss_mib"] is not None else "—"
+            tcells.append(f"{b} / {s} / {m}")
+            if c["overhead"] is None:
+                tcells.append("—" if not c["cpu_error"] else "n/a")
+            else:
+                lo, hi = c["overhead_spread"]
+                d = fmt_pct(c["ops_delta"]) if c["ops_delta"] is not None and row["variant"]["name"] != "default" else "ref"
+                tcells.append(f"{d} / {c['overhead']:.1f}% [{lo:.1f}…{hi:.1f}]")
+        rt.add_row(row["variant"]["label"], *tcells)
+    console.print(rt)
+
+    recs = report.get("recommendations", {})
+    if recs:
+        console.print("[bold]Recommendations[/bold] (smallest variant that passes the scenario's probes)")
+        for scen, rec in recs.items():
+            parts = []
+            for tc, r in rec["by_toolchain"].items():
+                if r.get("variant"):
+                    parts.append(f"{tc}: [green]{r['label']}[/green] ({fmt_size(r['size'])}"
+                                 f"{', ' + fmt_pct(r['delta_vs_default_pct']) if r.get('delta_vs_default_pct') else ''})")
+                else:
+                    parts.append(f"{tc}: [red]none[/red] ({r['reason']})")
+            console.print(f"  [bold]{scen}[/bold] — {rec['needs']}: " + "; ".join(parts), highlight=False)
+    cached = sum(1 for r in report.get("results", []) if r.get("cached"))
+    console.print(f"[dim]{len(report.get('results', []))} cells, {cached} from cache, "
+                  f"{report.get('elapsed_seconds', 0):.1f}s[/dim]")

@@ -1,0 +1,64 @@
+"""Place a debug file where gdb, perf, llvm and binutils look for it by build ID.
+
+- ``DIR/.build-id/xx/yyyy.debug`` (gdb ``debug-file-directory``, binutils, llvm, perf ``--symfs``-less).
+- perf's build-id cache (checked with ``perf buildid-cache --add`` on perf 6.1):
+  ``~/.debug/<abs path of binary>/<build id>/debug`` plus the symlink
+  ``~/.debug/.build-id/xx/yyyy -> ../../<abs path>/<build id>``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from symkeep.errors import InputError
+
+
+def build_id_path(root: str | os.PathLike[str], build_id: str) -> Path:
+    bid = build_id.lower()
+    if len(bid) < 3 or any(c not in "0123456789abcdef" for c in bid):
+        raise InputError(f"not a hex build ID: {build_id!r}")
+    return Path(root) / ".build-id" / bid[:2] / f"{bid[2:]}.debug"
+
+
+def install_build_id(root: str | os.PathLike[str], build_id: str, data: bytes) -> Path:
+    """Write ``data`` to ``root/.build-id/xx/yyyy.debug``; returns the path."""
+    from symkeep.restore import write_atomic
+
+    p = build_id_path(root, build_id)
+    write_atomic(p, data)
+    return p
+
+
+def perf_cache_dir(home: str | os.PathLike[str] | None = None) -> Path:
+    if home is None:
+        home = os.environ.get("PERF_BUILDID_DIR") or os.path.join(os.path.expanduser("~"), ".debug")
+        return Path(home)
+    return Path(home) / ".debug"
+
+
+def install_perf_cache(binary_path: str | os.PathLike[str], build_id: str, data: bytes,
+                       cache: str | os.PathLike[str] | None = None) -> Path:
+    """Add ``data`` as the ``debug`` file of ``binary_path`` in perf's build-id cache; returns its path."""
+    from symkeep.restore import write_atomic
+
+    bid = build_id.lower()
+    build_id_path("/", bid)  # validates
+    root = Path(cache) if cache is not None else perf_cache_dir()
+    abs_bin = os.path.abspath(os.fspath(binary_path)).lstrip("/")
+    d = root / abs_bin / bid
+    target = d / "debug"
+    write_atomic(target, data)
+    link_dir = root / ".build-id" / bid[:2]
+    link = link_dir / bid[2:]
+    rel = os.path.relpath(d, link_dir)
+    try:
+        link_dir.mkdir(parents=True, exist_ok=True)
+        stale = link.is_symlink() and os.readlink(link) != rel
+        if stale or (link.exists() and not link.is_symlink()):
+            link.unlink()
+        if not link.is_symlink():
+            os.symlink(rel, link)
+    except OSError as e:
+        raise InputError(f"cannot create perf build-id link {link}: {e.strerror or e}") from e
+    return target

@@ -1,0 +1,56 @@
+"""What the writers need from a symbol source: structural protocols matched by ``GoBinary``.
+
+Kept as protocols so the DWARF/CFI writers can be fed by anything with the same shape (the
+pclntab engine in production, small hand-made sources in unit tests).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+
+class FrameLike(Protocol):
+    @property
+    def function(self) -> str: ...
+    @property
+    def file(self) -> str: ...
+    @property
+    def line(self) -> int: ...
+    @property
+    def start_line(self) -> int: ...
+
+
+class RangeLike(Protocol):
+    @property
+    def start(self) -> int: ...
+    @property
+    def end(self) -> int: ...
+    @property
+    def frames(self) -> Sequence[FrameLike]: ...
+
+
+class FunctionLike(Protocol):
+    @property
+    def name(self) -> str: ...
+    @property
+    def entry(self) -> int: ...
+    @property
+    def end(self) -> int: ...
+    @property
+    def file(self) -> str: ...
+    @property
+    def start_line(self) -> int: ...
+    @property
+    def flags(self) -> int: ...
+    @property
+    def package(self) -> str: ...
+
+
+class SourceLike(Protocol):
+    def functions(self) -> Sequence[FunctionLike]: ...
+    def ranges(self, func: FunctionLike) -> Sequence[RangeLike]: ...
+    def sp_deltas(self, func: FunctionLike) -> Sequence[tuple[int, int, int]]: ...
+
+
+FUNC_FLAG_TOPFRAME = 1  # abi.FuncFlagTopFrame: unwinders must stop here

@@ -1,0 +1,364 @@
+"""GoBinary: symbolize PCs of a Go binary from its pclntab alone (works on fully stripped binaries).
+
+Per function, the pcfile / pcln / inline-index tables are decoded once into a list of maximal PC
+ranges with a constant frame chain (cached, LRU); a lookup is then a binary search for the function
+(numpy ``searchsorted`` in batches) and one for the range.
+
+Return addresses: ``return_address=True`` follows runtime.CallersFrames: when the PC is past its
+function's entry it looks up ``pc - 1`` (the call instruction), otherwise ``pc`` itself.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+from bisect import bisect_right
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from symkeep.binfmt import open_binary
+from symkeep.binfmt.base import Binary
+from symkeep.errors import FormatError, SymkeepError
+from symkeep.golang.functab import Function, FunctionList, entries_to_pcs
+from symkeep.golang.inline import InlineTree
+from symkeep.golang.moduledata import ModuleData, find_moduledata, resolve_text_start
+from symkeep.golang.pcln_constants import FUNCDATA_INL_TREE, MAX_INLINE_DEPTH, PCDATA_INL_TREE_INDEX
+from symkeep.golang.pclntab import PclnLocation, PclnTab, RawFunc, find_pclntab
+from symkeep.golang.pcvalue import PCTable, decode_pcvalue
+from symkeep.symbolize.frames import Frame, PCRange
+
+__all__ = ["GoBinary", "open_go_binary"]
+
+_INFO_CACHE = 1 << 15
+
+
+@dataclass(slots=True)
+class _FuncInfo:
+    starts: list[int]  # range starts; the last range may be an "unknown" tail with frames ()
+    starts_np: npt.NDArray[np.uint64]
+    frames: list[tuple[Frame, ...]]
+    end: int  # end of the last range
+
+
+def _go_minor(version: str | None) -> int | None:
+    if not version:
+        return None
+    try:
+        from symkeep.golang.goversion import GoVersion
+
+        return GoVersion.parse(version).minor
+    except (SymkeepError, ImportError, ValueError):
+        return None
+
+
+class GoBinary:
+    """A Go binary opened for symbolization. See HACKING.md for the contract."""
+
+    def __init__(self, binary: Binary, go_version: str | None = None, location: PclnLocation | None = None) -> None:
+        self.binary = binary
+        if go_version is None:
+            try:
+                from symkeep.golang.buildinfo import go_version as _gv
+
+                go_version = _gv(binary)[0]
+            except (SymkeepError, ImportError):
+                go_version = None
+        self.go_version: str | None = go_version
+        self.location = location or find_pclntab(binary)
+        view = binary.view(self.location.offset, self.location.size, what="pclntab")
+        self.pclntab = PclnTab(view, self.location.vaddr, self.location)
+        tab = self.pclntab
+        self.moduledata: ModuleData | None = None
+        if tab.generation != "1.2" or tab.vaddr:
+            try:
+                self.moduledata = find_moduledata(binary, tab, _go_minor(go_version))
+            except SymkeepError:
+                self.moduledata = None
+        self.text_start, self.text_start_source = resolve_text_start(binary, tab, self.moduledata)
+        sects = self.moduledata.textsectmap if self.moduledata else None
+        ents = entries_to_pcs(tab.entries_raw, self.text_start, sects, tab.has_entry_offsets)
+        self._entries: npt.NDArray[np.uint64] = ents
+        self._entries_list: list[int] = [int(x) for x in ents.tolist()]
+        self._nfunc = tab.nfunc
+        self._raw_cache: dict[int, RawFunc] = {}
+        self._info_cache: dict[int, _FuncInfo] = {}
+        self._functions = FunctionList(tab.nfunc, self._make_function)
+        self.gofunc = self._find_gofunc()
+
+    # -- setup -------------------------------------------------------------------------------------
+    def _find_gofunc(self) -> int | None:
+        if self.pclntab.generation not in ("1.18", "1.20"):
+            return None  # older funcdata are absolute pointers
+        if self.moduledata is not None and self.moduledata.gofunc:
+            return self.moduledata.gofunc
+        for name in ("go:func.*", "go.func.*"):
+            try:
+                s = self.binary.symbol(name)
+            except SymkeepError:
+                s = None
+            if s is not None and s.value:
+                return s.value
+        return None
+
+    @property
+    def nfunc(self) -> int:
+        return self._nfunc
+
+    @property
+    def entries(self) -> npt.NDArray[np.uint64]:
+        """Sorted entry PCs (nfunc + 1 values; the last is the end of the last function)."""
+        return self._entries
+
+    def close(self) -> None:
+        self.binary.close()
+
+    def __enter__(self) -> GoBinary:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- functions ---------------------------------------------------------------------------------
+    def _raw(self, i: int) -> RawFunc:
+        r = self._raw_cache.get(i)
+        if r is None:
+            r = self.pclntab.read_func(i)
+            self._raw_cache[i] = r
+        return r
+
+    def _table(self, raw: RawFunc, off: int, entry: int, limit: int) -> PCTable:
+        if off == 0:
+            return PCTable(entry, (), ())
+        tab = self.pclntab
+        try:
+            return decode_pcvalue(tab.data, tab.pctab_base + off, entry, tab.quantum, limit)
+        except FormatError:
+            return PCTable(entry, (), ())
+
+    def _make_function(self, i: int) -> Function:
+        raw = self._raw(i)
+        tab = self.pclntab
+        entry = self._entries_list[i]
+        end = self._entries_list[i + 1]
+        try:
+            name = tab.funcname(raw.name_off)
+        except FormatError:
+            name = "?"
+        fno = self._table(raw, raw.pcfile, entry, entry + 1).value_at(entry)
+        file = tab.file_name(raw.cu_offset, fno) if fno >= 0 else "?"
+        return Function(i, name, entry, end, file, raw.start_line, raw.func_id, raw.flag)
+
+    def functions(self) -> Sequence[Function]:
+        """All functions sorted by entry (decoded lazily)."""
+        return self._functions
+
+    def function_index(self, pc: int) -> int:
+        """Index of the function whose [entry, end) holds ``pc``, or -1."""
+        i = bisect_right(self._entries_list, pc) - 1
+        if 0 <= i < self._nfunc and pc < self._entries_list[i + 1]:
+            return i
+        return -1
+
+    def function_at(self, pc: int) -> Function | None:
+        i = self.function_index(pc)
+        return self._functions[i] if i >= 0 else None
+
+    # -- per-function decoding -----------------------------------------------------------------------
+    def _inline_tree(self, raw: RawFunc) -> InlineTree | None:
+        tab = self.pclntab
+        if raw.npcdata <= PCDATA_INL_TREE_INDEX or raw.pcdata[PCDATA_INL_TREE_INDEX] == 0:
+            return None
+        fd = tab.funcdata_word(raw, FUNCDATA_INL_TREE)
+        if fd is None:
+            return None
+        if tab.generation in ("1.18", "1.20"):
+            if self.gofunc is None:
+                return None
+            addr = self.gofunc + fd
+        else:
+            addr = fd
+        return InlineTree(self.binary, addr, tab.generation == "1.20", tab.vaddr, tab.data)
+
+    def _info(self, i: int) -> _FuncInfo:
+        cache = self._info_cache
+        info = cache.get(i)
+        if info is not None:
+            return info
+        info = self._build_info(i)
+        cache[i] = info
+        if len(cache) > _INFO_CACHE:
+            del cache[next(iter(cache))]  # evict the oldest (insertion order)
+        return info
+
+    def _build_info(self, i: int) -> _FuncInfo:
+        tab = self.pclntab
+        fn = self._functions[i]
+        raw = self._raw(i)
+        entry, limit = fn.entry, fn.end
+        pcfile = self._table(raw, raw.pcfile, entry, limit)
+        pcln = self._table(raw, raw.pcln, entry, limit)
+        tree = self._inline_tree(raw)
+        pcinl = self._table(raw, raw.pcdata[PCDATA_INL_TREE_INDEX], entry, limit) if tree is not None else None
+        cover = min(pcfile.end, pcln.end)
+        points = set(pcfile.ends) | set(pcln.ends)
+        if pcinl is not None:
+            points |= set(pcinl.ends)
+        bps = sorted(p for p in points if entry < p < cover)
+        file_names: dict[int, str] = {}
+
+        def file_at(pc: int) -> str:
+            fno = pcfile.value_at(pc)
+            s = file_names.get(fno)
+            if s is None:
+                s = tab.file_name(raw.cu_offset, fno) if fno >= 0 else "?"
+                file_names[fno] = s
+            return s
+
+        starts: list[int] = []
+        frames: list[tuple[Frame, ...]] = []
+        if cover > entry:
+            seg_starts = [entry, *bps]
+            chain_cache: dict[tuple[int, int, int], tuple[Frame, ...]] = {}
+            for a in seg_starts:
+                line = pcln.value_at(a)
+                ix = pcinl.value_at(a) if pcinl is not None else -1
+                key = (pcfile.value_at(a), line, ix)
+                ch = chain_cache.get(key)
+                if ch is None:
+                    ch = self._chain(fn, tree, pcinl, a, ix, file_at, pcln)
+                    chain_cache[key] = ch
+                if frames and frames[-1] == ch:
+                    continue
+                starts.append(a)
+                frames.append(ch)
+        if cover < limit:
+            starts.append(max(cover, entry))
+            frames.append(())
+        if not starts:
+            starts.append(entry)
+            frames.append(())
+        return _FuncInfo(starts, np.array(starts, dtype=np.uint64), frames, limit)
+
+    def _chain(
+        self,
+        fn: Function,
+        tree: InlineTree | None,
+        pcinl: PCTable | None,
+        pc: int,
+        ix: int,
+        file_at: object,
+        pcln: PCTable,
+    ) -> tuple[Frame, ...]:
+        assert callable(file_at)
+        out: list[Frame] = []
+        seen: set[int] = set()
+        tab = self.pclntab
+        while ix >= 0 and tree is not None and pcinl is not None:
+            if ix in seen or len(out) >= MAX_INLINE_DEPTH:
+                break
+            seen.add(ix)
+            rec = tree.get(ix)
+            if rec is None:
+                break
+            try:
+                name = tab.funcname(rec.name_off)
+            except FormatError:
+                name = "?"
+            out.append(Frame(name, file_at(pc), pcln.value_at(pc), rec.start_line, True))
+            npc = fn.entry + rec.parent_pc
+            if not fn.entry <= npc < fn.end:
+                break
+            pc = npc
+            ix = pcinl.value_at(pc)
+        out.append(Frame(fn.name, file_at(pc), pcln.value_at(pc), fn.start_line, False))
+        return tuple(out)
+
+    # -- lookups -----------------------------------------------------------------------------------
+    def lookup(self, pc: int, return_address: bool = False) -> list[Frame]:
+        """Frames at ``pc``, innermost first; [] when no function covers it (padding, data, ...)."""
+        ents = self._entries_list
+        i = bisect_right(ents, pc) - 1
+        if i < 0 or i >= self._nfunc or pc >= ents[i + 1]:
+            return []
+        if return_address and pc > ents[i]:
+            pc -= 1
+        info = self._info_cache.get(i) or self._info(i)
+        return list(info.frames[bisect_right(info.starts, pc) - 1])
+
+    def lookup_many(self, pcs: Iterable[int] | npt.NDArray[np.uint64], return_address: bool = False) -> list[list[Frame]]:
+        """Vectorized :meth:`lookup`: one ``searchsorted`` for the functions, then per-function ranges."""
+        arr = np.asarray(pcs if isinstance(pcs, np.ndarray) else list(pcs), dtype=np.uint64)
+        # Millions of small lists would trigger the cyclic GC over and over (quadratic-looking slowdown).
+        was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            return self._lookup_many(arr, return_address)
+        finally:
+            if was_enabled:
+                gc.enable()
+
+    def _lookup_many(self, arr: npt.NDArray[np.uint64], return_address: bool) -> list[list[Frame]]:
+        n = len(arr)
+        if n == 0 or self._nfunc == 0:
+            return [[] for _ in range(n)]
+        ents = self._entries
+        idx = np.searchsorted(ents, arr, side="right").astype(np.int64) - 1
+        valid = (idx >= 0) & (idx < self._nfunc)
+        valid &= arr < ents[np.clip(idx + 1, 0, self._nfunc)]
+        if return_address:
+            start = ents[np.clip(idx, 0, self._nfunc)]
+            arr = np.where(valid & (arr > start), arr - np.uint64(1), arr)
+        touched = np.unique(idx[valid]).tolist()
+        # One global range table over the touched functions: starts (sorted, since functions are
+        # sorted and each function's ranges lie inside it) and their frame chains.
+        starts_parts: list[npt.NDArray[np.uint64]] = []
+        chains: list[tuple[Frame, ...]] = []
+        for i in touched:
+            info = self._info(int(i))
+            starts_parts.append(info.starts_np)
+            chains.extend(info.frames)
+        chains.append(())  # sentinel for PCs outside every function
+        gstarts = np.concatenate(starts_parts) if starts_parts else np.zeros(0, dtype=np.uint64)
+        table = np.empty(len(chains), dtype=object)
+        for k, c in enumerate(chains):  # element-wise: never let numpy treat the tuples as rows
+            table[k] = c
+        ridx = np.searchsorted(gstarts, arr, side="right").astype(np.int64) - 1
+        ridx = np.where(valid & (ridx >= 0), ridx, len(chains) - 1)
+        return list(map(list, table[ridx].tolist()))
+
+    def ranges(self, func: Function | int) -> list[PCRange]:
+        """Maximal [start, end) ranges of ``func`` with a constant frame chain (unknown parts omitted)."""
+        i = func if isinstance(func, int) else func.index
+        info = self._info(i)
+        out: list[PCRange] = []
+        for k, (a, ch) in enumerate(zip(info.starts, info.frames, strict=True)):
+            b = info.starts[k + 1] if k + 1 < len(info.starts) else info.end
+            if ch and b > a:
+                out.append(PCRange(a, b, ch))
+        return out
+
+    def sp_deltas(self, func: Function | int) -> list[tuple[int, int, int]]:
+        """(start, end, sp delta) ranges from the function's pcsp table."""
+        i = func if isinstance(func, int) else func.index
+        fn = self._functions[i]
+        raw = self._raw(i)
+        t = self._table(raw, raw.pcsp, fn.entry, fn.end)
+        out: list[tuple[int, int, int]] = []
+        prev = fn.entry
+        for e, v in zip(t.ends, t.values, strict=True):
+            out.append((prev, e, v))
+            prev = e
+        return out
+
+
+def open_go_binary(path: str | os.PathLike[str], arch: str | None = None) -> GoBinary:
+    """Open ``path`` and prepare it for symbolization (raises NotGoError without a pclntab)."""
+    b = open_binary(path, arch)
+    try:
+        return GoBinary(b)
+    except BaseException:
+        b.close()
+        raise

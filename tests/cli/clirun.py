@@ -1,0 +1,46 @@
+"""Run the real `symkeep` CLI in a child process with a memory cap, and report its peak RSS."""
+
+from __future__ import annotations
+
+import os
+import resource
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+
+MEM_CAP = 256 * 1024 * 1024
+
+
+@dataclass
+class Result:
+    code: int
+    stdout: str
+    stderr: str
+    seconds: float
+    max_rss: int  # bytes
+
+
+def _limit() -> None:
+    resource.setrlimit(resource.RLIMIT_DATA, (MEM_CAP, MEM_CAP))
+
+
+def run_cli(args: list[str], stdin: str | None = None, timeout: float = 60) -> Result:
+    """`python -m symkeep ARGS` capped at 256 MB of data; a hang guard, not a speed assertion."""
+    env = dict(os.environ)
+    env.pop("SYMKEEP_DEBUG", None)
+    env["OPENBLAS_NUM_THREADS"] = "1"
+    t0 = time.monotonic()
+    p = subprocess.Popen([sys.executable, "-m", "symkeep", *args], stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                         preexec_fn=_limit)
+    try:
+        out, err = p.communicate(stdin, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        out, err = p.communicate()
+        raise AssertionError(f"symkeep {args} hung for {timeout}s") from None
+    secs = time.monotonic() - t0
+    # Peak RSS of the child we just reaped (ru_maxrss is in KiB on Linux).
+    rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
+    return Result(p.returncode, out, err, secs, rss)
