@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from common import big_go_binary, time_cmd
+from benchmarks.common import big_go_binary, time_cmd
 
 from fixtures.factory import FixtureSpec, build_fixture, toolchain
 

@@ -294,6 +294,14 @@ def test_assembler_objects(tmp_path: Path, triple: str, goarch: str, bits: int) 
         text = b.section("__text")
         assert text is not None and foo2.size == text.end - foo2.value
         assert bytes(b.section_data(b.section("__cstring"))) == b"hello\0"  # type: ignore[arg-type]
+    # every truncation and every byte set to 0xff: typed errors only
+    data = path.read_bytes()
+    for cut in range(len(data)):
+        with contextlib.suppress(SymkeepError):
+            exercise(open_bytes(data[:cut]))
+    for i in range(len(data)):
+        with contextlib.suppress(SymkeepError):
+            exercise(open_bytes(data[:i] + b"\xff" + data[i + 1 :]))
 
 
 def test_universal_objects(tmp_path: Path) -> None:
@@ -592,6 +600,39 @@ def test_chained_fixups_from_lld(tmp_path: Path, arch: str) -> None:
         assert b.entry == addr["_main"]
 
 
+def test_dsym_from_dsymutil(tmp_path: Path) -> None:
+    """A dSYM (MH_DSYM) keeps section headers without bytes for code/data and the DWARF itself."""
+    d = llvm_with_lld()
+    if not (d / "dsymutil").exists():
+        pytest.skip("dsymutil not installed (Debian package llvm-16)")
+    (tmp_path / "main.s").write_text(LLD_MAIN.replace(" .quad _ext\n", ""))
+    plat = ("-arch", "arm64", "-platform_version", "macos", "13.0", "13.0")
+    for cmd in (
+        [d / "llvm-mc", "-g", "-triple=arm64-apple-macos13", "-filetype=obj", "-o", "main.o", "main.s"],
+        [d / "ld64.lld", *plat, "-e", "_main", "-o", "a.out", "main.o"],
+        [d / "dsymutil", "a.out", "-o", "a.out.dSYM"],
+    ):
+        res = subprocess.run([str(c) for c in cmd], capture_output=True, text=True, cwd=tmp_path)
+        assert res.returncode == 0, res.stderr
+    dsym = tmp_path / "a.out.dSYM" / "Contents" / "Resources" / "DWARF" / "a.out"
+    gt = go_dump("macho", dsym)
+    with open_binary(dsym) as b, open_binary(tmp_path / "a.out") as exe:
+        assert isinstance(b, MachOFile) and isinstance(exe, MachOFile)
+        assert b.kind == "debug" and gt["Type"] == C.MH_DSYM
+        assert b.uuid is not None and b.uuid == exe.uuid
+        assert [(s.name, s.segment, s.addr, s.size, s.offset) for s in b.sections()] == [
+            (cstr(g["Name"]), cstr(g["Seg"]), g["Addr"], g["Size"], g["Offset"]) for g in gt["Sections"]
+        ]
+        text = b.section_in("__TEXT", "__text")
+        assert text is not None and text.file_size == 0 and text.size > 0
+        assert bytes(b.section_data(text)) == b""
+        assert text.addr == exe.section_in("__TEXT", "__text").addr  # type: ignore[union-attr]
+        info = b.section("__debug_info")
+        assert info is not None and info.file_size == info.size > 0 and not info.alloc
+        assert b"main.s" in bytes(b.section_data(b.section("__debug_str")))  # type: ignore[arg-type]
+        assert {s.name: s.value for s in b.symbols()}["_foo"] == exe.symbol("_foo").value  # type: ignore[union-attr]
+
+
 # -- hostile input --------------------------------------------------------------------------------
 def exercise(m: MachOFile) -> None:
     m.sections()
@@ -689,6 +730,37 @@ def test_mutated_chained_fixups(muts: list[tuple[int, int]], which: int) -> None
         m.fixup_pointers()
     except SymkeepError:
         pass
+
+
+def test_chained_fixups_duplicate_segments_are_bounded() -> None:
+    """Thousands of starts_in_image entries naming the same segment: bounded work, a typed error."""
+    import time
+
+    data, expected = _chained_cache(1)
+    m = open_bytes(data)
+    assert m.chained_fixups_cmd is not None
+    dataoff, datasize = m.chained_fixups_cmd
+    blob = bytearray(data[dataoff : dataoff + datasize])
+    starts = struct.unpack_from("<I", blob, 4)[0]
+    seg_count = struct.unpack_from("<I", blob, starts)[0]
+    infos = struct.unpack_from(f"<{seg_count}I", blob, starts + 4)
+    real = next(i for i in infos if i)
+    n = 20000
+    # a new starts_in_image at the end: n entries, all naming one copy of the real segment's starts
+    info_size = struct.unpack_from("<I", blob, starts + real)[0]
+    info = bytes(blob[starts + real : starts + real + info_size])
+    new_starts = len(blob)
+    blob += struct.pack("<I", n) + struct.pack("<I", 4 + 4 * n) * n + info
+    struct.pack_into("<I", blob, 4, new_starts)
+    new = bytearray(data[:dataoff]) + blob
+    lc = next(lc for lc in m.load_commands if lc.cmd == C.LC_DYLD_CHAINED_FIXUPS)
+    struct.pack_into("<II", new, lc.offset + 8, dataoff, len(blob))
+    t0 = time.monotonic()
+    with pytest.raises(FormatError, match="more entries than the file can hold"):
+        open_bytes(bytes(new)).fixup_pointers()
+    assert time.monotonic() - t0 < 20
+    # a single forward reference (no duplicates) still decodes everything
+    assert open_bytes(data).fixup_pointers() == expected
 
 
 @functools.cache

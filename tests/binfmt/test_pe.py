@@ -221,6 +221,13 @@ def test_coff_objects(tmp_path: Path, triple: str, goarch: str, machine: int) ->
         bar = b.symbol("bar")
         assert bar is not None and bar.kind == "object"
         assert {s.kind for s in syms if s.name == ".text"} == {"section"}
+    data = path.read_bytes()
+    for cut in range(len(data)):
+        with contextlib.suppress(SymkeepError):
+            exercise(PEFile("mem", data[:cut]))
+    for i in range(len(data)):
+        with contextlib.suppress(SymkeepError):
+            exercise(PEFile("mem", data[:i] + b"\xff" + data[i + 1 :]))
 
 
 # -- hostile input --------------------------------------------------------------------------------

@@ -52,7 +52,7 @@ def test_section_location_matches_readelf(fixture, tc: str) -> None:
     # header offsets are strictly inside the table and ordered as the linker writes them
     h = tab.header()
     offs = [h["funcname_offset"], h["cu_offset"], h["filetab_offset"], h["pctab_offset"], h["pcln_offset"]]
-    assert offs == sorted(offs) and 0 < offs[0] and offs[-1] < loc.size  # type: ignore[operator]
+    assert offs == sorted(offs) and offs[0] > 0 and offs[-1] < loc.size  # type: ignore[operator]
     # textStart is written up to Go 1.25 and 0 from 1.26 (FACTS.md section 3)
     text = secs[".text"][0]
     assert tab.text_start_header == (0 if tc in ("1.26", "1.27") else text)

@@ -172,3 +172,49 @@ def test_batch_speed_vs_go_addr2line(fixture, gotool) -> None:
     print(f"lookup_many 1M: {ours:.2f}s CPU, go tool addr2line 1M: {theirs:.2f}s CPU, cached lookups {per_s:.0f}/s")
     assert per_s >= 100_000
     assert ours <= 2 * theirs
+
+
+def test_old_generations_match_go_addr2line(old_binaries, gotool) -> None:
+    """Go 1.14-1.17 release binaries (pclntab magics 0xfffffffb / 0xfffffffa) from registry packages,
+    against go tool addr2line of a modern toolchain (debug/gosym still reads these generations)."""
+    tool = gotool("1.27", "addr2line")
+    gens: set[str] = set()
+    compared = 0
+    for ob in old_binaries:
+        with open_go_binary(ob.path) as g:
+            assert g.pclntab.magic == ob.magic
+            gens.add(g.pclntab.generation)
+            probe = subprocess.run([str(tool), str(ob.path)], input="0x0\n", capture_output=True, text=True)
+            if probe.returncode != 0:
+                continue  # e.g. stripped PE: go tool addr2line needs COFF runtime.pclntab symbols
+            total, bad = compare(g, tool, ob.path, random_pcs(g, SMALL_N, seed=3))
+            assert not bad, f"{ob.name}: {len(bad)}/{total} disagree: " + "\n".join(bad[:10])
+            compared += 1
+            if g.pclntab.generation == "1.16":
+                # 1.16/1.17 inline trees: 20-byte records behind absolute funcdata pointers
+                inl = [r for f in list(g.functions())[::10] for r in g.ranges(f) if len(r.frames) > 1]
+                assert inl, f"{ob.name}: no inlined frames decoded"
+    assert gens == {"1.2", "1.16"}
+    assert compared >= 4
+
+
+def test_old_inline_call_sites_agree(old_binaries) -> None:
+    """Before Go 1.20 each inline record also stores its call site's line: it must equal the line that
+    the walk computes for the caller frame (pcln at entry + parentPc). Two independent encodings."""
+    checked = 0
+    for ob in old_binaries:
+        with open_go_binary(ob.path) as g:
+            for f in list(g.functions())[::7]:
+                raw = g._raw(f.index)
+                tree = g._inline_tree(raw)
+                if tree is None:
+                    continue
+                pcinl = g._table(raw, raw.pcdata[2], f.entry, f.end)
+                for r in g.ranges(f):
+                    if len(r.frames) < 2:
+                        continue
+                    rec = tree.get(pcinl.value_at(r.start))
+                    assert rec is not None
+                    assert r.frames[1].line == rec.call_line, (ob.name, f.name, hex(r.start))
+                    checked += 1
+    assert checked > 1000

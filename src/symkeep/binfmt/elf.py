@@ -14,9 +14,8 @@ import struct
 import zlib
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Literal
+from typing import Any, Literal
 
-import numpy as np
 
 from symkeep.binfmt import elf_constants as C
 from symkeep.binfmt.base import Binary, Kind, Note, Section, Segment, Symbol
@@ -511,10 +510,74 @@ class ELFFile(Binary):
             self.warnings.append(f"{sec.name}: bad string table link {link}")
         return self._read_syms(sec.offset, sec.file_size, entsize, strtab, sec.name)
 
+    def symbol(self, name: str) -> Symbol | None:
+        """One symbol by name without decoding the whole table (strtab search + one numpy compare)."""
+        if "_symbols" in self.__dict__:
+            return super().symbol(name)
+        sec = self._symtab_section(C.SHT_SYMTAB)
+        if sec is None:
+            return super().symbol(name)
+        link, _info, entsize = self._shdr_links[sec.index]
+        secs = self.sections()
+        if not (0 < link < len(secs) and secs[link].file_size):
+            return super().symbol(name)
+        st = secs[link]
+        strs = self.data[st.offset : st.offset + min(st.file_size, max(0, self.length - st.offset))]
+        needle = name.encode() + b"\0"
+        offs: list[int] = []
+        raw = bytes(strs)
+        i = raw.find(b"\0" + needle)
+        while i >= 0 and len(offs) < 64:
+            offs.append(i + 1)
+            i = raw.find(b"\0" + needle, i + 1)
+        if raw.startswith(needle):
+            offs.insert(0, 0)
+        if not offs:
+            return None
+        arr = self._sym_array(sec.offset, sec.file_size, entsize)
+        if arr is None:
+            return None
+        import numpy as np
+
+        hits = np.flatnonzero(np.isin(arr["name"], np.array(offs, dtype=np.uint64)))
+        if not len(hits):
+            return None
+        r = arr[int(hits[0])]
+        info, shndx = int(r["info"]), int(r["shndx"])
+        return Symbol(
+            name, int(r["value"]), int(r["size"]), _STT_KIND.get(info & 0xF, "other"),
+            None if shndx == C.SHN_UNDEF or shndx >= C.SHN_LORESERVE else shndx,
+            (info >> 4) != C.STB_LOCAL,
+        )
+
+    def _sym_array(self, off: int, size: int, entsize: int) -> Any:
+        """Elf_Sym records after the null entry as a numpy structured array (None if unusable)."""
+        import numpy as np
+
+        want = C.SYM_SIZE[self.elfclass]
+        if entsize and entsize < want:
+            return None
+        ent = entsize or want
+        size = max(0, min(size, self.length - off))
+        n = size // ent
+        if n <= 1:
+            return None
+        e = self._e
+        if self.bits == 64:
+            fields = [("name", e + "u4"), ("info", "u1"), ("other", "u1"), ("shndx", e + "u2")]
+            fields += [("value", e + "u8"), ("size", e + "u8")]
+        else:
+            fields = [("name", e + "u4"), ("value", e + "u4"), ("size", e + "u4")]
+            fields += [("info", "u1"), ("other", "u1"), ("shndx", e + "u2")]
+        dt = np.dtype({"names": [f[0] for f in fields], "formats": [f[1] for f in fields], "itemsize": ent})
+        return np.frombuffer(self.data, dtype=dt, count=n - 1, offset=off + ent)
+
     def _read_syms(
         self, off: int, size: int, entsize: int, strtab: tuple[int, int] | None, what: str
     ) -> list[Symbol]:
         """Decode ``size`` bytes of Elf_Sym at ``off`` (entry 0, the null symbol, is skipped)."""
+        import numpy as np
+
         want = C.SYM_SIZE[self.elfclass]
         if entsize and entsize < want:
             self.warnings.append(f"{what}: sh_entsize {entsize} too small")

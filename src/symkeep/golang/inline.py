@@ -25,6 +25,8 @@ class InlinedCall:
     name_off: int
     parent_pc: int
     start_line: int  # 0 before Go 1.20
+    call_line: int = 0  # line of the call site, recorded only before Go 1.20 (20-byte layout)
+    call_file: int = -1  # file index of the call site, recorded only before Go 1.20
 
 
 class InlineTree:
@@ -61,8 +63,8 @@ class InlineTree:
                 name, ppc, sl = struct.unpack_from(self._e + "iii", raw, 4)
                 rec = InlinedCall(fid, name, ppc, sl)
             else:
-                _parent, fid, _pad, _file, _line, name, ppc = struct.unpack(self._e + "hBBiiii", raw)
-                rec = InlinedCall(fid, name, ppc, 0)
+                _parent, fid, _pad, file, line, name, ppc = struct.unpack(self._e + "hBBiiii", raw)
+                rec = InlinedCall(fid, name, ppc, 0, line, file)
         except (FormatError, struct.error, IndexError):
             rec = None
         self._cache[index] = rec

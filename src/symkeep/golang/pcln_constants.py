@@ -28,7 +28,8 @@ VALID_PTRSIZES: Final = (4, 8)
 PCDATA_UNSAFE_POINT: Final = 0
 PCDATA_STACK_MAP_INDEX: Final = 1
 PCDATA_INL_TREE_INDEX: Final = 2
-FUNCDATA_INL_TREE: Final = 3
+FUNCDATA_INL_TREE: Final = 3  # Go 1.16+
+FUNCDATA_INL_TREE_OLD: Final = 4  # Go 1.12-1.15 (FUNCDATA_RegPointerMaps = 2 came before it)
 
 NO_FUNCDATA: Final = 0xFFFFFFFF  # funcdata offset meaning "none" (1.18+)
 NO_FILE: Final = 0xFFFFFFFF  # cutab entry for a file the CU does not use

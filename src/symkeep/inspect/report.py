@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from symkeep.binfmt import Binary, open_binary
-from symkeep.errors import SymkeepError
+from symkeep.errors import FormatError, SymkeepError
 from symkeep.inspect import retention
 from symkeep.inspect.consumers import BinaryFacts, Verdict, advice, verdicts
 from symkeep.inspect.dwarfinfo import summarize
@@ -64,6 +64,11 @@ def inspect_binary(bin: Binary) -> InspectReport:
 
     warnings: list[str] = list(getattr(bin, "warnings", []))
     file_size = bin.length
+    # A file whose headers point past its end was cut short (a partial download or copy):
+    # every number we would print about it is suspect, so say so instead of reporting.
+    cut = next((w for w in warnings if "past end of file" in w or "beyond end of file" in w), None)
+    if cut is not None:
+        raise FormatError(f"{bin.path}: file is truncated ({file_size} bytes): {cut}")
     loc = find_pclntab(bin)  # NotGoError when there is none
 
     bi = None

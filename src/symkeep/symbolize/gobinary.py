@@ -25,7 +25,12 @@ from symkeep.errors import FormatError, SymkeepError
 from symkeep.golang.functab import Function, FunctionList, entries_to_pcs
 from symkeep.golang.inline import InlineTree
 from symkeep.golang.moduledata import ModuleData, find_moduledata, resolve_text_start
-from symkeep.golang.pcln_constants import FUNCDATA_INL_TREE, MAX_INLINE_DEPTH, PCDATA_INL_TREE_INDEX
+from symkeep.golang.pcln_constants import (
+    FUNCDATA_INL_TREE,
+    FUNCDATA_INL_TREE_OLD,
+    MAX_INLINE_DEPTH,
+    PCDATA_INL_TREE_INDEX,
+)
 from symkeep.golang.pclntab import PclnLocation, PclnTab, RawFunc, find_pclntab
 from symkeep.golang.pcvalue import PCTable, decode_pcvalue
 from symkeep.symbolize.frames import Frame, PCRange
@@ -87,6 +92,7 @@ class GoBinary:
         self._info_cache: dict[int, _FuncInfo] = {}
         self._functions = FunctionList(tab.nfunc, self._make_function)
         self.gofunc = self._find_gofunc()
+        self._inl_fd: int | None = None  # FUNCDATA index of the inline tree (3 or 4, see _inl_funcdata)
 
     # -- setup -------------------------------------------------------------------------------------
     def _find_gofunc(self) -> int | None:
@@ -171,7 +177,7 @@ class GoBinary:
         tab = self.pclntab
         if raw.npcdata <= PCDATA_INL_TREE_INDEX or raw.pcdata[PCDATA_INL_TREE_INDEX] == 0:
             return None
-        fd = tab.funcdata_word(raw, FUNCDATA_INL_TREE)
+        fd = tab.funcdata_word(raw, self._inl_funcdata())
         if fd is None:
             return None
         if tab.generation in ("1.18", "1.20"):
@@ -181,6 +187,14 @@ class GoBinary:
         else:
             addr = fd
         return InlineTree(self.binary, addr, tab.generation == "1.20", tab.vaddr, tab.data)
+
+    def _inl_funcdata(self) -> int:
+        """FUNCDATA_InlTree: 4 for Go 1.12-1.15 (FUNCDATA_RegPointerMaps = 2 came first), 3 from 1.16.
+
+        Measured on Go 1.16.3 release binaries: their inline records sit at funcdata[3]."""
+        if self._inl_fd is None:
+            self._inl_fd = FUNCDATA_INL_TREE_OLD if self.pclntab.generation == "1.2" else FUNCDATA_INL_TREE
+        return self._inl_fd
 
     def _info(self, i: int) -> _FuncInfo:
         cache = self._info_cache
