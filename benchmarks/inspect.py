@@ -5,7 +5,6 @@ from __future__ import annotations
 import sys
 
 from benchmarks.common import big_go_binary, time_cmd
-
 from fixtures.factory import FixtureSpec, build_fixture, toolchain
 
 

@@ -10,6 +10,8 @@ command -v perf >/dev/null || need+=(linux-perf)
 command -v debuginfod-find >/dev/null || need+=(debuginfod elfutils)
 command -v chromium >/dev/null || need+=(chromium chromium-driver)
 command -v gcc >/dev/null || need+=(gcc)
+command -v ld64.lld-16 >/dev/null || need+=(lld-16 llvm-16)
+command -v llvm-dwarfdump >/dev/null || need+=(llvm)
 [ -x /usr/lib/go-1.19/bin/go ] || need+=(golang-1.19-go)
 if [ ${#need[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive

@@ -326,6 +326,81 @@ def test_universal_objects(tmp_path: Path) -> None:
         assert [s.value for s in b.symbols()] == [x["Value"] for x in g["File"]["Symbols"]]
 
 
+# -- binaries from Apple's toolchains (gcc/clang on macOS), shipped as Go's debug/macho test data -------
+def go_testdata(pkg: str) -> Path:
+    d = toolchain("1.27").goroot / "src" / "debug" / pkg / "testdata"
+    if not d.is_dir():
+        pytest.skip(f"no {d}")
+    return d
+
+
+APPLE_FILES = [
+    "clang-386-darwin-exec-with-rpath",
+    "clang-386-darwin.obj",
+    "clang-amd64-darwin-exec-with-rpath",
+    "clang-amd64-darwin-ld-r.obj",
+    "clang-amd64-darwin.obj",
+    "fat-gcc-386-amd64-darwin-exec",
+    "gcc-386-darwin-exec",
+    "gcc-amd64-darwin-exec-debug",
+    "gcc-amd64-darwin-exec",
+]
+
+
+def compare_with_go(b: MachOFile, gt: Any) -> None:
+    assert b.machine == gt["Cpu"] and b.filetype == gt["Type"] and len(b.load_commands) == gt["Ncmd"]
+    assert [(s.name, s.vaddr, s.memsz, s.offset, s.filesz) for s in b.segments()] == [
+        (s["Name"], s["Addr"], s["Memsz"], s["Offset"], s["Filesz"]) for s in gt["Segments"]
+    ]
+    assert [(s.name, s.segment, s.addr, s.size, s.offset, s.raw_flags) for s in b.sections()] == [
+        (cstr(g["Name"]), cstr(g["Seg"]), g["Addr"], g["Size"], g["Offset"], g["Flags"])
+        for g in gt["Sections"]
+    ]
+    assert [(go_visible(s.name), s.value) for s in b.symbols()] == [
+        (g["Name"], g["Value"]) for g in gt["Symbols"]
+    ]
+
+
+@pytest.mark.parametrize("name", APPLE_FILES)
+def test_apple_toolchain_files(tmp_path: Path, name: str) -> None:
+    import base64
+
+    path = tmp_path / name
+    path.write_bytes(base64.b64decode((go_testdata("macho") / f"{name}.base64").read_bytes()))
+    head = llvm_private_headers(path)
+    if name.startswith("fat-"):
+        gt = go_dump("fat", path)
+        first = open_binary(path)
+        assert [(s.offset, s.size) for s in first.fat_slices] == [(g["Offset"], g["Size"]) for g in gt]
+        for g, sl in zip(gt, first.fat_slices, strict=True):
+            b = open_binary(path, arch=sl.arch)
+            assert isinstance(b, MachOFile) and b.base == g["Offset"]
+            compare_with_go(b, g["File"])
+        return
+    gt = go_dump("macho", path)
+    with open_binary(path) as b:
+        assert isinstance(b, MachOFile)
+        compare_with_go(b, gt)
+        assert b.arch == ("386" if "-386-" in name else "amd64") and b.bits == (32 if "-386-" in name else 64)
+        kind = {
+            C.MH_EXECUTE: "pie" if gt["Flags"] & C.MH_PIE else "exe",
+            C.MH_OBJECT: "object",
+            C.MH_DSYM: "debug",
+        }
+        assert b.kind == kind.get(gt["Type"], "unknown")
+        # entry: eip/rip of LC_UNIXTHREAD or LC_MAIN's entryoff, as llvm-objdump prints them
+        eip = re.search(r"\b(?:eip|rip)\s+0x([0-9a-f]+)", head)
+        eo = re.search(r"entryoff (\d+)", head)
+        if eo:
+            assert b.entry == b.image_base + int(eo.group(1))
+        elif eip:
+            assert b.entry == int(eip.group(1), 16)
+        else:
+            assert b.entry == 0
+        m = re.search(r"uuid ([0-9A-F-]{36})", head)
+        assert b.uuid == (m.group(1).replace("-", "").lower() if m else None)
+
+
 # -- universal files ------------------------------------------------------------------------------
 def make_fat(slices: list[tuple[int, int, bytes]], magic64: bool = False, align: int = 14) -> bytes:
     """A universal file per <mach-o/fat.h>: big-endian header, fat_arch table, aligned slices."""

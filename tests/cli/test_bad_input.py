@@ -8,8 +8,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
 from clirun import MEM_CAP, run_cli
+
 from fixtures.factory import FixtureSpec, build_fixture
 from symkeep.errors import EXIT_IO, EXIT_MALFORMED, EXIT_NOT_BINARY, EXIT_NOT_GO
 

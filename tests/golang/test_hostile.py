@@ -125,7 +125,11 @@ def test_truncated_pcvalue_and_garbage() -> None:
 @settings(
     max_examples=60,
     deadline=5000,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
+    suppress_health_check=[
+        HealthCheck.function_scoped_fixture,
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+    ],
     derandomize=True,
 )
 @given(st.data())

@@ -87,3 +87,30 @@ def test_text_start_sources(fixture, tc: str) -> None:
     with open_go_binary(fixture(FixtureSpec(tc, "linux", "amd64", "pie_sw", "hello"))) as g:
         assert g.moduledata is not None, "moduledata of a stripped PIE not found"
         assert (g.text_start, g.text_start_source) == (syms["runtime.text"], "moduledata.text")
+
+
+def test_entries_with_several_text_sections() -> None:
+    """runtime textAddr: an entry offset in section k maps to off - vaddr_k + baseaddr_k.
+
+    No fixture has several text sections (that needs a >~ 30 MB text on ppc64/arm), so the mapping is
+    checked on the runtime's definition with sections laid out like the linker does (gaps between)."""
+    import numpy as np
+
+    from symkeep.golang.functab import entries_to_pcs
+    from symkeep.golang.moduledata import TextSect
+
+    sects = [
+        TextSect(0, 0x1000, 0x400000),
+        TextSect(0x1000, 0x1800, 0x402000),
+        TextSect(0x1800, 0x2000, 0x404000),
+    ]
+    raw = np.array([0, 0x10, 0xFFF, 0x1000, 0x17F0, 0x1800, 0x1FF0, 0x2000], dtype=np.uint64)
+    got = entries_to_pcs(raw, 0x400000, sects, True).tolist()
+    want = []
+    for off in raw.tolist():
+        s = max((s for s in sects if s.vaddr <= off), key=lambda s: s.vaddr)
+        want.append(off - s.vaddr + s.baseaddr)
+    assert got == want
+    assert got == sorted(got)
+    assert entries_to_pcs(raw, 0x400000, sects[:1], True).tolist() == [0x400000 + x for x in raw.tolist()]
+    assert entries_to_pcs(raw, 0x400000, None, False).tolist() == raw.tolist()

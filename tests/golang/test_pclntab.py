@@ -19,7 +19,9 @@ TOOLCHAINS = ("1.19", "1.21", "1.22", "1.24", "1.26", "1.27")
 
 def readelf_sections(path: Path) -> dict[str, tuple[int, int, int]]:
     """name -> (addr, offset, size) from readelf -W -S."""
-    out = subprocess.run(["readelf", "-W", "-S", str(path)], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        ["readelf", "-W", "-S", str(path)], capture_output=True, text=True, check=True
+    ).stdout
     res = {}
     for m in re.finditer(r"\]\s+(\S+)\s+\S+\s+([0-9a-f]+)\s+([0-9a-f]+)\s+([0-9a-f]+)", out):
         res[m.group(1)] = (int(m.group(2), 16), int(m.group(3), 16), int(m.group(4), 16))
@@ -27,7 +29,9 @@ def readelf_sections(path: Path) -> dict[str, tuple[int, int, int]]:
 
 
 def nm_text(path: Path) -> set[tuple[str, int]]:
-    out = subprocess.run(["nm", "-n", "--defined-only", str(path)], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        ["nm", "-n", "--defined-only", str(path)], capture_output=True, text=True, check=True
+    )
     syms = set()
     for ln in out.stdout.splitlines():
         a, t, n = ln.split(" ", 2)

@@ -13,7 +13,14 @@ from pathlib import Path
 
 import pytest
 
-from fixtures.factory import MATRIX_TOOLCHAINS, VARIANTS, FixtureSpec, FixtureUnavailable, build_fixture, go_tool
+from fixtures.factory import (
+    MATRIX_TOOLCHAINS,
+    VARIANTS,
+    FixtureSpec,
+    FixtureUnavailable,
+    build_fixture,
+    go_tool,
+)
 
 CASES = [FixtureSpec(tc, "linux", "amd64", v, "hello") for tc in MATRIX_TOOLCHAINS for v in VARIANTS]
 

@@ -5,13 +5,20 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from fixtures.factory import FixtureSpec, FixtureUnavailable, build_fixture, fixture_matrix, go_tool, toolchain
+from fixtures.factory import (
+    FixtureSpec,
+    FixtureUnavailable,
+    build_fixture,
+    fixture_matrix,
+    go_tool,
+    toolchain,
+)
 
 NEWEST = "1.27"
 
@@ -20,7 +27,7 @@ def _spec_id(s: FixtureSpec) -> str:
     return str(s)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _inspect(path: str) -> dict[str, Any]:
     from symkeep.inspect.report import inspect_path
 

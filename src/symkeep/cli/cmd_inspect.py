@@ -50,7 +50,8 @@ def _render(rep: object, show_sections: bool) -> None:
     if bi:
         c.print(f"  module: {bi['path'] or '?'}  ({len(bi['deps'])} deps)")
         for k, v in bi["settings"].items():
-            c.print(f"    build {k}={v}")
+            val = v if len(v) <= 60 else v[:57] + "..."
+            c.print(f"    build {k}={val}", overflow="ellipsis", no_wrap=True)
     else:
         c.print("  build info: [yellow]none[/yellow]")
     st = rep.stripped
@@ -80,8 +81,8 @@ def _render(rep: object, show_sections: bool) -> None:
     w.add_column("lines", justify="center")
     w.add_column("why")
     for v in rep.consumers:
-        w.add_row(v.name, "[green]✓[/green]" if v.works else "[red]✗[/red]",
-                  "[green]✓[/green]" if v.lines else "[red]✗[/red]", v.reason)
+        lines = "–" if v.lines is None else "[green]✓[/green]" if v.lines else "[red]✗[/red]"
+        w.add_row(v.name, "[green]✓[/green]" if v.works else "[red]✗[/red]", lines, v.reason)
     c.print(w)
     if rep.advice:
         c.print("[bold]Advice[/bold]")

@@ -9,14 +9,13 @@ function) is sorted, so PC -> function is one ``np.searchsorted``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import overload
 
 import numpy as np
 import numpy.typing as npt
 
-from symkeep.errors import FormatError
 from symkeep.golang.moduledata import TextSect
 
 __all__ = ["Function", "entries_to_pcs", "package_of"]
@@ -79,7 +78,6 @@ def entries_to_pcs(
         return raw.astype(np.uint64)
     if not sects or len(sects) <= 1:
         return (raw + np.uint64(text_start)).astype(np.uint64)
-    out = raw + np.uint64(text_start)
     starts = np.array([s.vaddr for s in sects], dtype=np.uint64)
     which = np.searchsorted(starts, raw, side="right").astype(np.int64) - 1
     which = np.clip(which, 0, len(sects) - 1)
@@ -93,7 +91,7 @@ def entries_to_pcs(
 class FunctionList(Sequence[Function]):
     """Lazy, read-only sequence of functions (records decoded on first access)."""
 
-    def __init__(self, n: int, make: object) -> None:
+    def __init__(self, n: int, make: Callable[[int], Function]) -> None:
         self._n = n
         self._make = make
         self._cache: dict[int, Function] = {}
@@ -116,10 +114,6 @@ class FunctionList(Sequence[Function]):
             raise IndexError(i)
         f = self._cache.get(i)
         if f is None:
-            make = self._make
-            assert callable(make)
-            f = make(i)
-            if not isinstance(f, Function):
-                raise FormatError("bad function record", None, i)
+            f = self._make(i)
             self._cache[i] = f
         return f

@@ -201,7 +201,9 @@ def _try_at(bin: Binary, tab: PclnTab, addr: int, go_minor: int | None) -> Modul
                 continue
             if gofunc is not None and gofunc == 0:
                 continue
-            return ModuleData(addr, lo.name, text, etext, minpc, maxpc, w(MD_FINDFUNCTAB), gofunc, epcln, sects)
+            return ModuleData(
+                addr, lo.name, text, etext, minpc, maxpc, w(MD_FINDFUNCTAB), gofunc, epcln, sects
+            )
     except FormatError:
         return None
     return None

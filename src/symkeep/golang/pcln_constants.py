@@ -39,7 +39,9 @@ FUNC_FIXED_118: Final = 40  # 1.18/1.19: no startLine
 FUNC_FIXED_120: Final = 44
 
 # Inline tree record sizes.
-INLINE_REC_116: Final = 20  # 1.12 - 1.19: parent i16, funcID u8, pad, file i32, line i32, name i32, parentPc i32
+INLINE_REC_116: Final = (
+    20  # 1.12 - 1.19: parent i16, funcID u8, pad, file i32, line i32, name i32, parentPc i32
+)
 INLINE_REC_120: Final = 16  # 1.20+: funcID u8, pad[3], nameOff i32, parentPc i32, startLine i32
 
 # Known funcIDs that matter for symbolization (cmd/internal/objabi/funcid.go / internal/abi).
@@ -56,7 +58,13 @@ class ModuleLayout:
     __slots__ = ("name", "min_minor", "max_minor", "gofunc", "textsectmap", "epclntab")
 
     def __init__(
-        self, name: str, min_minor: int, max_minor: int, gofunc: int | None, textsectmap: int, epclntab: int | None
+        self,
+        name: str,
+        min_minor: int,
+        max_minor: int,
+        gofunc: int | None,
+        textsectmap: int,
+        epclntab: int | None,
     ) -> None:
         self.name = name
         self.min_minor = min_minor

@@ -72,7 +72,9 @@ class RawFunc:
 class PclnTab:
     """A parsed pclntab header plus accessors for the tables behind it."""
 
-    def __init__(self, data: bytes | bytearray | memoryview, vaddr: int = 0, location: PclnLocation | None = None):
+    def __init__(
+        self, data: bytes | bytearray | memoryview, vaddr: int = 0, location: PclnLocation | None = None
+    ):
         self.data: bytes = bytes(data)
         self.vaddr = vaddr
         self.location = location
@@ -157,7 +159,9 @@ class PclnTab:
                 raise FormatError("pclntab truncated after the function table", ft_end, what="pclntab")
             self.filetab_offset = int(struct.unpack_from(e + "I", d, ft_end)[0])
             if self.filetab_offset + 4 > n:
-                raise FormatError("file table offset past the end", ft_end, self.filetab_offset, what="pclntab")
+                raise FormatError(
+                    "file table offset past the end", ft_end, self.filetab_offset, what="pclntab"
+                )
             self.nfiles = int(struct.unpack_from(e + "I", d, self.filetab_offset)[0])
             if self.filetab_offset + 4 * self.nfiles > n:
                 raise FormatError("file table larger than the pclntab", self.filetab_offset, self.nfiles)
@@ -167,7 +171,9 @@ class PclnTab:
         self.funcoffs: npt.NDArray[np.uint64] = arr[1::2].copy()
         if self.nfunc > 1 and bool(np.any(np.diff(self.entries_raw.astype(np.int64)) < 0)):
             bad = int(np.argmax(np.diff(self.entries_raw.astype(np.int64)) < 0))
-            raise FormatError("function table is not sorted", self.pcln_offset + bad * 2 * esize, what="pclntab")
+            raise FormatError(
+                "function table is not sorted", self.pcln_offset + bad * 2 * esize, what="pclntab"
+            )
         base = self.pcln_offset if gen != "1.2" else 0
         self._func_base = base
         if self.nfunc and int(self.funcoffs.max()) + base >= n:
@@ -218,7 +224,9 @@ class PclnTab:
         gen = self.generation
         try:
             if gen in ("1.18", "1.20"):
-                entry, nameoff, args, dr, pcsp, pcfile, pcln, npcdata, cuoff = struct.unpack_from(e + "IiiIIIIII", d, off)
+                entry, nameoff, args, dr, pcsp, pcfile, pcln, npcdata, cuoff = struct.unpack_from(
+                    e + "IiiIIIIII", d, off
+                )
                 p = off + 36
                 start_line = 0
                 if gen == "1.20":
@@ -232,7 +240,9 @@ class PclnTab:
                 entry = struct.unpack_from(self._wfmt, d, off)[0]
                 p = off + ps
                 if gen == "1.16":
-                    nameoff, args, dr, pcsp, pcfile, pcln, npcdata, cuoff = struct.unpack_from(e + "iiIIIIII", d, p)
+                    nameoff, args, dr, pcsp, pcfile, pcln, npcdata, cuoff = struct.unpack_from(
+                        e + "iiIIIIII", d, p
+                    )
                     p += 32
                 else:
                     nameoff, args, dr, pcsp, pcfile, pcln, npcdata = struct.unpack_from(e + "iiIIIII", d, p)
@@ -248,8 +258,22 @@ class PclnTab:
         except (struct.error, IndexError) as exc:
             raise FormatError("function record truncated", off, what="_func") from exc
         return RawFunc(
-            off, int(entry), int(nameoff), int(args), int(dr), int(pcsp), int(pcfile), int(pcln), int(npcdata),
-            int(cuoff), int(start_line), int(func_id), int(flag), int(nfuncdata), tuple(int(x) for x in pcdata), p,
+            off,
+            int(entry),
+            int(nameoff),
+            int(args),
+            int(dr),
+            int(pcsp),
+            int(pcfile),
+            int(pcln),
+            int(npcdata),
+            int(cuoff),
+            int(start_line),
+            int(func_id),
+            int(flag),
+            int(nfuncdata),
+            tuple(int(x) for x in pcdata),
+            p,
         )
 
     def funcdata_word(self, f: RawFunc, index: int, vaddr_align: int | None = None) -> int | None:
@@ -336,7 +360,9 @@ for _m in MAGIC_TO_GENERATION:
     _MAGIC_PREFIXES.append((struct.pack(">I", _m) + b"\0\0", _m))
 
 
-def parse_header_candidate(buf: bytes | memoryview, off: int, limit: int, ptrsize_hint: int | None = None) -> int | None:
+def parse_header_candidate(
+    buf: bytes | memoryview, off: int, limit: int, ptrsize_hint: int | None = None
+) -> int | None:
     """Structurally validate a pclntab candidate at ``buf[off:]``; returns a size bound or None.
 
     Checks: quantum in {1,2,4}, ptr size in {4,8} (matching the binary), offsets inside ``limit``

@@ -43,7 +43,9 @@ class PCTable:
 EMPTY_TABLE = PCTable(0, (), ())
 
 
-def decode_pcvalue(buf: bytes | bytearray | memoryview, off: int, entry: int, quantum: int, limit: int) -> PCTable:
+def decode_pcvalue(
+    buf: bytes | bytearray | memoryview, off: int, entry: int, quantum: int, limit: int
+) -> PCTable:
     """Decode the pcvalue program at ``buf[off:]`` for a function starting at ``entry``.
 
     ``limit`` bounds the pc (normally the next function's entry): ranges past it are dropped.

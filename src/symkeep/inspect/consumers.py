@@ -36,8 +36,8 @@ class BinaryFacts:
 @dataclass(frozen=True)
 class Verdict:
     name: str
-    works: bool  # the tool names Go functions
-    lines: bool  # the tool also gives file:line
+    works: bool  # the tool names Go functions (for debuginfod: the binary can be indexed)
+    lines: bool | None  # the tool also gives file:line; None where the tool shows no lines at all
     reason: str
 
     def to_json(self) -> dict[str, object]:
@@ -121,9 +121,9 @@ def verdicts(f: BinaryFacts) -> list[Verdict]:
 
     if f.format == "elf":
         pr = "names from .symtab" if f.has_symtab else "no .symtab: samples show as hex addresses"
-        out.append(Verdict("perf report", f.has_symtab, False, pr))
+        out.append(Verdict("perf report", f.has_symtab, None, pr))
     else:
-        out.append(Verdict("perf report", False, False, "perf profiles ELF binaries on Linux only"))
+        out.append(Verdict("perf report", False, None, "perf profiles ELF binaries on Linux only"))
 
     if f.has_symtab or f.dwarf:
         gr = ("names from the symbol table" if f.has_symtab else "names from DWARF") + \
@@ -135,7 +135,7 @@ def verdicts(f: BinaryFacts) -> list[Verdict]:
     out.append(Verdict("delve", f.dwarf and f.dwarf_line, f.dwarf and f.dwarf_line,
                        "reads DWARF" if f.dwarf else "needs DWARF: 'could not open debug info'"))
 
-    out.append(Verdict("nm / objdump", f.has_symtab, False,
+    out.append(Verdict("nm / objdump", f.has_symtab, None,
                        "symbol table present" if f.has_symtab else "no symbol table: 'no symbols'"))
 
     if f.format == "elf":
@@ -145,9 +145,9 @@ def verdicts(f: BinaryFacts) -> list[Verdict]:
             hint = ("link with -ldflags=-B gobuildid" if (minor is None or minor >= 22)
                     else "upgrade to Go 1.22+ and link with -ldflags=-B gobuildid, or link externally")
             dr = f"no GNU build-id: debuginfod servers cannot index it ({hint})"
-        out.append(Verdict("debuginfod indexing", bool(f.gnu_build_id), False, dr))
+        out.append(Verdict("debuginfod indexing", bool(f.gnu_build_id), None, dr))
     else:
-        out.append(Verdict("debuginfod indexing", False, False, "debuginfod indexes ELF files only"))
+        out.append(Verdict("debuginfod indexing", False, None, "debuginfod indexes ELF files only"))
 
     out.append(Verdict("symkeep", f.pclntab_found, f.pclntab_found,
                        "function, file:line and inline frames from .gopclntab" if f.pclntab_found

@@ -11,7 +11,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-__all__ = ["CACHE_VERSION", "MatrixCache", "default_cache_dir", "source_hash"]
+__all__ = ["CACHE_VERSION", "MatrixCache", "code_hash", "default_cache_dir", "key_of", "source_hash"]
 
 # Bump when what a result contains changes: old entries are then ignored.
 CACHE_VERSION = 3
@@ -47,6 +47,18 @@ def source_hash(src: Path) -> str:
         except OSError:
             continue
     return h.hexdigest()[:24]
+
+
+def code_hash() -> str:
+    """Hash of the matrix's own code: a changed probe or measurement invalidates old results."""
+    h = hashlib.sha256(str(CACHE_VERSION).encode())
+    here = Path(__file__).parent
+    for f in sorted(here.glob("*.py")):
+        if f.name.startswith("report_") or f.name == "recommend.py":
+            continue  # rendering and advice are derived at report time, not cached
+        h.update(f.name.encode())
+        h.update(f.read_bytes())
+    return h.hexdigest()[:16]
 
 
 def key_of(obj: Any) -> str:

@@ -301,10 +301,12 @@ def _tail(text: str, n: int = 300) -> str:
 
 
 _OPS_RE = re.compile(r"ops_per_sec=([0-9.]+)")
+_OPSN_RE = re.compile(r"\bops=([0-9]+)")
 
 
-def run_work(binary: Path, args: Sequence[str], workdir: Path, timeout: float) -> tuple[float, int, str]:
-    """Run a benchmark command; (ops per second the program printed, its peak RSS in kB, command line)."""
+def run_work(binary: Path, args: Sequence[str], workdir: Path, timeout: float) -> tuple[float, int, str, float]:
+    """Run a benchmark command; (ops per second the program printed, its peak RSS in kB, command line,
+    ops per CPU second). CPU time (user+sys from wait4) is robust to other load on a shared machine."""
     cmd = [str(binary), *args]
     workdir.mkdir(parents=True, exist_ok=True)
     log = workdir / f"work-{os.getpid()}-{time.monotonic_ns()}.log"
@@ -322,4 +324,7 @@ def run_work(binary: Path, args: Sequence[str], workdir: Path, timeout: float) -
     m = _OPS_RE.search(text)
     if proc.returncode != 0 or not m:
         raise RuntimeError(f"benchmark failed (exit {proc.returncode}): {' '.join(cmd)}: {_tail(text)}")
-    return float(m.group(1)), int(ru.ru_maxrss), " ".join(cmd)
+    cpu = ru.ru_utime + ru.ru_stime
+    mo = _OPSN_RE.search(text)
+    per_cpu = float(mo.group(1)) / cpu if mo and cpu > 0 else float(m.group(1))
+    return float(m.group(1)), int(ru.ru_maxrss), " ".join(cmd), per_cpu

@@ -228,7 +228,9 @@ def probe_gdb(ctx: ProbeContext) -> Verdict:
     ]
     rc, out = _run(cmd, ctx.timeout, env={**os.environ, "HOME": home}, cwd=ctx.workdir)
     shutil.rmtree(home, ignore_errors=True)
-    bt = [ln for ln in out.splitlines() if re.match(r"#\d+\s", ln) or ln.startswith("Breakpoint 1,")]
+    # gdb shows a symtab-only Go name as main[crunch]: normalize so the name is recognised.
+    norm = re.sub(r"\b(\w+)\[(\w+)\]", r"\1.\2", out)
+    bt = [ln for ln in norm.splitlines() if re.match(r"#\d+\s", ln) or ln.startswith("Breakpoint 1,")]
     if not bt:
         why = next((ln.strip() for ln in out.splitlines()
                     if "No symbol" in ln or "not defined" in ln or "no debugging symbols" in ln), _first(out))

@@ -12,8 +12,8 @@ __all__ = ["SCENARIOS", "recommend"]
 
 # scenario -> (what it needs, probes that must be "ok")
 SCENARIOS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "dev": ("debuggers, perf and every symbolizer work on the binary itself",
-            ("runtime_pprof", "panic", "go_pprof", "gdb", "perf", "nm", "llvm_symbolizer")),
+    "dev": ("the most tools work on the binary itself (highest ✓ count; size breaks ties)",
+            ("runtime_pprof", "panic", "go_pprof", "gdb", "perf")),
     "staging": ("profiles, panics, perf and gdb work (a debug file beside the binary is fine)",
                 ("runtime_pprof", "panic", "go_pprof", "perf", "gdb")),
     "prod": ("small; runtime profiles and panics named; pprof works offline; debuginfod can index it",
@@ -44,14 +44,23 @@ def recommend(report: dict[str, Any]) -> dict[str, Any]:
             if not good:
                 per[tc] = {"variant": None, "reason": f"no variant passes {', '.join(runnable)}"}
                 continue
-            best = min(good, key=lambda r: (r["size"]["file"], r["variant"] != "default"))
+            if scen == "dev":
+                best = max(good, key=lambda r: (_score(r), r["variant"] == "default", -r["size"]["file"]))
+            else:
+                best = min(good, key=lambda r: (r["size"]["file"], r["variant"] != "default"))
             per[tc] = {
                 "variant": best["variant"],
                 "label": best.get("label", best["variant"]),
                 "size": best["size"]["file"],
                 "delta_vs_default_pct": best["size"].get("delta_vs_default_pct"),
-                "reason": f"smallest variant with {', '.join(runnable)} all ✓"
+                "reason": (f"most ✓ ({_score(best)} points) with {', '.join(runnable)} all ✓" if scen == "dev"
+                           else f"smallest variant with {', '.join(runnable)} all ✓")
                 + (f" (not checked, tool unavailable: {', '.join(skipped)})" if skipped else ""),
             }
         out[scen] = {"needs": why, "probes": list(needs), "by_toolchain": per}
     return out
+
+
+def _score(r: dict[str, Any]) -> int:
+    pts = {"ok": 2, "partial": 1}
+    return sum(pts.get(str(v.get("status")), 0) for v in r.get("probes", {}).values())

@@ -57,7 +57,7 @@ def _chart(report: dict[str, Any], col: int, tc: str) -> str:
     if not rows:
         return f'<p class="small">No size data for {escape(tc)}.</p>'
     maxsize = max(s["file"] for _, s in rows) or 1
-    label_w, bar_w, bar_h, gap = 300, 560, 18, 6
+    label_w, bar_w, bar_h, gap = 380, 560, 18, 6
     h = len(rows) * (bar_h + gap) + 30
     w = label_w + bar_w + 150
     parts = [f'<svg class="size-chart" data-toolchain="{escape(tc)}" xmlns="http://www.w3.org/2000/svg" '
@@ -66,7 +66,7 @@ def _chart(report: dict[str, Any], col: int, tc: str) -> str:
     for i, (v, s) in enumerate(rows):
         y = 10 + i * (bar_h + gap)
         parts.append(f'<text x="{label_w - 8}" y="{y + 13}" text-anchor="end" font-size="12" '
-                     f'font-family="monospace">{escape(v["label"][:44])}</text>')
+                     f'font-family="monospace">{escape(v["label"][:56])}</text>')
         x = float(label_w)
         for cls in CLASSES:
             n = int(s["classes"].get(cls, 0))
@@ -138,7 +138,7 @@ def render_html(report: dict[str, Any]) -> str:
     o.append("<h2>Build and run time</h2><table><tr><th>variant</th>")
     for tc in tcs:
         o.append(f'<th>{escape(tc)}<br>build s</th><th>start-up ms</th><th>RSS MiB</th>'
-                 f'<th>ops/s Δ</th><th>profile overhead (median [min…max])</th>')
+                 f'<th>ops/CPU-s Δ</th><th>profile overhead (median [min…max])</th>')
     o.append("</tr>")
     for row in runtime_rows(report):
         o.append(f'<tr><td class="label">{escape(row["variant"]["label"])}</td>')

@@ -56,7 +56,7 @@ def render_markdown(report: dict[str, Any]) -> str:
     out.append("")
     head = ["variant"]
     for t in tcs:
-        head += [f"{t} build s", f"{t} start-up ms", f"{t} RSS MiB", f"{t} ops/s Δ", f"{t} profile overhead"]
+        head += [f"{t} build s", f"{t} start-up ms", f"{t} RSS MiB", f"{t} ops/CPU-s Δ", f"{t} profile overhead"]
     out.append("| " + " | ".join(head) + " |")
     out.append("|" + "|".join("---" for _ in head) + "|")
     for row in runtime_rows(report):

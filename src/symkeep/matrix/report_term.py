@@ -31,15 +31,15 @@ def print_report(report: dict[str, Any], console: Console) -> None:
               caption=f"each cell: {'  '.join(tcs)}   ✓ names+lines  ◐ partial  ✗ fails  ! could not run",
               show_lines=False, header_style="bold")
     t.add_column("variant", no_wrap=True)
-    t.add_column("size (Δ vs default)", justify="right")
+    for tc in tcs:
+        t.add_column(f"{tc.removeprefix('go')} size (Δ)", justify="right", no_wrap=True)
     for title in probes.values():
         t.add_column(title, justify="center")
     for row in grid(report):
         v = row["variant"]
-        size = Text()
-        for i, r in enumerate(row["results"]):
-            if i:
-                size.append(" │ ", style="dim")
+        sizes: list[Text] = []
+        for r in row["results"]:
+            size = Text()
             if r is None or r.get("status") != "ok":
                 size.append("error", style="magenta")
             else:
@@ -48,6 +48,7 @@ def print_report(report: dict[str, Any], console: Console) -> None:
                 d = s.get("delta_vs_default_pct")
                 if d is not None and v["name"] != "default":
                     size.append(f" {fmt_pct(d)}", style="cyan")
+            sizes.append(size)
         cells = []
         for p in probes:
             txt = Text()
@@ -57,7 +58,7 @@ def print_report(report: dict[str, Any], console: Console) -> None:
                 st = verdict(r, p)["status"]
                 txt.append(SYMBOLS.get(st, "?"), style=_STYLE.get(st, ""))
             cells.append(txt)
-        t.add_row(Text(v["label"]), size, *cells)
+        t.add_row(Text(v["label"]), *sizes, *cells)
     console.print(t)
 
     rs = reasons(report)
@@ -70,7 +71,7 @@ def print_report(report: dict[str, Any], console: Console) -> None:
     rt.add_column("variant", no_wrap=True)
     for tc in tcs:
         rt.add_column(f"{tc}\nbuild s / start ms / RSS MiB", justify="right")
-        rt.add_column(f"{tc}\nops/s Δ / profile overhead", justify="right")
+        rt.add_column(f"{tc}\nops/CPU-s Δ / profile overhead", justify="right")
     for row in runtime_rows(report):
         tcells: list[str] = []
         for c in row["cells"]:

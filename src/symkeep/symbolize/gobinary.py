@@ -21,7 +21,7 @@ import numpy.typing as npt
 
 from symkeep.binfmt import open_binary
 from symkeep.binfmt.base import Binary
-from symkeep.errors import FormatError, SymkeepError
+from symkeep.errors import FormatError, InputError, SymkeepError
 from symkeep.golang.functab import Function, FunctionList, entries_to_pcs
 from symkeep.golang.inline import InlineTree
 from symkeep.golang.moduledata import ModuleData, find_moduledata, resolve_text_start
@@ -62,7 +62,9 @@ def _go_minor(version: str | None) -> int | None:
 class GoBinary:
     """A Go binary opened for symbolization. See HACKING.md for the contract."""
 
-    def __init__(self, binary: Binary, go_version: str | None = None, location: PclnLocation | None = None) -> None:
+    def __init__(
+        self, binary: Binary, go_version: str | None = None, location: PclnLocation | None = None
+    ) -> None:
         self.binary = binary
         if go_version is None:
             try:
@@ -215,7 +217,9 @@ class GoBinary:
         pcfile = self._table(raw, raw.pcfile, entry, limit)
         pcln = self._table(raw, raw.pcln, entry, limit)
         tree = self._inline_tree(raw)
-        pcinl = self._table(raw, raw.pcdata[PCDATA_INL_TREE_INDEX], entry, limit) if tree is not None else None
+        pcinl = (
+            self._table(raw, raw.pcdata[PCDATA_INL_TREE_INDEX], entry, limit) if tree is not None else None
+        )
         cover = min(pcfile.end, pcln.end)
         points = set(pcfile.ends) | set(pcln.ends)
         if pcinl is not None:
@@ -292,7 +296,11 @@ class GoBinary:
 
     # -- lookups -----------------------------------------------------------------------------------
     def lookup(self, pc: int, return_address: bool = False) -> list[Frame]:
-        """Frames at ``pc``, innermost first; [] when no function covers it (padding, data, ...)."""
+        """Frames at ``pc``, innermost first; [] when no function covers it (padding, data, ...).
+
+        ``return_address=True``: ``pc`` is a return address (runtime.Callers, profiles); like
+        runtime.CallersFrames, look up ``pc - 1`` when ``pc`` is past its function's entry.
+        """
         ents = self._entries_list
         i = bisect_right(ents, pc) - 1
         if i < 0 or i >= self._nfunc or pc >= ents[i + 1]:
@@ -302,9 +310,16 @@ class GoBinary:
         info = self._info_cache.get(i) or self._info(i)
         return list(info.frames[bisect_right(info.starts, pc) - 1])
 
-    def lookup_many(self, pcs: Iterable[int] | npt.NDArray[np.uint64], return_address: bool = False) -> list[list[Frame]]:
+    def lookup_many(
+        self, pcs: Iterable[int] | npt.NDArray[np.uint64], return_address: bool = False
+    ) -> list[list[Frame]]:
         """Vectorized :meth:`lookup`: one ``searchsorted`` for the functions, then per-function ranges."""
-        arr = np.asarray(pcs if isinstance(pcs, np.ndarray) else list(pcs), dtype=np.uint64)
+        try:
+            arr = np.asarray(pcs if isinstance(pcs, np.ndarray) else list(pcs), dtype=np.uint64)
+        except (OverflowError, ValueError, TypeError) as e:
+            raise InputError(f"PCs must be unsigned 64-bit integers: {e}") from e
+        if arr.ndim != 1:
+            raise InputError("PCs must be a flat sequence")
         # Millions of small lists would trigger the cyclic GC over and over (quadratic-looking slowdown).
         was_enabled = gc.isenabled()
         gc.disable()
