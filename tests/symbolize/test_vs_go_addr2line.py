@@ -255,3 +255,18 @@ def test_old_inline_call_sites_agree(old_binaries) -> None:
                     assert r.frames[1].line == rec.call_line, (ob.name, f.name, hex(r.start))
                     checked += 1
     assert checked > 1000
+
+
+def test_large_real_binary_matches_go_addr2line(gotool) -> None:
+    """The toolchain's own compiler (~28 MB, ~20k functions, built by the Go release process)."""
+    from fixtures.factory import toolchain
+
+    tc = toolchain("1.27")
+    tools = sorted(Path(tc.goroot, "pkg", "tool").glob("*/compile"))
+    if not tools:
+        pytest.skip("toolchain ships no compile binary")
+    path = tools[0]
+    with open_go_binary(path) as g:
+        assert g.nfunc > 10_000
+        total, bad = compare(g, gotool("1.27", "addr2line"), path, random_pcs(g, BIG_N, seed=9))
+    assert not bad, f"{len(bad)}/{total} disagree, first: " + "\n".join(bad[:10])

@@ -43,6 +43,24 @@ class PCTable:
 EMPTY_TABLE = PCTable(0, (), ())
 
 
+def _uvarint_slow(data: bytes | bytearray | memoryview, p: int, first: int) -> tuple[int, int]:
+    """Rest of a multi-byte uvarint whose first byte was ``first``; p = -1 when truncated."""
+    v = first & 0x7F
+    shift = 7
+    n = len(data)
+    while True:
+        if p >= n:
+            return 0, -1
+        b = data[p]
+        p += 1
+        v |= (b & 0x7F) << shift
+        if b < 0x80:
+            return v, p
+        shift += 7
+        if shift > 35:
+            raise FormatError("pcvalue varint too long", p, what="pctab")
+
+
 def decode_pcvalue(
     buf: bytes | bytearray | memoryview, off: int, entry: int, quantum: int, limit: int
 ) -> PCTable:
@@ -64,40 +82,28 @@ def decode_pcvalue(
     p = off
     first = True
     while p < n:
-        # value delta (uvarint)
-        uv = 0
-        shift = 0
-        while True:
-            if p >= n:
-                return PCTable(entry, tuple(ends), tuple(values))
-            b = data[p]
-            p += 1
-            uv |= (b & 0x7F) << shift
-            if b < 0x80:
+        # value delta (uvarint; one byte in the common case)
+        uv = data[p]
+        p += 1
+        if uv >= 0x80:
+            uv, p = _uvarint_slow(data, p, uv)
+            if p < 0:
                 break
-            shift += 7
-            if shift > 35:
-                raise FormatError("pcvalue varint too long", p, what="pctab")
         if uv == 0 and not first:
             break
         first = False
-        uv &= 0xFFFFFFFF
-        vdelta = -((uv >> 1) + 1) if uv & 1 else uv >> 1
-        # pc delta (uvarint)
-        ud = 0
-        shift = 0
-        while True:
-            if p >= n:
-                return PCTable(entry, tuple(ends), tuple(values))
-            b = data[p]
-            p += 1
-            ud |= (b & 0x7F) << shift
-            if b < 0x80:
+        if p >= n:
+            break
+        ud = data[p]
+        p += 1
+        if ud >= 0x80:
+            ud, p = _uvarint_slow(data, p, ud)
+            if p < 0:
                 break
-            shift += 7
-            if shift > 35:
-                raise FormatError("pcvalue varint too long", p, what="pctab")
-        val = (val + vdelta + 0x80000000) % 0x100000000 - 0x80000000  # int32 arithmetic, like the runtime
+        uv &= 0xFFFFFFFF
+        val += -((uv >> 1) + 1) if uv & 1 else uv >> 1
+        if not -0x80000000 <= val <= 0x7FFFFFFF:  # int32 arithmetic, like the runtime
+            val = (val + 0x80000000) % 0x100000000 - 0x80000000
         npc = pc + ud * quantum
         if npc > limit:
             npc = limit

@@ -94,6 +94,8 @@ class GoBinary:
         self._info_cache: dict[int, _FuncInfo] = {}
         self._functions = FunctionList(tab.nfunc, self._make_function)
         self.gofunc = self._find_gofunc()
+        self._frames: dict[tuple[str, str, int, int, bool], Frame] = {}
+        self._chains: dict[tuple[int, ...], tuple[Frame, ...]] = {}
         self._inl_fd: int | None = None  # FUNCDATA index of the inline tree (3 or 4, see _inl_funcdata)
 
     # -- setup -------------------------------------------------------------------------------------
@@ -209,7 +211,20 @@ class GoBinary:
             del cache[next(iter(cache))]  # evict the oldest (insertion order)
         return info
 
+    def _frame(self, function: str, file: str, line: int, start_line: int, inlined: bool) -> Frame:
+        """Interned Frame (identical frames are shared: less memory, cheaper equality)."""
+        key = (function, file, line, start_line, inlined)
+        f = self._frames.get(key)
+        if f is None:
+            f = Frame(function, file, line, start_line, inlined)
+            self._frames[key] = f
+        return f
+
     def _build_info(self, i: int) -> _FuncInfo:
+        """Decode pcfile/pcln/pcinline of function ``i`` into maximal ranges with constant frame chains.
+
+        One merged walk over the three tables' breakpoints; chains are cached per (file, line, inline
+        index) and the caller part of a chain per inline index."""
         tab = self.pclntab
         fn = self._functions[i]
         raw = self._raw(i)
@@ -220,38 +235,83 @@ class GoBinary:
         pcinl = (
             self._table(raw, raw.pcdata[PCDATA_INL_TREE_INDEX], entry, limit) if tree is not None else None
         )
-        cover = min(pcfile.end, pcln.end)
-        points = set(pcfile.ends) | set(pcln.ends)
-        if pcinl is not None:
-            points |= set(pcinl.ends)
-        bps = sorted(p for p in points if entry < p < cover)
+        fe, fv, le, lv = pcfile.ends, pcfile.values, pcln.ends, pcln.values
+        ie, iv = (pcinl.ends, pcinl.values) if pcinl is not None else ((), ())
+        cover = min(pcfile.end, pcln.end) if fe and le else entry
+        nie = len(ie)
         file_names: dict[int, str] = {}
 
-        def file_at(pc: int) -> str:
-            fno = pcfile.value_at(pc)
-            s = file_names.get(fno)
-            if s is None:
-                s = tab.file_name(raw.cu_offset, fno) if fno >= 0 else "?"
-                file_names[fno] = s
-            return s
+        def file_of(fno: int) -> str:
+            name = file_names.get(fno)
+            if name is None:
+                name = tab.file_name(raw.cu_offset, fno) if fno >= 0 else "?"
+                file_names[fno] = name
+            return name
+
+        outer_cache: dict[int, tuple[Frame, ...]] = {}
+
+        def outer(ix: int) -> tuple[Frame, ...]:
+            """Caller frames of inline record ``ix`` (everything above the innermost frame)."""
+            got = outer_cache.get(ix)
+            if got is not None:
+                return got
+            out: list[Frame] = []
+            seen = {ix}
+            cur = ix
+            while True:
+                rec = tree.get(cur) if tree is not None else None
+                pc = entry + rec.parent_pc if rec is not None else -1
+                if rec is None or not entry <= pc < limit or pcinl is None:
+                    # unreadable record or parent outside the function: end with the physical frame
+                    out.append(self._frame(fn.name, "?", -1, fn.start_line, False))
+                    break
+                nix = pcinl.value_at(pc)
+                file, line = file_of(pcfile.value_at(pc)), pcln.value_at(pc)
+                if nix < 0 or nix in seen or len(out) >= MAX_INLINE_DEPTH:
+                    out.append(self._frame(fn.name, file, line, fn.start_line, False))
+                    break
+                seen.add(nix)
+                nrec = tree.get(nix) if tree is not None else None
+                if nrec is None:
+                    out.append(self._frame(fn.name, file, line, fn.start_line, False))
+                    break
+                out.append(self._frame(self._name(nrec.name_off), file, line, nrec.start_line, True))
+                cur = nix
+            res = tuple(out)
+            outer_cache[ix] = res
+            return res
 
         starts: list[int] = []
         frames: list[tuple[Frame, ...]] = []
-        if cover > entry:
-            seg_starts = [entry, *bps]
-            chain_cache: dict[tuple[int, int, int], tuple[Frame, ...]] = {}
-            for a in seg_starts:
-                line = pcln.value_at(a)
-                ix = pcinl.value_at(a) if pcinl is not None else -1
-                key = (pcfile.value_at(a), line, ix)
-                ch = chain_cache.get(key)
-                if ch is None:
-                    ch = self._chain(fn, tree, pcinl, a, ix, file_at, pcln)
-                    chain_cache[key] = ch
-                if frames and frames[-1] == ch:
-                    continue
+        chain_cache: dict[tuple[int, int, int], tuple[Frame, ...]] = {}
+        a = entry
+        jf = jl = ji = 0
+        while a < cover:
+            while fe[jf] <= a:
+                jf += 1
+            while le[jl] <= a:
+                jl += 1
+            while ji < nie and ie[ji] <= a:
+                ji += 1
+            ix = iv[ji] if ji < nie else -1
+            nxt = min(fe[jf], le[jl], ie[ji] if ji < nie else cover, cover)
+            key = (fv[jf], lv[jl], ix)
+            ch = chain_cache.get(key)
+            if ch is None:
+                file = file_of(fv[jf])
+                rec = tree.get(ix) if (ix >= 0 and tree is not None) else None
+                if rec is None:
+                    ch = (self._frame(fn.name, file, lv[jl], fn.start_line, False),)
+                else:
+                    inner = self._frame(self._name(rec.name_off), file, lv[jl], rec.start_line, True)
+                    ch = (inner, *outer(ix))
+                # intern chains: frames are interned, so equal chains have identical members
+                ch = self._chains.setdefault(tuple(map(id, ch)), ch)
+                chain_cache[key] = ch
+            if not frames or frames[-1] is not ch:
                 starts.append(a)
                 frames.append(ch)
+            a = nxt
         if cover < limit:
             starts.append(max(cover, entry))
             frames.append(())
@@ -260,39 +320,11 @@ class GoBinary:
             frames.append(())
         return _FuncInfo(starts, np.array(starts, dtype=np.uint64), frames, limit)
 
-    def _chain(
-        self,
-        fn: Function,
-        tree: InlineTree | None,
-        pcinl: PCTable | None,
-        pc: int,
-        ix: int,
-        file_at: object,
-        pcln: PCTable,
-    ) -> tuple[Frame, ...]:
-        assert callable(file_at)
-        out: list[Frame] = []
-        seen: set[int] = set()
-        tab = self.pclntab
-        while ix >= 0 and tree is not None and pcinl is not None:
-            if ix in seen or len(out) >= MAX_INLINE_DEPTH:
-                break
-            seen.add(ix)
-            rec = tree.get(ix)
-            if rec is None:
-                break
-            try:
-                name = tab.funcname(rec.name_off)
-            except FormatError:
-                name = "?"
-            out.append(Frame(name, file_at(pc), pcln.value_at(pc), rec.start_line, True))
-            npc = fn.entry + rec.parent_pc
-            if not fn.entry <= npc < fn.end:
-                break
-            pc = npc
-            ix = pcinl.value_at(pc)
-        out.append(Frame(fn.name, file_at(pc), pcln.value_at(pc), fn.start_line, False))
-        return tuple(out)
+    def _name(self, name_off: int) -> str:
+        try:
+            return self.pclntab.funcname(name_off)
+        except FormatError:
+            return "?"
 
     # -- lookups -----------------------------------------------------------------------------------
     def lookup(self, pc: int, return_address: bool = False) -> list[Frame]:
