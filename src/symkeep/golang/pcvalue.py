@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from symkeep.errors import FormatError
 
-__all__ = ["PCTable", "decode_pcvalue", "EMPTY_TABLE"]
+__all__ = ["PCTable", "decode_pcvalue", "decode_pcvalue_lists", "EMPTY_TABLE"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,12 +71,25 @@ def decode_pcvalue(
     """
     if off == 0:
         return PCTable(entry, (), ())
-    data = buf
+    ends, values = decode_pcvalue_lists(buf, off, entry, quantum, limit)
+    return PCTable(entry, tuple(ends), tuple(values))
+
+
+def decode_pcvalue_lists(
+    data: bytes | bytearray | memoryview, off: int, entry: int, quantum: int, limit: int
+) -> tuple[list[int], list[int]]:
+    """:func:`decode_pcvalue` as two plain lists (ends, values): the hot path of bulk decoding.
+
+    Tight loop: one-byte varints inline, the first pair peeled off (no per-step ``first`` flag),
+    int32 wrap-around checked only when the value leaves the int32 range. Every step consumes at
+    least one byte, so the loop is bounded by the buffer size whatever the input."""
     n = len(data)
     if off < 0 or off >= n:
         raise FormatError("pcvalue table offset out of range", off, what="pctab")
     ends: list[int] = []
     values: list[int] = []
+    ea = ends.append
+    va = values.append
     pc = entry
     val = -1
     p = off
@@ -87,10 +100,12 @@ def decode_pcvalue(
         p += 1
         if uv >= 0x80:
             uv, p = _uvarint_slow(data, p, uv)
-            if p < 0:
+            if p < 0 or (not uv and not first):
                 break
-        if uv == 0 and not first:
-            break
+            uv &= 0xFFFFFFFF
+        elif not uv:
+            if not first:
+                break
         first = False
         if p >= n:
             break
@@ -100,17 +115,24 @@ def decode_pcvalue(
             ud, p = _uvarint_slow(data, p, ud)
             if p < 0:
                 break
-        uv &= 0xFFFFFFFF
-        val += -((uv >> 1) + 1) if uv & 1 else uv >> 1
-        if not -0x80000000 <= val <= 0x7FFFFFFF:  # int32 arithmetic, like the runtime
-            val = (val + 0x80000000) % 0x100000000 - 0x80000000
-        npc = pc + ud * quantum
-        if npc > limit:
-            npc = limit
-        if npc > pc:
-            ends.append(npc)
-            values.append(val)
-        pc = npc
-        if pc >= limit:
+        if uv & 1:
+            val -= (uv >> 1) + 1
+            if val < -0x80000000:  # int32 arithmetic, like the runtime
+                val = (val + 0x80000000) % 0x100000000 - 0x80000000
+        else:
+            val += uv >> 1
+            if val > 0x7FFFFFFF:
+                val = (val + 0x80000000) % 0x100000000 - 0x80000000
+        if ud:
+            npc = pc + ud * quantum
+            if npc >= limit:
+                if limit > pc:
+                    ea(limit)
+                    va(val)
+                break
+            ea(npc)
+            va(val)
+            pc = npc
+        elif pc >= limit:
             break
-    return PCTable(entry, tuple(ends), tuple(values))
+    return ends, values

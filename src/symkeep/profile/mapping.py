@@ -14,6 +14,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+import numpy as np
+import numpy.typing as npt
+
 from symkeep.binfmt.base import Segment
 
 __all__ = ["MappingClass", "Translator", "classify_mapping", "KERNEL_ADDR_MIN"]
@@ -105,6 +108,41 @@ class Translator:
             if s.offset <= off < s.offset + s.filesz:
                 return off - s.offset + s.vaddr
         return None
+
+    def to_link_many(self, addrs: npt.NDArray[np.uint64]) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.bool_]]:
+        """Vectorized :meth:`to_link`: (link-time addresses, ok mask); entries where ok is False are 0.
+
+        Same rules, same order of preference (the mapping's own segment first, then the first segment
+        whose file range holds the offset), without a Python call per address."""
+        a = np.asarray(addrs, dtype=np.uint64)
+        n = len(a)
+        if self.identity:
+            return a.copy(), np.ones(n, dtype=np.bool_)
+        size = self.limit - self.start
+        if size <= 0 or self.offset + size >= 1 << 64:
+            # No usable range (offsets may go below the mapping start): rare, keep the scalar rules.
+            got = [self.to_link(x) for x in a.tolist()]
+            ok = np.fromiter((x is not None for x in got), dtype=np.bool_, count=n)
+            return np.fromiter((x or 0 for x in got), dtype=np.uint64, count=n), ok
+        inr = (a >= np.uint64(self.start)) & (a < np.uint64(self.limit))
+        # In range, so a - start + offset is exact in uint64 (checked above).
+        off = np.where(inr, a - np.uint64(self.start), np.uint64(0)) + np.uint64(self.offset)
+        link = np.zeros(n, dtype=np.uint64)
+        done = np.zeros(n, dtype=np.bool_)
+        seg = self._seg
+        if seg is not None and self.bias is not None:
+            m = inr & (off >= np.uint64(seg.offset)) & (off < np.uint64(seg.offset + max(seg.filesz, seg.memsz)))
+            # addr - bias = off - seg.offset + seg.vaddr >= 0: modular uint64 arithmetic is exact.
+            link[m] = a[m] - np.uint64(self.bias % (1 << 64))
+            done |= m
+        for s in self.segs:
+            if s.filesz <= 0:
+                continue
+            m = inr & ~done & (off >= np.uint64(s.offset)) & (off < np.uint64(s.offset + s.filesz))
+            if m.any():
+                link[m] = off[m] - np.uint64(s.offset) + np.uint64(s.vaddr)
+                done |= m
+        return link, done
 
     def file_offset_to_link(self, off: int) -> int | None:
         """Link-time address of a file offset (``module+0xOFF`` frames)."""

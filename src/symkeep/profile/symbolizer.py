@@ -9,10 +9,14 @@ write one Line per frame, innermost first. A mapping whose binary is missing is 
 from __future__ import annotations
 
 import contextlib
+import gc
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+import numpy as np
+import numpy.typing as npt
 
 from symkeep.errors import SymkeepError
 from symkeep.profile import profile_pb2
@@ -141,13 +145,37 @@ def symbolize_profile(
 
     ``return_addresses``: ids of locations whose address is a raw return address (perf callchains,
     folded stacks); pprof profiles from Go already point into the call instruction."""
-    rets = return_addresses or set()
+    # Hundreds of thousands of small objects (frames, byte strings): the cyclic GC would rescan them
+    # over and over for nothing (nothing here makes cycles).
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _symbolize_profile(prof, locator, force, opener, main_mapping_id, return_addresses or set())
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _symbolize_profile(
+    prof: profile_pb2.Profile,
+    locator: Locator,
+    force: bool,
+    opener: BinaryOpener,
+    main_mapping_id: int | None,
+    rets: set[int],
+) -> Report:
     st = StringTable(prof)
     funcs = _Functions(prof, st)
-    report = Report(locations=len(prof.location))
-    by_mapping: dict[int, list[profile_pb2.Location]] = {}
-    for loc in prof.location:
-        by_mapping.setdefault(loc.mapping_id, []).append(loc)
+    all_locs = list(prof.location)
+    report = Report(locations=len(all_locs))
+    mids = [loc.mapping_id for loc in all_locs]
+    by_mapping: dict[int, list[profile_pb2.Location]]
+    if mids and mids.count(mids[0]) == len(mids):
+        by_mapping = {mids[0]: all_locs}  # the usual case: one mapping holds every location
+    else:
+        by_mapping = {}
+        for mid, loc in zip(mids, all_locs, strict=True):
+            by_mapping.setdefault(mid, []).append(loc)
     file_maps = [m for m in prof.mapping if classify_mapping(st.get(m.filename), m.memory_start) == "file"]
     if main_mapping_id is None:
         # pprof: the main binary is the first mapping (runtime/pprof writes it first).
@@ -156,12 +184,10 @@ def symbolize_profile(
 
     if 0 in by_mapping:
         mr = MappingReport(0, "", "", "none")
-        for loc in by_mapping[0]:
-            mr.locations += 1
-            if loc.line:
-                mr.kept += 1
-            else:
-                mr.failed["location has no mapping"] += 1
+        mr.locations = len(by_mapping[0])
+        mr.kept = sum(1 for loc in by_mapping[0] if loc.line)
+        if mr.locations > mr.kept:
+            mr.failed["location has no mapping"] += mr.locations - mr.kept
         report.mappings.append(mr)
 
     for m in prof.mapping:
@@ -174,7 +200,7 @@ def symbolize_profile(
         report.mappings.append(mr)
         locs = by_mapping.get(m.id, [])
         mr.locations = len(locs)
-        todo = [loc for loc in locs if force or not loc.line]
+        todo = locs if force else [loc for loc in locs if not loc.line]
         mr.kept = len(locs) - len(todo)
         if not todo:
             continue
@@ -205,43 +231,42 @@ def symbolize_profile(
                 continue
             opened[res.path] = gb
         tr = Translator(gb.binary.segments(), m.memory_start, m.memory_limit, m.file_offset)
-        pcs: list[int] = []
-        idx: list[int] = []
-        for i, loc in enumerate(todo):
-            a = tr.to_link(loc.address)
-            if a is None:
-                mr.failed["address outside the mapping's file"] += 1
-                continue
-            pcs.append(a)
-            idx.append(i)
+        addrs = np.fromiter((loc.address for loc in todo), dtype=np.uint64, count=len(todo))
+        link, ok = tr.to_link_many(addrs)
+        sel = np.flatnonzero(ok)
+        if len(sel) < len(todo):
+            mr.failed["address outside the mapping's file"] += len(todo) - len(sel)
+        pcs = link[sel]
         try:
-            results: list[Any] = [None] * len(pcs)
-            for want_ret in (False, True):
-                sel = [k for k in range(len(pcs)) if (todo[idx[k]].id in rets) == want_ret]
-                if sel:
-                    got = gb.lookup_many([pcs[k] for k in sel], return_address=want_ret)
-                    for k, fr in zip(sel, got, strict=True):
-                        results[k] = fr
+            results = _lookup(gb, pcs, [todo[i].id in rets for i in sel.tolist()] if rets else None)
         except SymkeepError as e:
             mr.failed[f"lookup failed: {type(e).__name__}"] += len(pcs)
             mr.notes.append(str(e))
             continue
-        intern = funcs.intern
-        for i, frames in zip(idx, results, strict=True):
+        enc = _LineEncoder(funcs)
+        nomatch = 0
+        for i, frames in zip(sel.tolist(), results, strict=True):
             loc = todo[i]
             if not frames:
                 if force and loc.line:
                     mr.kept += 1  # keep what was there rather than erase it
                 else:
-                    mr.failed["no function at address"] += 1
+                    nomatch += 1
                 continue
-            del loc.line[:]
-            for fr in frames:
-                loc.line.add(function_id=intern(fr.function, fr.file, fr.start_line), line=fr.line)
-            loc.is_folded = False
+            if force and loc.line:
+                del loc.line[:]
+            # Line[] as pre-encoded bytes per frame: merging them into the Location appends them.
+            loc.MergeFromString(enc.chain(frames))
+            if loc.is_folded:
+                loc.is_folded = False
             mr.symbolized += 1
+        if nomatch:
+            mr.failed["no function at address"] += nomatch
         if mr.symbolized:
-            _set_flags(m, by_mapping.get(m.id, []), funcs, st, ours={id(t) for t in todo})
+            symbolized = np.zeros(len(todo), dtype=np.bool_)
+            symbolized[sel[[bool(fr) for fr in results]]] = True
+            _set_flags(m, locs, todo, symbolized, enc, funcs, st)
+        del results  # the encoder's frame cache is keyed by id(): drop both together
     for gb in opened.values():
         close = getattr(gb, "close", None)
         if close is not None:
@@ -250,18 +275,100 @@ def symbolize_profile(
     return report
 
 
+def _lookup(gb: Any, pcs: npt.NDArray[np.uint64], is_ret: list[bool] | None) -> list[Any]:
+    """One ``lookup_many`` per kind of address (call-site PCs, raw return addresses)."""
+    if is_ret is None or not any(is_ret):
+        return list(gb.lookup_many(pcs, return_address=False))
+    mask = np.array(is_ret, dtype=np.bool_)
+    results: list[Any] = [None] * len(pcs)
+    for want_ret in (False, True):
+        idx = np.flatnonzero(mask == want_ret)
+        if len(idx):
+            got = gb.lookup_many(pcs[idx], return_address=want_ret)
+            for k, fr in zip(idx.tolist(), got, strict=True):
+                results[k] = fr
+    return results
+
+
+def _uvarint(x: int) -> bytes:
+    """Protobuf varint (negative int64 values: two's complement, 10 bytes)."""
+    if 0 <= x < 0x80:
+        return _SMALL[x]
+    x &= (1 << 64) - 1
+    out = bytearray()
+    while x >= 0x80:
+        out.append((x & 0x7F) | 0x80)
+        x >>= 7
+    out.append(x)
+    return bytes(out)
+
+
+_SMALL = [bytes((i,)) for i in range(0x80)]
+_LINE_TAG = [b"\x22" + bytes((i,)) for i in range(0x80)]  # Location.line (field 4, length-delimited)
+
+
+class _LineEncoder:
+    """Frame -> serialized ``Location.line`` entry (field 4), cached per Frame object.
+
+    Keyed by ``id(frame)``: the engine hands out the same Frame objects for every PC of a range, and
+    hashing frozen dataclasses field by field would cost more than the encoding. The caller keeps the
+    frames alive while the encoder lives. Also records whether every frame had a name, file, line."""
+
+    def __init__(self, funcs: _Functions) -> None:
+        self.funcs = funcs
+        self.cache: dict[int, bytes] = {}
+        self.heads: dict[tuple[str, str, int], bytes] = {}  # function key -> encoded function_id
+        self.lines: dict[int, bytes] = {}  # line -> encoded line field
+        self.all_named = self.all_files = self.all_lines = True
+
+    def frame(self, fr: Any) -> bytes:
+        key = (fr.function, fr.file, fr.start_line)
+        head = self.heads.get(key)
+        if head is None:
+            head = self.heads[key] = b"\x08" + _uvarint(self.funcs.intern(*key))
+            if not key[0]:
+                self.all_named = False
+            if not key[1]:
+                self.all_files = False
+        line = fr.line
+        lb = self.lines.get(line)
+        if lb is None:
+            lb = self.lines[line] = b"\x10" + _uvarint(line) if line else b""
+            if line <= 0:
+                self.all_lines = False
+        body = head + lb
+        b = self.cache[id(fr)] = _LINE_TAG[len(body)] + body  # a Line body is < 128 bytes
+        return b
+
+    def chain(self, frames: Any) -> bytes:
+        get = self.cache.get
+        if len(frames) == 1:
+            fr = frames[0]
+            return get(id(fr)) or self.frame(fr)
+        return b"".join([get(id(fr)) or self.frame(fr) for fr in frames])
+
+
 def _set_flags(
     m: profile_pb2.Mapping,
     locs: list[profile_pb2.Location],
+    todo: list[profile_pb2.Location],
+    symbolized: npt.NDArray[np.bool_],
+    enc: _LineEncoder,
     funcs: _Functions,
     st: StringTable,
-    ours: set[int],
 ) -> None:
     """has_* are true only when they hold for every location of the mapping (pprof re-symbolizes a
-    mapping with no flag set, and trusts one that has them)."""
+    mapping with no flag set, and trusts one that has them).
+
+    The locations symbolized here are judged from their frames (the encoder saw every one); only the
+    others (kept, failed) are read back from the profile."""
     orig_inline = m.has_inline_frames
-    has_fn = has_file = has_line = has_inl = bool(locs)
-    for loc in locs:
+    has_fn, has_file, has_line, has_inl = enc.all_named, enc.all_files, enc.all_lines, True
+    todo_ids = {id(t) for t in todo} if len(todo) < len(locs) else None
+    others = [t for t, done in zip(todo, symbolized.tolist(), strict=True) if not done]
+    if todo_ids is not None:
+        others.extend(loc for loc in locs if id(loc) not in todo_ids)
+    for loc in others:
         if not loc.line:
             has_fn = has_file = has_line = has_inl = False
             break
@@ -273,7 +380,7 @@ def _set_flags(
                 has_file = False
             if ln.line <= 0:
                 has_line = False
-        if id(loc) not in ours and not orig_inline:
+        if (todo_ids is not None and id(loc) not in todo_ids) and not orig_inline:
             has_inl = False
     m.has_functions = has_fn
     m.has_filenames = has_file

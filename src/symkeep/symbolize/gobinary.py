@@ -13,8 +13,9 @@ from __future__ import annotations
 import gc
 import os
 from bisect import bisect_right
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 
 import numpy as np
 import numpy.typing as npt
@@ -32,12 +33,13 @@ from symkeep.golang.pcln_constants import (
     PCDATA_INL_TREE_INDEX,
 )
 from symkeep.golang.pclntab import PclnLocation, PclnTab, RawFunc, find_pclntab
-from symkeep.golang.pcvalue import PCTable, decode_pcvalue
+from symkeep.golang.pcvalue import PCTable, decode_pcvalue, decode_pcvalue_lists
 from symkeep.symbolize.frames import Frame, PCRange
 
 __all__ = ["GoBinary", "open_go_binary"]
 
 _INFO_CACHE = 1 << 15
+_EMPTY_LISTS: tuple[list[int], list[int]] = ([], [])
 
 
 @dataclass(slots=True)
@@ -220,105 +222,165 @@ class GoBinary:
             self._frames[key] = f
         return f
 
-    def _build_info(self, i: int) -> _FuncInfo:
-        """Decode pcfile/pcln/pcinline of function ``i`` into maximal ranges with constant frame chains.
+    def _lists(self, off: int, entry: int, limit: int) -> tuple[list[int], list[int]]:
+        """(ends, values) of the pcvalue table at pctab offset ``off``; empty when absent or unreadable."""
+        if off == 0:
+            return _EMPTY_LISTS
+        tab = self.pclntab
+        try:
+            return decode_pcvalue_lists(tab.data, tab.pctab_base + off, entry, tab.quantum, limit)
+        except FormatError:
+            return _EMPTY_LISTS
 
-        One merged walk over the three tables' breakpoints; chains are cached per (file, line, inline
-        index) and the caller part of a chain per inline index."""
+    def _build_info(self, i: int) -> _FuncInfo:
+        """Decode pcfile/pcln/pcinline of function ``i`` into maximal ranges with constant frame chains."""
+        starts, frames, end = self._build_ranges(i)
+        return _FuncInfo(starts, np.array(starts, dtype=np.uint64), frames, end)
+
+    def _build_ranges(self, i: int) -> tuple[list[int], list[tuple[Frame, ...]], int]:
+        """The merge behind :meth:`_build_info`: (range starts, frame chains, end of the last range).
+
+        One walk over the line table's ranges, split where the file or inline index changes; chains
+        are cached per (file, line, inline index) and the caller part of a chain per inline index.
+        Frames and chains are interned across functions."""
         tab = self.pclntab
         fn = self._functions[i]
         raw = self._raw(i)
         entry, limit = fn.entry, fn.end
-        pcfile = self._table(raw, raw.pcfile, entry, limit)
-        pcln = self._table(raw, raw.pcln, entry, limit)
+        fe, fv = self._lists(raw.pcfile, entry, limit)
+        le, lv = self._lists(raw.pcln, entry, limit)
         tree = self._inline_tree(raw)
-        pcinl = (
-            self._table(raw, raw.pcdata[PCDATA_INL_TREE_INDEX], entry, limit) if tree is not None else None
-        )
-        fe, fv, le, lv = pcfile.ends, pcfile.values, pcln.ends, pcln.values
-        ie, iv = (pcinl.ends, pcinl.values) if pcinl is not None else ((), ())
-        cover = min(pcfile.end, pcln.end) if fe and le else entry
-        nie = len(ie)
-        file_names: dict[int, str] = {}
-
-        def file_of(fno: int) -> str:
-            name = file_names.get(fno)
-            if name is None:
-                name = tab.file_name(raw.cu_offset, fno) if fno >= 0 else "?"
-                file_names[fno] = name
-            return name
-
-        outer_cache: dict[int, tuple[Frame, ...]] = {}
-
-        def outer(ix: int) -> tuple[Frame, ...]:
-            """Caller frames of inline record ``ix`` (everything above the innermost frame)."""
-            got = outer_cache.get(ix)
-            if got is not None:
-                return got
-            out: list[Frame] = []
-            seen = {ix}
-            cur = ix
-            while True:
-                rec = tree.get(cur) if tree is not None else None
-                pc = entry + rec.parent_pc if rec is not None else -1
-                if rec is None or not entry <= pc < limit or pcinl is None:
-                    # unreadable record or parent outside the function: end with the physical frame
-                    out.append(self._frame(fn.name, "?", -1, fn.start_line, False))
-                    break
-                nix = pcinl.value_at(pc)
-                file, line = file_of(pcfile.value_at(pc)), pcln.value_at(pc)
-                if nix < 0 or nix in seen or len(out) >= MAX_INLINE_DEPTH:
-                    out.append(self._frame(fn.name, file, line, fn.start_line, False))
-                    break
-                seen.add(nix)
-                nrec = tree.get(nix) if tree is not None else None
-                if nrec is None:
-                    out.append(self._frame(fn.name, file, line, fn.start_line, False))
-                    break
-                out.append(self._frame(self._name(nrec.name_off), file, line, nrec.start_line, True))
-                cur = nix
-            res = tuple(out)
-            outer_cache[ix] = res
-            return res
-
+        if tree is not None:
+            ie, iv = self._lists(raw.pcdata[PCDATA_INL_TREE_INDEX], entry, limit)
+        else:
+            ie, iv = _EMPTY_LISTS
         starts: list[int] = []
         frames: list[tuple[Frame, ...]] = []
-        chain_cache: dict[tuple[int, int, int], tuple[Frame, ...]] = {}
-        a = entry
-        jf = jl = ji = 0
-        while a < cover:
-            while fe[jf] <= a:
-                jf += 1
-            while le[jl] <= a:
-                jl += 1
-            while ji < nie and ie[ji] <= a:
-                ji += 1
-            ix = iv[ji] if ji < nie else -1
-            nxt = min(fe[jf], le[jl], ie[ji] if ji < nie else cover, cover)
-            key = (fv[jf], lv[jl], ix)
-            ch = chain_cache.get(key)
-            if ch is None:
-                file = file_of(fv[jf])
-                rec = tree.get(ix) if (ix >= 0 and tree is not None) else None
-                if rec is None:
-                    ch = (self._frame(fn.name, file, lv[jl], fn.start_line, False),)
-                else:
-                    inner = self._frame(self._name(rec.name_off), file, lv[jl], rec.start_line, True)
-                    ch = (inner, *outer(ix))
-                # intern chains: frames are interned, so equal chains have identical members
-                ch = self._chains.setdefault(tuple(map(id, ch)), ch)
-                chain_cache[key] = ch
-            if not frames or frames[-1] is not ch:
-                starts.append(a)
-                frames.append(ch)
-            a = nxt
+        if not fe or not le:
+            cover = entry
+        else:
+            cover = fe[-1] if fe[-1] < le[-1] else le[-1]
+        if cover > entry:
+            fname, fstart = fn.name, fn.start_line
+            cu = raw.cu_offset
+            file_names: dict[int, str] = {}
+            frames_d = self._frames
+            chains_d = self._chains
+
+            def frame(function: str, file: str, line: int, start_line: int, inlined: bool) -> Frame:
+                key = (function, file, line, start_line, inlined)
+                f = frames_d.get(key)
+                if f is None:
+                    f = Frame(function, file, line, start_line, inlined)
+                    frames_d[key] = f
+                return f
+
+            def file_of(fno: int) -> str:
+                name = file_names.get(fno)
+                if name is None:
+                    name = tab.file_name(cu, fno) if fno >= 0 else "?"
+                    file_names[fno] = name
+                return name
+
+            def value_at(ends: list[int], vals: list[int], pc: int) -> int:
+                if pc < entry:
+                    return -1
+                k = bisect_right(ends, pc)
+                return vals[k] if k < len(ends) else -1
+
+            outer_cache: dict[int, tuple[Frame, ...]] = {}
+
+            def outer(ix: int) -> tuple[Frame, ...]:
+                """Caller frames of inline record ``ix`` (everything above the innermost frame)."""
+                got = outer_cache.get(ix)
+                if got is not None:
+                    return got
+                out: list[Frame] = []
+                seen = {ix}
+                cur = ix
+                while True:
+                    rec = tree.get(cur) if tree is not None else None
+                    pc = entry + rec.parent_pc if rec is not None else -1
+                    if rec is None or not entry <= pc < limit:
+                        # unreadable record or parent outside the function: end with the physical frame
+                        out.append(frame(fname, "?", -1, fstart, False))
+                        break
+                    nix = value_at(ie, iv, pc)
+                    file, line = file_of(value_at(fe, fv, pc)), value_at(le, lv, pc)
+                    if nix < 0 or nix in seen or len(out) >= MAX_INLINE_DEPTH:
+                        out.append(frame(fname, file, line, fstart, False))
+                        break
+                    seen.add(nix)
+                    nrec = tree.get(nix) if tree is not None else None
+                    if nrec is None:
+                        out.append(frame(fname, file, line, fstart, False))
+                        break
+                    out.append(frame(self._name(nrec.name_off), file, line, nrec.start_line, True))
+                    cur = nix
+                res = tuple(out)
+                outer_cache[ix] = res
+                return res
+
+            chain_cache: dict[tuple[int, int, int], tuple[Frame, ...]] = {}
+            sa = starts.append
+            fa = frames.append
+            last: tuple[Frame, ...] | None = None
+            nfe, nie = len(fe), len(ie)
+            jf, ji = 0, 0
+            f_end, f_val = fe[0], fv[0]
+            if nie:
+                i_end, i_val = ie[0], iv[0]
+            else:
+                i_end, i_val = cover, -1
+            a = entry
+            for l_end, l_val in zip(le, lv):
+                if l_end > cover:
+                    l_end = cover
+                while a < l_end:
+                    e = l_end
+                    if f_end < e:
+                        e = f_end
+                    if i_end < e:
+                        e = i_end
+                    key = (f_val, l_val, i_val)
+                    ch = chain_cache.get(key)
+                    if ch is None:
+                        file = file_of(f_val)
+                        rec = tree.get(i_val) if (i_val >= 0 and tree is not None) else None
+                        if rec is None:
+                            ch = (frame(fname, file, l_val, fstart, False),)
+                        else:
+                            inner = frame(self._name(rec.name_off), file, l_val, rec.start_line, True)
+                            ch = (inner, *outer(i_val))
+                        # intern chains: frames are interned, so equal chains have identical members
+                        ch = chains_d.setdefault(tuple(map(id, ch)), ch)
+                        chain_cache[key] = ch
+                    if ch is not last:
+                        sa(a)
+                        fa(ch)
+                        last = ch
+                    a = e
+                    if a >= f_end:
+                        jf += 1
+                        if jf < nfe:
+                            f_end, f_val = fe[jf], fv[jf]
+                        else:
+                            f_end = cover
+                    if a >= i_end:
+                        ji += 1
+                        if ji < nie:
+                            i_end, i_val = ie[ji], iv[ji]
+                        else:
+                            i_end, i_val = cover, -1
+                if a >= cover:
+                    break
         if cover < limit:
             starts.append(max(cover, entry))
             frames.append(())
         if not starts:
             starts.append(entry)
             frames.append(())
-        return _FuncInfo(starts, np.array(starts, dtype=np.uint64), frames, limit)
+        return starts, frames, limit
 
     def _name(self, name_off: int) -> str:
         try:
@@ -346,6 +408,15 @@ class GoBinary:
         self, pcs: Iterable[int] | npt.NDArray[np.uint64], return_address: bool = False
     ) -> list[list[Frame]]:
         """Vectorized :meth:`lookup`: one ``searchsorted`` for the functions, then per-function ranges."""
+        return list(map(list, self.lookup_chains(pcs, return_address)))
+
+    def lookup_chains(
+        self, pcs: Iterable[int] | npt.NDArray[np.uint64], return_address: bool = False
+    ) -> list[tuple[Frame, ...]]:
+        """Like :meth:`lookup_many` but returns the engine's shared (interned) chain tuples.
+
+        Equal chains are the *same* object, so callers can cache per-chain work (formatting) by
+        identity; ``()`` for unknown PCs. Do not mutate (tuples cannot be)."""
         try:
             arr = np.asarray(pcs if isinstance(pcs, np.ndarray) else list(pcs), dtype=np.uint64)
         except (OverflowError, ValueError, TypeError) as e:
@@ -356,15 +427,15 @@ class GoBinary:
         was_enabled = gc.isenabled()
         gc.disable()
         try:
-            return self._lookup_many(arr, return_address)
+            return self._lookup_chains(arr, return_address)
         finally:
             if was_enabled:
                 gc.enable()
 
-    def _lookup_many(self, arr: npt.NDArray[np.uint64], return_address: bool) -> list[list[Frame]]:
+    def _lookup_chains(self, arr: npt.NDArray[np.uint64], return_address: bool) -> list[tuple[Frame, ...]]:
         n = len(arr)
         if n == 0 or self._nfunc == 0:
-            return [[] for _ in range(n)]
+            return [() for _ in range(n)]
         ents = self._entries
         idx = np.searchsorted(ents, arr, side="right").astype(np.int64) - 1
         valid = (idx >= 0) & (idx < self._nfunc)
@@ -377,42 +448,62 @@ class GoBinary:
         # sorted and each function's ranges lie inside it) and their frame chains.
         starts_parts: list[npt.NDArray[np.uint64]] = []
         chains: list[tuple[Frame, ...]] = []
+        info_of = self._info
         for i in touched:
-            info = self._info(int(i))
+            info = info_of(i)
             starts_parts.append(info.starts_np)
             chains.extend(info.frames)
         chains.append(())  # sentinel for PCs outside every function
         gstarts = np.concatenate(starts_parts) if starts_parts else np.zeros(0, dtype=np.uint64)
-        table = np.empty(len(chains), dtype=object)
-        for k, c in enumerate(chains):  # element-wise: never let numpy treat the tuples as rows
-            table[k] = c
         ridx = np.searchsorted(gstarts, arr, side="right").astype(np.int64) - 1
         ridx = np.where(valid & (ridx >= 0), ridx, len(chains) - 1)
-        return list(map(list, table[ridx].tolist()))
+        if n == 1:
+            return [chains[int(ridx[0])]]
+        return list(itemgetter(*ridx.tolist())(chains))
 
     def ranges(self, func: Function | int) -> list[PCRange]:
         """Maximal [start, end) ranges of ``func`` with a constant frame chain (unknown parts omitted)."""
         i = func if isinstance(func, int) else func.index
         info = self._info(i)
-        out: list[PCRange] = []
-        for k, (a, ch) in enumerate(zip(info.starts, info.frames, strict=True)):
-            b = info.starts[k + 1] if k + 1 < len(info.starts) else info.end
-            if ch and b > a:
-                out.append(PCRange(a, b, ch))
-        return out
+        return _to_ranges(info.starts, info.frames, info.end)
+
+    def iter_all_ranges(
+        self, sp_deltas: bool = False, start: int = 0, stop: int | None = None
+    ) -> Iterator[tuple[Function, list[PCRange], list[tuple[int, int, int]] | None]]:
+        """Bulk decode: ``(function, ranges(function), sp_deltas(function) or None)`` for functions
+        ``start..stop`` in entry order, without filling the per-function LRU cache.
+
+        Memory stays bounded by one function's tables plus the interned frames/chains; meant for
+        whole-binary consumers (restore, funcs --lines, benchmarks)."""
+        n = self._nfunc
+        stop = n if stop is None else min(stop, n)
+        funcs = self._functions
+        build = self._build_ranges
+        for i in range(max(start, 0), stop):
+            st, fr, end = build(i)
+            yield funcs[i], _to_ranges(st, fr, end), (self.sp_deltas(i) if sp_deltas else None)
 
     def sp_deltas(self, func: Function | int) -> list[tuple[int, int, int]]:
         """(start, end, sp delta) ranges from the function's pcsp table."""
         i = func if isinstance(func, int) else func.index
-        fn = self._functions[i]
-        raw = self._raw(i)
-        t = self._table(raw, raw.pcsp, fn.entry, fn.end)
-        out: list[tuple[int, int, int]] = []
-        prev = fn.entry
-        for e, v in zip(t.ends, t.values, strict=True):
-            out.append((prev, e, v))
-            prev = e
-        return out
+        ents = self._entries_list
+        if not 0 <= i < self._nfunc:
+            raise IndexError(i)
+        entry = ents[i]
+        ends, vals = self._lists(self._raw(i).pcsp, entry, ents[i + 1])
+        return list(zip([entry, *ends], ends, vals))
+
+
+def _to_ranges(starts: list[int], frames: list[tuple[Frame, ...]], end: int) -> list[PCRange]:
+    """PCRange objects for the non-empty, known ranges of one function."""
+    out: list[PCRange] = []
+    add = out.append
+    ends = starts[1:]
+    ends.append(end)
+    for a, b, ch in zip(starts, ends, frames):
+        if ch and b > a:
+            add(PCRange(a, b, ch))
+    return out
 
 
 def open_go_binary(path: str | os.PathLike[str], arch: str | None = None) -> GoBinary:
