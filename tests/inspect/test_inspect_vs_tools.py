@@ -191,3 +191,24 @@ def test_stripped_pe_has_no_coff_symbols_but_inspects() -> None:
     assert rep["go"]["pclntab"]["functions"] > 100
     gta = next(c for c in rep["consumers"] if c["name"].startswith("go tool"))
     assert gta["works"] is False
+
+
+@pytest.mark.parametrize("variant,source", [("default", "symbol"), ("sw", "scan")])
+def test_no_build_info(tmp_path: Path, variant: str, source: str) -> None:
+    """Build info wiped (as in old or GOPATH builds): the version still comes out, with its source."""
+    from symkeep.binfmt import open_binary
+
+    src = build_fixture(FixtureSpec("1.24", variant=variant))
+    b = open_binary(src)
+    sec = b.section(".go.buildinfo")
+    assert sec is not None
+    data = bytearray(src.read_bytes())
+    data[sec.offset : sec.offset + sec.file_size] = bytes(sec.file_size)
+    b.close()
+    wiped = tmp_path / "wiped"
+    wiped.write_bytes(bytes(data))
+    assert go_version_m(wiped)["version"] is None  # Go itself finds nothing any more
+    rep = _inspect(str(wiped))
+    assert rep["go"]["buildinfo"] is None
+    assert rep["go"]["version"] == go_version_m(src)["version"]
+    assert rep["go"]["version_source"] == source

@@ -22,15 +22,6 @@ def _parse_addr(tok: str) -> int | None:
         return None
 
 
-def _addresses(args: tuple[str, ...]) -> Iterator[str]:
-    if args:
-        yield from args
-        return
-    for line in sys.stdin:
-        for tok in line.split():
-            yield tok
-
-
 @click.command("addr2line")
 @click.option("-e", "--exe", "binary", required=True, type=click.Path(path_type=str), help="The Go binary.")
 @click.option("-f", "--functions", is_flag=True, help="Print function names too.")
@@ -50,65 +41,150 @@ def command(binary: str, functions: bool, inlines: bool, show_addr: bool, pretty
     """Translate ADDRS (hex; read from stdin when none are given) like binutils `addr2line -f -i`.
 
     Works on binaries stripped with -s -w: answers come from .gopclntab. Unknown addresses print
-    `??` / `??:0` (text) or `"frames": []` (JSON). Output is flushed after each address so it can
-    be used as a co-process.
+    `??` / `??:0` (text) or `"frames": []` (JSON). Input is read in large chunks and answered in batches (fast
+    for millions of addresses); output is flushed after each batch, and a line written by a
+    co-process is answered as soon as it arrives.
     """
     from symkeep.symbolize import open_go_binary
 
     gob = open_go_binary(binary, arch=arch)
+    r = _Renderer(gob, functions, inlines, show_addr, pretty_print, as_json)
     out = sys.stdout
-    for tok in _addresses(addrs):
-        addr = _parse_addr(tok)
-        frames: list[Any] = []
-        pc = addr
-        if addr is not None and as_offset:
-            pc = gob.binary.offset_to_vaddr(addr)
-        if pc is not None:
-            frames = gob.lookup(pc, return_address=return_addresses)
-        if as_json:
-            rec = {
-                "address": f"{addr:#x}" if addr is not None else tok,
-                "frames": [
-                    {"function": f.function, "file": f.file, "line": f.line, "start_line": f.start_line,
-                     "inlined": f.inlined}
-                    for f in frames
-                ],
-            }
-            if addr is None:
-                rec["error"] = "not a hex address"
-            out.write(json.dumps(rec) + "\n")
-            out.flush()
-            continue
-        shown = frames if inlines else frames[-1:] if frames else []
-        if not inlines and frames:
-            # Without -i, addr2line reports the innermost line with the outermost function name? No:
-            # binutils reports the innermost (inlined) function and its line. Keep that behaviour.
-            shown = frames[:1]
-        lines: list[str] = []
-        if show_addr:
-            w = 16 if gob.binary.bits == 64 else 8
-            lines.append(f"0x{(addr or 0):0{w}x}" if not pretty_print else f"0x{(addr or 0):0{w}x}: ")
-        if not shown:
-            if pretty_print:
-                lines.append(("?? " if functions else "") + "??:0")
-            else:
-                if functions:
-                    lines.append("??")
-                lines.append("??:0")
-        elif pretty_print:
-            parts = []
-            for i, f in enumerate(shown):
-                loc = f"{f.file}:{f.line}"
-                s = (f"{f.function} at {loc}" if functions else loc)
-                parts.append(s if i == 0 else f" (inlined by) {s}")
-            lines.append("\n".join(parts))
-        else:
-            for f in shown:
-                if functions:
-                    lines.append(f.function)
-                lines.append(f"{f.file}:{f.line}")
-        if pretty_print and show_addr:
-            out.write(lines[0] + "".join(lines[1:]) + "\n")
-        else:
-            out.write("\n".join(lines) + "\n")
+    if addrs:
+        out.write(r.batch(list(addrs), return_addresses, as_offset))
         out.flush()
+        return
+    for toks in _stdin_batches():
+        out.write(r.batch(toks, return_addresses, as_offset))
+        out.flush()
+
+
+_BATCH = 1 << 16
+
+
+def _stdin_batches(batch: int = _BATCH) -> Iterator[list[str]]:
+    """Tokens of stdin in batches: large chunks for bulk input, line by line for a co-process.
+
+    Reads whatever is available (``os.read`` returns what the pipe holds), keeps reading while more
+    data is ready *now* (``select`` with a zero timeout) and the batch is not full, then yields the
+    complete lines. A co-process writing one line and waiting gets its answer at once."""
+    import os
+    import select
+
+    try:
+        fd = sys.stdin.fileno()
+    except (AttributeError, OSError, ValueError):
+        fd = -1
+    if fd < 0:  # not a real file (tests with a replaced stdin): plain line iteration
+        for line in sys.stdin:
+            toks = line.split()
+            if toks:
+                yield toks
+        return
+    rest = b""
+    eof = False
+    while not eof:
+        toks: list[str] = []
+        while True:
+            chunk = os.read(fd, 1 << 20)
+            if not chunk:
+                eof = True
+                break
+            buf = rest + chunk
+            cut = buf.rfind(b"\n") + 1
+            rest = buf[cut:]
+            if cut:
+                toks.extend(buf[:cut].decode("utf-8", "replace").split())
+            if len(toks) >= batch:
+                break
+            try:
+                ready = select.select([fd], [], [], 0)[0]
+            except (OSError, ValueError):
+                ready = [fd]
+            if not ready and toks:
+                break
+        if eof and rest:
+            toks.extend(rest.decode("utf-8", "replace").split())
+        for k in range(0, len(toks), batch):
+            yield toks[k : k + batch]
+
+
+class _Renderer:
+    """Formats answers; the per-chain text is computed once per distinct frame chain."""
+
+    def __init__(self, gob: Any, functions: bool, inlines: bool, show_addr: bool, pretty: bool,
+                 as_json: bool) -> None:
+        self.gob = gob
+        self.functions, self.inlines, self.show_addr = functions, inlines, show_addr
+        self.pretty, self.as_json = pretty, as_json
+        self.width = 16 if gob.binary.bits == 64 else 8
+        self._cache: dict[int, tuple[tuple[Any, ...], str]] = {}
+
+    def batch(self, toks: list[str], return_addresses: bool, as_offset: bool) -> str:
+        addrs = [_parse_addr(t) for t in toks]
+        pcs: list[int | None] = addrs
+        if as_offset:
+            o2v = self.gob.binary.offset_to_vaddr
+            pcs = [o2v(a) if a is not None else None for a in addrs]
+        good = [k for k, p in enumerate(pcs) if p is not None and 0 <= p < 1 << 64]
+        chains: list[tuple[Any, ...]] = [()] * len(toks)
+        if good:
+            got = self.gob.lookup_chains([pcs[k] for k in good], return_address=return_addresses)
+            for k, c in zip(good, got, strict=True):
+                chains[k] = c
+        cache = self._cache
+        body = self._body
+        out: list[str] = []
+        add = out.append
+        if self.as_json:
+            for tok, addr, ch in zip(toks, addrs, chains, strict=True):
+                if addr is None:
+                    add(json.dumps({"address": tok, "frames": [], "error": "not a hex address"}) + "\n")
+                    continue
+                got_c = cache.get(id(ch))
+                text = got_c[1] if got_c is not None else body(ch)
+                add('{"address": "' + hex(addr) + '", "frames": ' + text + "}\n")
+            return "".join(out)
+        w = self.width
+        show, pretty = self.show_addr, self.pretty
+        for addr, ch in zip(addrs, chains, strict=True):
+            if show:
+                add(f"0x{(addr or 0):0{w}x}" + (": " if pretty else "\n"))
+            got_c = cache.get(id(ch))
+            add(got_c[1] if got_c is not None else body(ch))
+        return "".join(out)
+
+    def _body(self, frames: tuple[Any, ...]) -> str:
+        """Everything after the address for one chain (cached; the chain is kept alive with it)."""
+        if self.as_json:
+            text = json.dumps([
+                {"function": f.function, "file": f.file, "line": f.line, "start_line": f.start_line,
+                 "inlined": f.inlined}
+                for f in frames
+            ])
+        else:
+            # Without -i, binutils reports the innermost (inlined) function and its line.
+            shown = frames if self.inlines else frames[:1]
+            lines: list[str] = []
+            if not shown:
+                if self.pretty:
+                    lines.append(("?? " if self.functions else "") + "??:0")
+                else:
+                    if self.functions:
+                        lines.append("??")
+                    lines.append("??:0")
+            elif self.pretty:
+                parts = []
+                for i, f in enumerate(shown):
+                    loc = f"{f.file}:{f.line}"
+                    s = (f"{f.function} at {loc}" if self.functions else loc)
+                    parts.append(s if i == 0 else f" (inlined by) {s}")
+                lines.append("\n".join(parts))
+            else:
+                for f in shown:
+                    if self.functions:
+                        lines.append(f.function)
+                    lines.append(f"{f.file}:{f.line}")
+            text = "\n".join(lines) + "\n"
+        self._cache[id(frames)] = (frames, text)
+        return text

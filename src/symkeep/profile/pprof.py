@@ -164,27 +164,43 @@ def validate_profile(prof: profile_pb2.Profile, *, name: str = "profile") -> Non
         chk(f.name, "function name")
         chk(f.system_name, "function system_name")
         chk(f.filename, "function filename")
-    lids: set[int] = set()
-    for loc in prof.location:
-        if loc.id == 0 or loc.id in lids:
-            raise FormatError(f"location id {loc.id} is zero or duplicated", what=name)
-        lids.add(loc.id)
-        if loc.mapping_id and loc.mapping_id not in mids:
-            raise FormatError(f"location {loc.id} refers to unknown mapping {loc.mapping_id}", what=name)
-        for ln in loc.line:
-            if ln.function_id and ln.function_id not in fids:
-                raise FormatError(f"location {loc.id} refers to unknown function {ln.function_id}", what=name)
+    # Locations and samples are the bulk (10^5..10^6 entries): check them with set operations and
+    # look for the culprit (for the message) only when a check fails.
+    locs = prof.location
+    id_list = [loc.id for loc in locs]
+    lids = set(id_list)
+    if len(lids) != len(id_list) or 0 in lids:
+        seen: set[int] = set()
+        for lid in id_list:
+            if lid == 0 or lid in seen:
+                raise FormatError(f"location id {lid} is zero or duplicated", what=name)
+            seen.add(lid)
+    used_maps = {loc.mapping_id for loc in locs}
+    used_maps.discard(0)
+    if not used_maps <= mids:
+        for loc in locs:
+            if loc.mapping_id and loc.mapping_id not in mids:
+                raise FormatError(f"location {loc.id} refers to unknown mapping {loc.mapping_id}", what=name)
+    used_funcs = {ln.function_id for loc in locs if loc.line for ln in loc.line}
+    used_funcs.discard(0)
+    if not used_funcs <= fids:
+        for loc in locs:
+            for ln in loc.line:
+                if ln.function_id and ln.function_id not in fids:
+                    raise FormatError(f"location {loc.id} refers to unknown function {ln.function_id}", what=name)
     nvals = len(prof.sample_type)
+    has_lid = lids.issuperset
     for i, s in enumerate(prof.sample):
         if len(s.value) != nvals:
             raise FormatError(f"sample {i} has {len(s.value)} values, expected {nvals}", what=name)
-        for lid in s.location_id:
-            if lid not in lids:
-                raise FormatError(f"sample {i} refers to unknown location {lid}", what=name)
-        for lb in s.label:
-            chk(lb.key, "label key")
-            chk(lb.str, "label str")
-            chk(lb.num_unit, "label num_unit")
+        if not has_lid(s.location_id):
+            lid = next(x for x in s.location_id if x not in lids)
+            raise FormatError(f"sample {i} refers to unknown location {lid}", what=name)
+        if s.label:
+            for lb in s.label:
+                chk(lb.key, "label key")
+                chk(lb.str, "label str")
+                chk(lb.num_unit, "label num_unit")
 
 
 class StringTable:

@@ -245,9 +245,9 @@ def _symbolize_profile(
             continue
         enc = _LineEncoder(funcs)
         nomatch = 0
-        for i, frames in zip(sel.tolist(), results, strict=True):
+        for i, lines in zip(sel.tolist(), enc.chains(results), strict=True):
             loc = todo[i]
-            if not frames:
+            if not lines:
                 if force and loc.line:
                     mr.kept += 1  # keep what was there rather than erase it
                 else:
@@ -255,8 +255,8 @@ def _symbolize_profile(
                 continue
             if force and loc.line:
                 del loc.line[:]
-            # Line[] as pre-encoded bytes per frame: merging them into the Location appends them.
-            loc.MergeFromString(enc.chain(frames))
+            # Line[] as pre-encoded bytes: merging them into the Location appends them.
+            loc.MergeFromString(lines)
             if loc.is_folded:
                 loc.is_folded = False
             mr.symbolized += 1
@@ -340,12 +340,19 @@ class _LineEncoder:
         b = self.cache[id(fr)] = _LINE_TAG[len(body)] + body  # a Line body is < 128 bytes
         return b
 
-    def chain(self, frames: Any) -> bytes:
+    def chains(self, results: list[Any]) -> list[bytes]:
+        """Serialized Line[] of every frame chain (b"" for an empty one), innermost first."""
         get = self.cache.get
-        if len(frames) == 1:
-            fr = frames[0]
-            return get(id(fr)) or self.frame(fr)
-        return b"".join([get(id(fr)) or self.frame(fr) for fr in frames])
+        frame = self.frame
+        out: list[bytes] = []
+        app = out.append
+        for frames in results:
+            if len(frames) == 1:
+                fr = frames[0]
+                app(get(id(fr)) or frame(fr))
+            else:
+                app(b"".join([get(id(fr)) or frame(fr) for fr in frames]))
+        return out
 
 
 def _set_flags(
