@@ -77,9 +77,9 @@ def _stdin_batches(batch: int = _BATCH) -> Iterator[list[str]]:
         fd = -1
     if fd < 0:  # not a real file (tests with a replaced stdin): plain line iteration
         for line in sys.stdin:
-            toks = line.split()
-            if toks:
-                yield toks
+            words = line.split()
+            if words:
+                yield words
         return
     rest = b""
     eof = False

@@ -35,7 +35,7 @@ def _render(rep: object, show_sections: bool) -> None:
     c.print(f"[bold]{rep.path}[/bold]  {human_bytes(rep.file_size)}")
     c.print(f"  {b['format'].upper()} {b['arch']} {b['bits']}-bit {b['endian']}-endian {b['type']}"
             + ("" if b["section_headers"] else "  [yellow](no section headers)[/yellow]"))
-    c.print(f"  Go {go['version'] or '?'}  (from {go['version_source']})")
+    c.print(f"  Go {(go['version'] or '?').removeprefix('go')}  (version from {go['version_source']})")
     c.print(f"  pclntab: Go {p['generation']}+ format (magic {p['magic']}), {p['functions']:,} functions, "
             f"{p['files']:,} files, {human_bytes(p['size'])} at {p['offset']:#x} (found by {p['source']})")
     ts = go.get("text_start")

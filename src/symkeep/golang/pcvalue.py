@@ -103,9 +103,8 @@ def decode_pcvalue_lists(
             if p < 0 or (not uv and not first):
                 break
             uv &= 0xFFFFFFFF
-        elif not uv:
-            if not first:
-                break
+        elif not uv and not first:
+            break
         first = False
         if p >= n:
             break

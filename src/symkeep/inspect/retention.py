@@ -29,6 +29,7 @@ CLASS_HELP = {
 _GO_TABLE_NAMES = {
     ".gopclntab", ".data.rel.ro.gopclntab", "__gopclntab", ".gosymtab", "__gosymtab", ".go.module",
     "__go_module", ".typelink", "__typelink", ".itablink", "__itablink", ".go.fipsinfo", ".go.fuzzcntrs",
+    ".go.func", ".gofunc", "__go_func",
 }
 _SYMTAB_NAMES = {".symtab", ".strtab"}
 
@@ -42,7 +43,7 @@ def classify(sec: Section) -> str:
         return DWARF
     if name in _SYMTAB_NAMES:
         return SYMTAB
-    if low.startswith(".note") or name in (".go.buildinfo", "__go_buildinfo", ".buildid"):
+    if low.startswith(".note") or name in (".go.buildinfo", "__go_buildinfo", ".buildid", ".gnu_debuglink"):
         return NOTES
     if sec.execute or name in (".text", "__text"):
         return CODE

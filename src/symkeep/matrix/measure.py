@@ -1,7 +1,8 @@
 """Static and runtime measurements of one built variant: sizes by retention class, start-up, RSS, CPU.
 
-The section table is read with a small self-contained ELF reader so the matrix does not depend on the
-parsing layers' API while they evolve (the lead's ``inspect`` classifier will replace ``classify``).
+Sections and their retention classes come from the shared layers (``symkeep.binfmt`` and
+``symkeep.inspect.retention``) so the matrix and ``symkeep inspect`` can never disagree on a byte; the
+matrix keeps its own, coarser class names (its JSON schema), mapped from retention's in ``CLASS_OF``.
 """
 
 from __future__ import annotations
@@ -11,26 +12,22 @@ import os
 import re
 import socket
 import statistics
-import struct
 import subprocess
 import threading
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from symkeep.errors import FormatError
+from symkeep.binfmt import Section, open_binary
+from symkeep.inspect import retention
 
 __all__ = [
     "CLASSES",
-    "ElfSection",
+    "CLASS_OF",
     "Running",
-    "classify",
-    "elf_load_segments",
-    "elf_sections",
     "size_breakdown",
     "start_service",
     "free_port",
@@ -38,138 +35,37 @@ __all__ = [
     "summarize",
 ]
 
-# Retention classes, in the order reports show them.
+# Retention classes, in the order reports show them (keys of the JSON report's ``size.classes``).
 CLASSES = ("code", "runtime tables", "symtab", "DWARF", "build info/notes", "other")
 
-_RUNTIME_TABLES = {
-    ".gopclntab",
-    ".data.rel.ro.gopclntab",
-    ".gosymtab",
-    ".typelink",
-    ".itablink",
-    ".go.module",
-    ".gofunc",
-    ".go.func",
-    ".go.fuzzcntrs",
-    ".go.fipsinfo",
+# The one place where retention's class names become the matrix's. The matrix has no "data" class:
+# data is neither removable by a strip flag nor code, so it stays in "other" as it always has.
+CLASS_OF = {
+    retention.CODE: "code",
+    retention.DATA: "other",
+    retention.GO_TABLES: "runtime tables",
+    retention.SYMTAB: "symtab",
+    retention.DWARF: "DWARF",
+    retention.NOTES: "build info/notes",
+    retention.OTHER: "other",
 }
-_CODE = {".text", ".plt", ".plt.got", ".plt.sec", ".init", ".fini", ".iplt"}
-_SYMTAB = {".symtab", ".strtab"}
 
 
-@dataclass(frozen=True)
-class ElfSection:
-    name: str
-    type: int
-    flags: int
-    addr: int
-    offset: int
-    size: int
-
-    @property
-    def file_size(self) -> int:
-        return 0 if self.type == 8 else self.size  # SHT_NOBITS occupies no file bytes
-
-
-def _read_header(path: Path) -> tuple[bytes, str, bool]:
-    data = path.read_bytes()
-    if data[:4] != b"\x7fELF":
-        raise FormatError("not an ELF file", 0, data[:4], str(path))
-    if data[4] not in (1, 2) or data[5] not in (1, 2):
-        raise FormatError("bad ELF class/data", 4, data[4:6], str(path))
-    return data, "<" if data[5] == 1 else ">", data[4] == 2
-
-
-def elf_sections(path: Path) -> list[ElfSection]:
-    """Section headers with names; [] for an ELF without section headers."""
-    data, e, is64 = _read_header(path)
-    try:
-        if is64:
-            shoff, = struct.unpack_from(e + "Q", data, 0x28)
-            shentsize, shnum, shstrndx = struct.unpack_from(e + "HHH", data, 0x3A)
-        else:
-            shoff, = struct.unpack_from(e + "I", data, 0x20)
-            shentsize, shnum, shstrndx = struct.unpack_from(e + "HHH", data, 0x2E)
-        if shoff == 0 or shnum == 0:
-            return []
-        if shoff + shnum * shentsize > len(data) or shentsize < (64 if is64 else 40):
-            raise FormatError("section headers beyond end of file", shoff, shnum, str(path))
-        raw = []
-        for i in range(shnum):
-            o = shoff + i * shentsize
-            if is64:
-                nm, typ, flg, addr, off, size = struct.unpack_from(e + "IIQQQQ", data, o)
-            else:
-                nm, typ, flg, addr, off, size = struct.unpack_from(e + "IIIIII", data, o)
-            raw.append((nm, typ, flg, addr, off, size))
-        if shstrndx >= shnum:
-            raise FormatError("section name table index out of range", None, shstrndx, str(path))
-        stroff, strsize = raw[shstrndx][4], raw[shstrndx][5]
-        if stroff + strsize > len(data):
-            raise FormatError("section name table beyond end of file", stroff, strsize, str(path))
-        out = []
-        for nm, typ, flg, addr, off, size in raw[1:]:
-            end = data.find(b"\0", stroff + nm, stroff + strsize)
-            name = data[stroff + nm : end if end >= 0 else stroff + strsize].decode("latin-1")
-            out.append(ElfSection(name, typ, flg, addr, off, size))
-        return out
-    except (struct.error, IndexError) as exc:
-        raise FormatError(f"truncated ELF: {exc}", None, None, str(path)) from exc
-
-
-def elf_load_segments(path: Path) -> list[tuple[int, int, int, int]]:
-    """PT_LOAD segments as (offset, vaddr, filesz, flags): to turn runtime addresses into file vaddrs."""
-    data, e, is64 = _read_header(path)
-    try:
-        if is64:
-            phoff, = struct.unpack_from(e + "Q", data, 0x20)
-            phentsize, phnum = struct.unpack_from(e + "HH", data, 0x36)
-        else:
-            phoff, = struct.unpack_from(e + "I", data, 0x1C)
-            phentsize, phnum = struct.unpack_from(e + "HH", data, 0x2A)
-        out = []
-        for i in range(min(phnum, 4096)):
-            o = phoff + i * phentsize
-            if is64:
-                typ, flg, off, vaddr, _pa, filesz = struct.unpack_from(e + "IIQQQQ", data, o)
-            else:
-                typ, off, vaddr, _pa, filesz, _m, flg = struct.unpack_from(e + "IIIIIII", data, o)
-            if typ == 1:
-                out.append((off, vaddr, filesz, flg))
-        return out
-    except struct.error as exc:
-        raise FormatError(f"truncated ELF program headers: {exc}", None, None, str(path)) from exc
-
-
-def classify(name: str, flags: int = 0) -> str:
-    """Retention class of a section (our own small classifier; see module doc)."""
-    if name in _CODE or (flags & 0x4 and name.startswith(".text")):
-        return "code"
-    if name in _RUNTIME_TABLES:
-        return "runtime tables"
-    if name in _SYMTAB:
-        return "symtab"
-    if name.startswith((".debug_", ".zdebug_")):
-        return "DWARF"
-    if name == ".go.buildinfo" or name.startswith(".note") or name == ".gnu_debuglink":
-        return "build info/notes"
-    return "other"
+def _class_of(sec: Section) -> str:
+    return CLASS_OF[retention.classify(sec)]
 
 
 def size_breakdown(path: Path) -> dict[str, Any]:
     """File size, bytes per retention class (headers and padding count as "other"), per-section list."""
     size = path.stat().st_size
-    secs = elf_sections(path)
-    classes = dict.fromkeys(CLASSES, 0)
-    for s in secs:
-        classes[classify(s.name, s.flags)] += s.file_size
-    accounted = sum(classes.values())
-    classes["other"] += max(0, size - accounted)
-    return {
-        "file": size,
-        "classes": classes,
-        "sections": [{"name": s.name, "size": s.file_size, "class": classify(s.name, s.flags)} for s in secs],
-    }
+    with open_binary(path) as b:
+        classes = dict.fromkeys(CLASSES, 0)
+        for t in retention.totals(b, size):
+            classes[CLASS_OF[t.name]] += t.bytes
+        # ELF section 0 is the reserved null entry, not a section.
+        secs = [s for s in b.sections() if not (b.format == "elf" and s.index == 0)]
+        sections = [{"name": s.name, "size": s.file_size, "class": _class_of(s)} for s in secs]
+    return {"file": size, "classes": classes, "sections": sections}
 
 
 def summarize(values: Sequence[float]) -> dict[str, Any]:

@@ -6,7 +6,10 @@ from typing import Any
 
 from symkeep.matrix.measure import CLASSES
 
-__all__ = ["CLASSES", "SYMBOLS", "fmt_pct", "fmt_size", "grid", "reasons", "runtime_rows", "toolchains"]
+__all__ = [
+    "CLASSES", "SYMBOLS", "fmt_num", "fmt_pct", "fmt_size", "grid", "reasons", "runtime_rows", "size_delta",
+    "toolchains", "verdict",
+]
 
 SYMBOLS = {"ok": "✓", "partial": "◐", "fail": "✗", "na": "–", "error": "!"}
 
@@ -26,6 +29,16 @@ def fmt_pct(p: float | None, signed: bool = True) -> str:
         return ""
     s = f"{p:+.1f}%" if signed else f"{p:.1f}%"
     return s.replace("-", "−")
+
+
+def fmt_num(v: float | None, digits: int) -> str:
+    return "—" if v is None else f"{v:.{digits}f}"
+
+
+def size_delta(size: dict[str, Any], variant: dict[str, Any]) -> str:
+    """The size change against ``default`` as text; "" for default itself (it is the reference)."""
+    d = size.get("delta_vs_default_pct")
+    return fmt_pct(d) if d is not None and variant["name"] != "default" else ""
 
 
 def toolchains(report: dict[str, Any]) -> list[str]:

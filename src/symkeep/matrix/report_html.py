@@ -9,17 +9,7 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
-from symkeep.matrix.report_common import (
-    CLASSES,
-    SYMBOLS,
-    fmt_pct,
-    fmt_size,
-    grid,
-    reasons,
-    runtime_rows,
-    toolchains,
-    verdict,
-)
+from symkeep.matrix import report_common as rc
 
 __all__ = ["render_html"]
 
@@ -50,7 +40,7 @@ td.ev{text-align:left;font-family:ui-monospace,monospace;font-size:11px;max-widt
 
 def _chart(report: dict[str, Any], col: int, tc: str) -> str:
     rows = []
-    for row in grid(report):
+    for row in rc.grid(report):
         r = row["results"][col]
         if r is not None and r.get("status") == "ok" and isinstance(r.get("size", {}).get("classes"), dict):
             rows.append((row["variant"], r["size"]))
@@ -68,25 +58,25 @@ def _chart(report: dict[str, Any], col: int, tc: str) -> str:
         parts.append(f'<text x="{label_w - 8}" y="{y + 13}" text-anchor="end" font-size="12" '
                      f'font-family="monospace">{escape(v["label"][:56])}</text>')
         x = float(label_w)
-        for cls in CLASSES:
+        for cls in rc.CLASSES:
             n = int(s["classes"].get(cls, 0))
             if n <= 0:
                 continue
             wpx = bar_w * n / maxsize
             parts.append(f'<rect class="bar" data-variant="{escape(v["name"])}" data-class="{escape(cls)}" '
                          f'x="{x:.1f}" y="{y}" width="{max(wpx, 0.5):.1f}" height="{bar_h}" '
-                         f'fill="{COLORS[cls]}"><title>{escape(v["label"])}: {escape(cls)} {fmt_size(n)}'
+                         f'fill="{COLORS[cls]}"><title>{escape(v["label"])}: {escape(cls)} {rc.fmt_size(n)}'
                          f'</title></rect>')
             x += wpx
-        d = s.get("delta_vs_default_pct")
-        extra = f" ({fmt_pct(d)})" if d is not None and v["name"] != "default" else ""
-        parts.append(f'<text x="{x + 6:.1f}" y="{y + 13}" font-size="12">{fmt_size(s["file"])}{extra}</text>')
+        d = rc.size_delta(s, v)
+        extra = f" ({d})" if d else ""
+        parts.append(f'<text x="{x + 6:.1f}" y="{y + 13}" font-size="12">{rc.fmt_size(s["file"])}{extra}</text>')
     parts.append("</svg>")
     return "".join(parts)
 
 
 def render_html(report: dict[str, Any]) -> str:
-    tcs = toolchains(report)
+    tcs = rc.toolchains(report)
     probes = report.get("probes", {})
     o: list[str] = ['<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">',
                     "<title>symkeep matrix</title>", f"<style>{_CSS}</style></head><body>"]
@@ -99,7 +89,7 @@ def render_html(report: dict[str, Any]) -> str:
 
     o.append("<h2>Size by retention class</h2>")
     o.append('<div class="legend">' + "".join(
-        f'<span><i style="background:{COLORS[c]}"></i>{escape(c)}</span>' for c in CLASSES) + "</div>")
+        f'<span><i style="background:{COLORS[c]}"></i>{escape(c)}</span>' for c in rc.CLASSES) + "</div>")
     for i, tc in enumerate(tcs):
         o.append(f'<h3>{escape(tc)}</h3><div class="chart">{_chart(report, i, tc)}</div>')
 
@@ -114,20 +104,20 @@ def render_html(report: dict[str, Any]) -> str:
         for tc in tcs:
             o.append(f"<th>{escape(tc.removeprefix('go'))}</th>")
     o.append("</tr></thead><tbody>")
-    for row in grid(report):
+    for row in rc.grid(report):
         v = row["variant"]
         o.append(f'<tr><td class="label">{escape(v["label"])}</td>')
         for p in probes:
             for tc, r in zip(tcs, row["results"], strict=True):
-                vd = verdict(r, p)
+                vd = rc.verdict(r, p)
                 st = vd.get("status", "error")
                 tip = " — ".join(x for x in (vd.get("reason", ""), vd.get("command", ""), vd.get("line", "")) if x)
                 o.append(f'<td class="v {escape(st)}" data-probe="{escape(p)}" data-variant="{escape(v["name"])}" '
-                         f'data-toolchain="{escape(tc)}" title="{escape(tip)}">{SYMBOLS.get(st, "?")}</td>')
+                         f'data-toolchain="{escape(tc)}" title="{escape(tip)}">{rc.SYMBOLS.get(st, "?")}</td>')
         o.append("</tr>")
     o.append("</tbody></table>")
 
-    rs = reasons(report)
+    rs = rc.reasons(report)
     if rs:
         o.append("<h2>Why not ✓</h2><table><tr><th>what</th><th>where</th><th>reason</th></tr>")
         for what, why, where in rs:
@@ -140,15 +130,15 @@ def render_html(report: dict[str, Any]) -> str:
         o.append(f'<th>{escape(tc)}<br>build s</th><th>start-up ms</th><th>RSS MiB</th>'
                  f'<th>ops/CPU-s Δ</th><th>profile overhead (median [min…max])</th>')
     o.append("</tr>")
-    for row in runtime_rows(report):
+    for row in rc.runtime_rows(report):
         o.append(f'<tr><td class="label">{escape(row["variant"]["label"])}</td>')
         for c in row["cells"]:
             if c is None:
                 o.append("<td>—</td>" * 5)
                 continue
-            o.append(f"<td>{_num(c['build_s'], 1)}</td>")
-            o.append(f"<td>{_num(c['startup_ms'], 0)}</td><td>{_num(c['rss_mib'], 1)}</td>")
-            o.append(f"<td>{escape(fmt_pct(c['ops_delta'])) if c['ops_delta'] is not None else '—'}</td>")
+            o.append(f"<td>{rc.fmt_num(c['build_s'], 1)}</td>")
+            o.append(f"<td>{rc.fmt_num(c['startup_ms'], 0)}</td><td>{rc.fmt_num(c['rss_mib'], 1)}</td>")
+            o.append(f"<td>{escape(rc.fmt_pct(c['ops_delta'])) if c['ops_delta'] is not None else '—'}</td>")
             if c["overhead"] is None:
                 o.append("<td>n/a</td>")
             else:
@@ -168,7 +158,7 @@ def render_html(report: dict[str, Any]) -> str:
                 r = rec["by_toolchain"].get(tc)
                 if r and r.get("variant"):
                     o.append(f'<td class="ok" title="{escape(r["reason"])}">{escape(r["label"])}<br>'
-                             f"{fmt_size(r['size'])}</td>")
+                             f"{rc.fmt_size(r['size'])}</td>")
                 else:
                     o.append(f'<td class="fail">{escape(r["reason"] if r else "—")}</td>')
             o.append("</tr>")
@@ -176,18 +166,14 @@ def render_html(report: dict[str, Any]) -> str:
 
     o.append("<h2>Evidence</h2><table><tr><th>variant</th><th>toolchain</th><th>probe</th><th>verdict</th>"
              "<th>command</th><th>deciding output line</th></tr>")
-    for row in grid(report):
+    for row in rc.grid(report):
         for tc, r in zip(tcs, row["results"], strict=True):
             for p, title in probes.items():
-                vd = verdict(r, p)
+                vd = rc.verdict(r, p)
                 st = vd.get("status", "error")
                 o.append(f'<tr><td class="label">{escape(row["variant"]["name"])}</td><td>{escape(tc)}</td>'
-                         f'<td>{escape(title)}</td><td class="{escape(st)}">{SYMBOLS.get(st, "?")} '
+                         f'<td>{escape(title)}</td><td class="{escape(st)}">{rc.SYMBOLS.get(st, "?")} '
                          f'{escape(vd.get("reason", ""))}</td><td class="ev">{escape(vd.get("command", ""))}</td>'
                          f'<td class="ev">{escape(vd.get("line", ""))}</td></tr>')
     o.append("</table></body></html>")
     return "\n".join(o)
-
-
-def _num(v: float | None, digits: int) -> str:
-    return "—" if v is None else f"{v:.{digits}f}"

@@ -4,16 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from symkeep.matrix.report_common import (
-    SYMBOLS,
-    fmt_pct,
-    fmt_size,
-    grid,
-    reasons,
-    runtime_rows,
-    toolchains,
-    verdict,
-)
+from symkeep.matrix import report_common as rc
 
 __all__ = ["render_markdown"]
 
@@ -23,7 +14,7 @@ def _esc(s: str) -> str:
 
 
 def render_markdown(report: dict[str, Any]) -> str:
-    tcs = toolchains(report)
+    tcs = rc.toolchains(report)
     probes = report.get("probes", {})
     out = [f"# symkeep matrix: `{report.get('package')}` ({report.get('target')})", ""]
     out.append(f"Toolchains (one symbol per toolchain in each cell): {', '.join(f'`{t}`' for t in tcs)}. "
@@ -32,7 +23,7 @@ def render_markdown(report: dict[str, Any]) -> str:
     head = ["variant", *(f"size {t}" for t in tcs), *probes.values()]
     out.append("| " + " | ".join(head) + " |")
     out.append("|" + "|".join("---" for _ in head) + "|")
-    for row in grid(report):
+    for row in rc.grid(report):
         v = row["variant"]
         sizes = []
         for r in row["results"]:
@@ -40,12 +31,12 @@ def render_markdown(report: dict[str, Any]) -> str:
                 sizes.append("error")
             else:
                 s = r.get("size", {})
-                d = s.get("delta_vs_default_pct")
-                sizes.append(fmt_size(s.get("file")) + (f" ({fmt_pct(d)})" if d is not None and v["name"] != "default" else ""))
-        cells = [" ".join(SYMBOLS.get(verdict(r, p)["status"], "?") for r in row["results"]) for p in probes]
+                d = rc.size_delta(s, v)
+                sizes.append(rc.fmt_size(s.get("file")) + (f" ({d})" if d else ""))
+        cells = [" ".join(rc.SYMBOLS.get(rc.verdict(r, p)["status"], "?") for r in row["results"]) for p in probes]
         out.append("| " + " | ".join([_esc(v["label"]), *sizes, *cells]) + " |")
     out.append("")
-    rs = reasons(report)
+    rs = rc.reasons(report)
     if rs:
         out.append("## Why not ✓")
         out.append("")
@@ -59,16 +50,14 @@ def render_markdown(report: dict[str, Any]) -> str:
         head += [f"{t} build s", f"{t} start-up ms", f"{t} RSS MiB", f"{t} ops/CPU-s Δ", f"{t} profile overhead"]
     out.append("| " + " | ".join(head) + " |")
     out.append("|" + "|".join("---" for _ in head) + "|")
-    for row in runtime_rows(report):
+    for row in rc.runtime_rows(report):
         cells = [_esc(row["variant"]["label"])]
         for c in row["cells"]:
             if c is None:
                 cells += ["—"] * 5
                 continue
-            cells.append(f"{c['build_s']:.1f}" if c["build_s"] is not None else "—")
-            cells.append(f"{c['startup_ms']:.0f}" if c["startup_ms"] is not None else "—")
-            cells.append(f"{c['rss_mib']:.1f}" if c["rss_mib"] is not None else "—")
-            cells.append(fmt_pct(c["ops_delta"]) if c["ops_delta"] is not None else "—")
+            cells += [rc.fmt_num(c["build_s"], 1), rc.fmt_num(c["startup_ms"], 0), rc.fmt_num(c["rss_mib"], 1)]
+            cells.append(rc.fmt_pct(c["ops_delta"]) if c["ops_delta"] is not None else "—")
             if c["overhead"] is None:
                 cells.append("n/a")
             else:
@@ -83,7 +72,7 @@ def render_markdown(report: dict[str, Any]) -> str:
         for scen, rec in recs.items():
             parts = []
             for tc, r in rec["by_toolchain"].items():
-                parts.append(f"`{tc}`: **{_esc(r['label'])}** ({fmt_size(r['size'])})" if r.get("variant")
+                parts.append(f"`{tc}`: **{_esc(r['label'])}** ({rc.fmt_size(r['size'])})" if r.get("variant")
                              else f"`{tc}`: none ({_esc(r['reason'])})")
             out.append(f"- **{scen}** ({rec['needs']}): " + "; ".join(parts))
         out.append("")

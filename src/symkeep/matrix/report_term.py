@@ -8,16 +8,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from symkeep.matrix.report_common import (
-    SYMBOLS,
-    fmt_pct,
-    fmt_size,
-    grid,
-    reasons,
-    runtime_rows,
-    toolchains,
-    verdict,
-)
+from symkeep.matrix import report_common as rc
 
 __all__ = ["print_report"]
 
@@ -25,7 +16,7 @@ _STYLE = {"ok": "green", "partial": "yellow", "fail": "red", "na": "dim", "error
 
 
 def print_report(report: dict[str, Any], console: Console) -> None:
-    tcs = toolchains(report)
+    tcs = rc.toolchains(report)
     probes = report.get("probes", {})
     t = Table(title=f"symkeep matrix — {report.get('package')} ({report.get('target')})",
               caption=f"each cell: {'  '.join(tcs)}   ✓ names+lines  ◐ partial  ✗ fails  ! could not run",
@@ -35,7 +26,7 @@ def print_report(report: dict[str, Any], console: Console) -> None:
         t.add_column(f"{tc.removeprefix('go')} size (Δ)", justify="right", no_wrap=True)
     for title in probes.values():
         t.add_column(title, justify="center")
-    for row in grid(report):
+    for row in rc.grid(report):
         v = row["variant"]
         sizes: list[Text] = []
         for r in row["results"]:
@@ -44,10 +35,10 @@ def print_report(report: dict[str, Any], console: Console) -> None:
                 size.append("error", style="magenta")
             else:
                 s = r.get("size", {})
-                size.append(fmt_size(s.get("file")))
-                d = s.get("delta_vs_default_pct")
-                if d is not None and v["name"] != "default":
-                    size.append(f" {fmt_pct(d)}", style="cyan")
+                size.append(rc.fmt_size(s.get("file")))
+                d = rc.size_delta(s, v)
+                if d:
+                    size.append(f" {d}", style="cyan")
             sizes.append(size)
         cells = []
         for p in probes:
@@ -55,13 +46,13 @@ def print_report(report: dict[str, Any], console: Console) -> None:
             for i, r in enumerate(row["results"]):
                 if i:
                     txt.append(" ")
-                st = verdict(r, p)["status"]
-                txt.append(SYMBOLS.get(st, "?"), style=_STYLE.get(st, ""))
+                st = rc.verdict(r, p)["status"]
+                txt.append(rc.SYMBOLS.get(st, "?"), style=_STYLE.get(st, ""))
             cells.append(txt)
         t.add_row(Text(v["label"]), *sizes, *cells)
     console.print(t)
 
-    rs = reasons(report)
+    rs = rc.reasons(report)
     if rs:
         console.print("[bold]Why not ✓[/bold] (variant@toolchain)")
         for what, why, where in rs:
@@ -72,21 +63,19 @@ def print_report(report: dict[str, Any], console: Console) -> None:
     for tc in tcs:
         rt.add_column(f"{tc}\nbuild s / start ms / RSS MiB", justify="right")
         rt.add_column(f"{tc}\nops/CPU-s Δ / profile overhead", justify="right")
-    for row in runtime_rows(report):
+    for row in rc.runtime_rows(report):
         tcells: list[str] = []
         for c in row["cells"]:
             if c is None:
                 tcells += ["—", "—"]
                 continue
-            b = f"{c['build_s']:.1f}" if c["build_s"] is not None else "—"
-            s = f"{c['startup_ms']:.0f}" if c["startup_ms"] is not None else "—"
-            m = f"{c['rss_mib']:.1f}" if c["rss_mib"] is not None else "—"
-            tcells.append(f"{b} / {s} / {m}")
+            tcells.append(" / ".join([rc.fmt_num(c["build_s"], 1), rc.fmt_num(c["startup_ms"], 0),
+                                      rc.fmt_num(c["rss_mib"], 1)]))
             if c["overhead"] is None:
                 tcells.append("—" if not c["cpu_error"] else "n/a")
             else:
                 lo, hi = c["overhead_spread"]
-                d = fmt_pct(c["ops_delta"]) if c["ops_delta"] is not None and row["variant"]["name"] != "default" else "ref"
+                d = rc.fmt_pct(c["ops_delta"]) if c["ops_delta"] is not None and row["variant"]["name"] != "default" else "ref"
                 tcells.append(f"{d} / {c['overhead']:.1f}% [{lo:.1f}…{hi:.1f}]")
         rt.add_row(row["variant"]["label"], *tcells)
     console.print(rt)
@@ -98,8 +87,8 @@ def print_report(report: dict[str, Any], console: Console) -> None:
             parts = []
             for tc, r in rec["by_toolchain"].items():
                 if r.get("variant"):
-                    parts.append(f"{tc}: [green]{r['label']}[/green] ({fmt_size(r['size'])}"
-                                 f"{', ' + fmt_pct(r['delta_vs_default_pct']) if r.get('delta_vs_default_pct') else ''})")
+                    parts.append(f"{tc}: [green]{r['label']}[/green] ({rc.fmt_size(r['size'])}"
+                                 f"{', ' + rc.fmt_pct(r['delta_vs_default_pct']) if r.get('delta_vs_default_pct') else ''})")
                 else:
                     parts.append(f"{tc}: [red]none[/red] ({r['reason']})")
             console.print(f"  [bold]{scen}[/bold] — {rec['needs']}: " + "; ".join(parts), highlight=False)

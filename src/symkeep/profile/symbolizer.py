@@ -277,14 +277,16 @@ def _symbolize_profile(
 
 def _lookup(gb: Any, pcs: npt.NDArray[np.uint64], is_ret: list[bool] | None) -> list[Any]:
     """One ``lookup_many`` per kind of address (call-site PCs, raw return addresses)."""
+    # lookup_chains (shared chain tuples) when the engine has it, else lookup_many (lists).
+    look = getattr(gb, "lookup_chains", None) or gb.lookup_many
     if is_ret is None or not any(is_ret):
-        return list(gb.lookup_many(pcs, return_address=False))
+        return list(look(pcs, return_address=False))
     mask = np.array(is_ret, dtype=np.bool_)
     results: list[Any] = [None] * len(pcs)
     for want_ret in (False, True):
         idx = np.flatnonzero(mask == want_ret)
         if len(idx):
-            got = gb.lookup_many(pcs[idx], return_address=want_ret)
+            got = look(pcs[idx], return_address=want_ret)
             for k, fr in zip(idx.tolist(), got, strict=True):
                 results[k] = fr
     return results
@@ -341,17 +343,26 @@ class _LineEncoder:
         return b
 
     def chains(self, results: list[Any]) -> list[bytes]:
-        """Serialized Line[] of every frame chain (b"" for an empty one), innermost first."""
+        """Serialized Line[] of every frame chain (b"" for an empty one), innermost first.
+
+        Cached per chain object too: the engine's ``lookup_chains`` hands out one shared tuple per
+        distinct chain (with ``lookup_many``'s fresh lists this cache only costs a dict probe)."""
         get = self.cache.get
         frame = self.frame
+        by_chain: dict[int, bytes] = {}
+        cget = by_chain.get
         out: list[bytes] = []
         app = out.append
         for frames in results:
-            if len(frames) == 1:
-                fr = frames[0]
-                app(get(id(fr)) or frame(fr))
-            else:
-                app(b"".join([get(id(fr)) or frame(fr) for fr in frames]))
+            b = cget(id(frames))
+            if b is None:
+                if len(frames) == 1:
+                    fr = frames[0]
+                    b = get(id(fr)) or frame(fr)
+                else:
+                    b = b"".join([get(id(fr)) or frame(fr) for fr in frames])
+                by_chain[id(frames)] = b
+            app(b)
         return out
 
 

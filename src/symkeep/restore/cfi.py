@@ -27,6 +27,7 @@ DW_CFA_undefined = 0x07
 DW_CFA_same_value = 0x08
 DW_CFA_def_cfa = 0x0C
 DW_CFA_def_cfa_offset = 0x0E
+DW_CFA_def_cfa_offset_sf = 0x13
 DW_CFA_offset_extended_sf = 0x11
 DW_CFA_val_offset = 0x14
 
@@ -71,6 +72,56 @@ def _advance(delta: int, endian: str) -> bytes:
     return bytes([DW_CFA_advance_loc4]) + struct.pack(endian + "I", delta & 0xFFFFFFFF)
 
 
+def cie_instructions(regs: ArchRegs, ptr_size: int) -> bytes:
+    """The CIE's initial rules (what holds at a function's entry), shared by .debug_frame and .eh_frame."""
+    out = bytearray([DW_CFA_def_cfa]) + uleb(regs.sp)
+    if regs.has_lr:
+        out += uleb(0)
+        out += bytes([DW_CFA_same_value]) + uleb(regs.lr)
+        out += bytes([DW_CFA_val_offset]) + uleb(regs.sp) + uleb(0)
+    else:
+        out += uleb(ptr_size)
+        out += bytes([DW_CFA_offset_extended]) + uleb(regs.lr) + uleb(ptr_size // -DATA_ALIGN)
+    return bytes(out)
+
+
+def fde_program(src: SourceLike, f: FunctionLike, end: int, regs: ArchRegs, ptr_size: int, endian: str) -> bytes:
+    """The CFA program of one function ``[f.entry, end)`` from its pcsp table (relative to the CIE rules)."""
+    prog = bytearray()
+    top = bool(getattr(f, "flags", 0) & FUNC_FLAG_TOPFRAME)
+    if top:
+        prog += bytes([DW_CFA_undefined]) + uleb(regs.lr)
+    loc = f.entry
+    prev_cfa: int | None = None
+    prev_saved: bool | None = None
+    for s, e, sp in src.sp_deltas(f):
+        if s >= end or e <= s:
+            continue
+        if s < loc:
+            s = loc
+        if s > loc:
+            prog += _advance(s - loc, endian)
+            loc = s
+        cfa = sp if regs.has_lr else sp + ptr_size
+        if cfa < 0 and cfa % DATA_ALIGN:
+            cfa = 0  # hostile or odd table: keep the CFA at SP
+        if regs.has_lr and not top:
+            saved = sp > 0
+            if saved != prev_saved or (saved and cfa != prev_cfa):
+                if saved and sp % -DATA_ALIGN == 0:
+                    prog += bytes([DW_CFA_offset_extended_sf]) + uleb(regs.lr) + sleb(-sp // DATA_ALIGN)
+                else:
+                    prog += bytes([DW_CFA_same_value]) + uleb(regs.lr)
+                prev_saved = saved
+        if cfa != prev_cfa:
+            if cfa < 0:  # arm64 epilogues after the frame is popped; cmd/link also writes these
+                prog += bytes([DW_CFA_def_cfa_offset_sf]) + sleb(cfa // DATA_ALIGN)
+            else:
+                prog += bytes([DW_CFA_def_cfa_offset]) + uleb(cfa)
+            prev_cfa = cfa
+    return bytes(prog)
+
+
 def write_debug_frame(src: SourceLike, funcs: Sequence[FunctionLike], ends: Sequence[int], machine: int,
                       ptr_size: int, endian: str) -> bytes:
     """One CIE and one FDE per function (32-bit DWARF, CIE version 3 like cmd/link)."""
@@ -80,14 +131,7 @@ def write_debug_frame(src: SourceLike, funcs: Sequence[FunctionLike], ends: Sequ
     mask = (1 << (8 * ptr_size)) - 1
 
     cie = bytearray(u32.pack(0xFFFFFFFF) + bytes([3, 0]) + uleb(1) + sleb(DATA_ALIGN) + uleb(regs.lr))
-    cie += bytes([DW_CFA_def_cfa]) + uleb(regs.sp)
-    if regs.has_lr:
-        cie += uleb(0)
-        cie += bytes([DW_CFA_same_value]) + uleb(regs.lr)
-        cie += bytes([DW_CFA_val_offset]) + uleb(regs.sp) + uleb(0)
-    else:
-        cie += uleb(ptr_size)
-        cie += bytes([DW_CFA_offset_extended]) + uleb(regs.lr) + uleb(ptr_size // -DATA_ALIGN)
+    cie += cie_instructions(regs, ptr_size)
     cie += b"\0" * ((-(len(cie) + 4)) % ptr_size)
     out = bytearray(u32.pack(len(cie)) + cie)
 
@@ -96,35 +140,7 @@ def write_debug_frame(src: SourceLike, funcs: Sequence[FunctionLike], ends: Sequ
         end = ends[i]
         if end <= entry:
             continue
-        prog = bytearray()
-        top = bool(getattr(f, "flags", 0) & FUNC_FLAG_TOPFRAME)
-        if top:
-            prog += bytes([DW_CFA_undefined]) + uleb(regs.lr)
-        loc = entry
-        prev_cfa: int | None = None
-        prev_saved: bool | None = None
-        for s, e, sp in src.sp_deltas(f):
-            if s >= end or e <= s:
-                continue
-            if s < loc:
-                s = loc
-            if s > loc:
-                prog += _advance(s - loc, endian)
-                loc = s
-            cfa = sp if regs.has_lr else sp + ptr_size
-            if cfa < 0:
-                cfa = 0  # hostile or odd table: keep the CFA at SP
-            if regs.has_lr and not top:
-                saved = sp > 0
-                if saved != prev_saved or (saved and cfa != prev_cfa):
-                    if saved and sp % -DATA_ALIGN == 0:
-                        prog += bytes([DW_CFA_offset_extended_sf]) + uleb(regs.lr) + sleb(-sp // DATA_ALIGN)
-                    else:
-                        prog += bytes([DW_CFA_same_value]) + uleb(regs.lr)
-                    prev_saved = saved
-            if cfa != prev_cfa:
-                prog += bytes([DW_CFA_def_cfa_offset]) + uleb(cfa)
-                prev_cfa = cfa
+        prog = fde_program(src, f, end, regs, ptr_size, endian)
         fde_len = 4 + 2 * ptr_size + len(prog)
         pad = (-(fde_len + 4)) % ptr_size
         out += u32.pack(fde_len + pad) + u32.pack(0) + pack_addr(entry & mask) + pack_addr((end - entry) & mask)

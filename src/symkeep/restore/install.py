@@ -3,7 +3,10 @@
 - ``DIR/.build-id/xx/yyyy.debug`` (gdb ``debug-file-directory``, binutils, llvm, perf ``--symfs``-less).
 - perf's build-id cache (checked with ``perf buildid-cache --add`` on perf 6.1):
   ``~/.debug/<abs path of binary>/<build id>/debug`` plus the symlink
-  ``~/.debug/.build-id/xx/yyyy -> ../../<abs path>/<build id>``.
+  ``~/.debug/.build-id/xx/yyyy -> ../../<abs path>/<build id>``. The same directory's ``elf`` is the file
+  perf reads the DSO's *data* from (``perf record`` hard-links the binary there); an unwindable copy
+  (``ehframe.unwindable_copy``) written there gives ``--call-graph=dwarf`` its ``.eh_frame``. It is
+  replaced atomically (new inode), so the hard-linked original binary is never modified.
 """
 
 from __future__ import annotations
@@ -38,8 +41,9 @@ def perf_cache_dir(home: str | os.PathLike[str] | None = None) -> Path:
 
 
 def install_perf_cache(binary_path: str | os.PathLike[str], build_id: str, data: bytes,
-                       cache: str | os.PathLike[str] | None = None) -> Path:
-    """Add ``data`` as the ``debug`` file of ``binary_path`` in perf's build-id cache; returns its path."""
+                       cache: str | os.PathLike[str] | None = None, elf: bytes | None = None) -> Path:
+    """Add ``data`` as the ``debug`` file of ``binary_path`` in perf's build-id cache (and ``elf``, if
+    given, as its ``elf`` file); returns the ``debug`` path."""
     from symkeep.restore import write_atomic
 
     bid = build_id.lower()
@@ -49,6 +53,8 @@ def install_perf_cache(binary_path: str | os.PathLike[str], build_id: str, data:
     d = root / abs_bin / bid
     target = d / "debug"
     write_atomic(target, data)
+    if elf is not None:
+        write_atomic(d / "elf", elf, mode=0o755)
     link_dir = root / ".build-id" / bid[:2]
     link = link_dir / bid[2:]
     rel = os.path.relpath(d, link_dir)
