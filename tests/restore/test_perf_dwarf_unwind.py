@@ -307,3 +307,36 @@ def test_perf_dwarf_unwind_finds_callers_of_frameless_leaf(tmp_path: Path) -> No
                          env=env, capture_output=True, text=True, timeout=300).stdout
     m = re.search(r"\[\.\] main\.leaf\s*\n(?:.*\n){0,3}?\s*---main\.leaf\s*\n\s*main\.spin\s*\n", rep)
     assert m, rep[:4000]
+
+
+def _hdr_table(data: bytes, addr: int, off: int) -> list[tuple[int, int]]:
+    (count,) = struct.unpack_from("<I", data, off + 8)
+    return [(addr + a, addr + f) for a, f in (struct.unpack_from("<ii", data, off + 12 + 8 * i) for i in range(count))]
+
+
+@pytest.mark.skipif(not (have("readelf") and have("llvm-readelf")), reason="needs readelf, llvm-readelf")
+def test_external_link_keeps_c_unwind_entries(tmp_path: Path) -> None:
+    """External linking leaves a small .eh_frame_hdr for the C objects: the merged table keeps its entries
+    (perf takes the first section named .eh_frame_hdr, so the original ones are renamed)."""
+    exe = _fixture("1.26", "amd64", "hello", "extlink")
+    secs0 = _sections(exe)
+    if ".eh_frame_hdr" not in secs0:
+        pytest.skip("this external link produced no .eh_frame_hdr")
+    orig = exe.read_bytes()
+    a0, o0, _ = secs0[".eh_frame_hdr"]
+    c_entries = _hdr_table(orig, a0, o0)
+    assert c_entries, "empty original table"
+    uc = unwindable_copy(open_go_binary(exe))
+    copy = tmp_path / "copy.elf"
+    copy.write_bytes(uc.data)
+    secs = _sections(copy)
+    assert secs[".eh_frame_hdr.orig"] == secs0[".eh_frame_hdr"]
+    a1, o1, _ = secs[".eh_frame_hdr"]
+    merged = _hdr_table(uc.data, a1, o1)
+    assert [s for s, _ in merged] == sorted(s for s, _ in merged)
+    assert set(c_entries) <= set(merged)
+    assert len(merged) == uc.fdes + len(c_entries)
+    # Every table entry points at an FDE for that start, per llvm-readelf (ours and the C ones).
+    fdes = _llvm_fdes(copy)
+    c_fdes = {f for _, f in c_entries}
+    assert all(fdes.get(f) == s for s, f in merged if f not in c_fdes)

@@ -13,9 +13,6 @@ import hashlib
 import os
 import re
 import tempfile
-import urllib.error
-import urllib.parse
-import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -222,6 +219,11 @@ def _default_cache() -> str:
 
 def debuginfod_fetch(build_id: str, urls: Sequence[str], cache_dir: str, timeout: float) -> str | None:
     """GET ``URL/buildid/ID/executable`` from each server in turn; cache as ``cache/ID/executable``."""
+    # Imported here: urllib.request (http.client, ssl) costs ~50 ms of CLI start-up, needed only here.
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+
     bid = build_id.lower()
     if not _HEX_RE.match(bid):
         return None

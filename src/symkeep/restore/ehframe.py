@@ -248,6 +248,33 @@ def default_keep(gobin: Any) -> Callable[[FunctionLike], bool]:
     return keep
 
 
+def _original_table(hdr: ElfHeader, binary: Any, programs: Sequence[tuple[int, int, bytes]]) -> list[tuple[int, int]]:
+    """(start, FDE address) of an existing ``.eh_frame_hdr`` (external linking: the C objects' CFI), minus
+    entries inside functions we describe, so the merged table still covers the C code. Only the usual
+    encodings (4-byte eh_frame_ptr and count, datarel|sdata4 table) are read; others are dropped."""
+    import bisect
+
+    sec = next((s for s in hdr.shdrs if s.name == ".eh_frame_hdr" and s.type != SHT_NOBITS), None)
+    if sec is None or sec.size < HDR_FIXED or sec.offset + sec.size > binary.length:
+        return []
+    raw = binary.read(sec.offset, sec.size)
+    if raw[0] != 1 or raw[1] & 0x0F not in (DW_EH_PE_udata4, DW_EH_PE_sdata4) or raw[2] != DW_EH_PE_udata4 \
+            or raw[3] != (DW_EH_PE_datarel | DW_EH_PE_sdata4):
+        return []
+    (count,) = struct.unpack_from(hdr.endian + "I", raw, 8)
+    count = min(count, (len(raw) - HDR_FIXED) // 8)
+    starts = [p[0] for p in programs]
+    out = []
+    for i in range(count):
+        a, b = struct.unpack_from(hdr.endian + "ii", raw, HDR_FIXED + 8 * i)
+        start = sec.addr + a
+        k = bisect.bisect_right(starts, start) - 1
+        if k >= 0 and programs[k][0] <= start < programs[k][1]:
+            continue
+        out.append((start, sec.addr + b))
+    return out
+
+
 def _rodata_region(hdr: ElfHeader, need: int) -> tuple[int, int, int, str]:
     """(segment vaddr, segment offset, start address, section name) for tables placed over .gopclntab."""
     for s in hdr.shdrs:
@@ -268,7 +295,8 @@ def _unwindable_copy(gobin: Any, binary: Any, src: SourceLike, keep: Callable[[F
     if not funcs:
         raise InputError(f"{binary.path}: no functions to describe")
     programs = fde_programs(src, funcs, machine, ps, en)
-    hdr_size = HDR_FIXED + 8 * len(programs)
+    extra = _original_table(hdr, binary, programs)
+    hdr_size = HDR_FIXED + 8 * (len(programs) + len(extra))
     eh_off = (hdr_size + 7) & ~7
     need = eh_off + eh_frame_size(programs, machine, ps, en)
     names: list[str] = []
@@ -284,7 +312,7 @@ def _unwindable_copy(gobin: Any, binary: Any, src: SourceLike, keep: Callable[[F
     hdr_addr = (start + 7) & ~7
     eh_addr = hdr_addr + eh_off
     eh, table = build_eh_frame(programs, eh_addr, machine, ps, en)
-    ehh = build_eh_frame_hdr(hdr_addr, eh_addr, table, en)
+    ehh = build_eh_frame_hdr(hdr_addr, eh_addr, table + extra, en)
     blob = ehh + b"\0" * (eh_off - len(ehh)) + eh
     blob_off = hdr_addr - vaddr + foff
     if blob_off < 0 or blob_off + len(blob) > binary.length:
@@ -309,7 +337,8 @@ def _append_section_headers(data: bytearray, hdr: ElfHeader, extra: list[tuple[s
     rows: list[tuple[int, int, int, int, int, int, int, int, int, int]] = []
     shdrs = hdr.shdrs or []
     for s in shdrs:
-        rows.append((strs.add(s.name) if s.name else 0, s.type, s.flags, s.addr, s.offset, s.size, s.link, s.info,
+        name = s.name + ".orig" if s.name in (".eh_frame_hdr", ".eh_frame") else s.name  # ours take the names
+        rows.append((strs.add(name) if name else 0, s.type, s.flags, s.addr, s.offset, s.size, s.link, s.info,
                      s.addralign, s.entsize))
     if not rows:
         rows.append((0, 0, 0, 0, 0, 0, 0, 0, 0, 0))
