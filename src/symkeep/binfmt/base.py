@@ -6,6 +6,7 @@ file reads headers only; sections, symbols and notes are parsed on first use and
 
 from __future__ import annotations
 
+import contextlib
 import mmap
 import os
 import struct
@@ -277,10 +278,8 @@ class Binary:
         except Exception:  # noqa: BLE001 - views may still be exported; mmap closes on GC
             pass
         if isinstance(self._buf, mmap.mmap):
-            try:
+            with contextlib.suppress(BufferError):
                 self._buf.close()
-            except BufferError:
-                pass
 
     def __enter__(self) -> Binary:
         return self

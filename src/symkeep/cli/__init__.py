@@ -6,6 +6,7 @@ Only the module for the command being run is imported, so ``symkeep --help`` sta
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 import sys
@@ -82,10 +83,8 @@ def main(argv: list[str] | None = None) -> Any:
         sys.exit(e.exit_code)
     except BrokenPipeError:
         # Output piped to `head`: not an error.
-        try:
+        with contextlib.suppress(OSError):
             sys.stdout = open(os.devnull, "w")  # noqa: SIM115
-        except OSError:
-            pass
         sys.exit(0)
     except KeyboardInterrupt:
         sys.exit(130)

@@ -9,7 +9,6 @@ from typing import Any
 
 import click
 
-
 # internal/abi FuncFlag bits (TopFrame and SPWrite since Go 1.17, Asm since 1.21).
 _FLAG_BITS = ((1, "topframe"), (2, "spwrite"), (4, "asm"))
 
