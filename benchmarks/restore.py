@@ -1,6 +1,6 @@
 """Benchmark `symkeep restore` on the largest Go binary at hand.
 
-Usage: python benchmarks/restore.py [BINARY] [--twin UNSTRIPPED]
+Usage: python -m benchmarks.restore [BINARY] [--twin UNSTRIPPED]
 
 Default BINARY: the `compile` tool of the newest toolchain under ~/.cache/symkeep/toolchains (a
 stripped Go release binary, >10k functions). Prints wall time, peak RSS (this process; restore runs
@@ -50,7 +50,18 @@ def main() -> None:
     ap.add_argument("--twin", type=Path, help="unstripped build of the same program (DWARF size to compare)")
     ap.add_argument("--out", type=Path, default=Path("/tmp/symkeep-restore-bench.debug"))
     a = ap.parse_args()
-    binary = a.binary or _default_binary()
+    binary = a.binary
+    if binary is None:
+        # Same program both ways: the compile tool built from source with DWARF (the twin), and its
+        # `strip`ped copy (what we restore from).
+        import subprocess
+
+        sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+        from benchmarks.common import compile_with_dwarf
+
+        a.twin = compile_with_dwarf("1.27")
+        binary = a.out.with_name("compile-stripped")
+        subprocess.run(["strip", "-o", str(binary), str(a.twin)], check=True)
     from symkeep.restore import restore_result
     from symkeep.symbolize import open_go_binary
 

@@ -1,0 +1,218 @@
+"""Bulk (numpy) decoding of the pcfile / pcln / pcinline tables of *every* function at once.
+
+The per-function decoder (:mod:`symkeep.golang.pcvalue`) costs ~0.3 ms per function in pure Python;
+symbolizing millions of PCs touches every function, so bulk lookups decode the whole pctab region in
+one vectorized pass instead:
+
+1. varints of the region: bytes < 0x80 end a varint; values by ``np.add.reduceat`` of shifted bytes;
+2. tables: every offset referenced by pcfile / pcln / pcdata[InlTreeIndex]; a table runs to its first
+   zero value delta after the first pair (same parity as its start); values are a segmented cumsum
+   of the zig-zag deltas starting at -1, pc ends a segmented cumsum of the pc deltas x quantum;
+3. rows of all tables in one array sorted by ``table << 40 | rel_end``, so a batch of
+   (table, pc - entry) queries is one ``np.searchsorted``.
+
+Tables do not depend on the function (only on its entry), so shared (deduplicated) tables are decoded
+once. Anything irregular (a table offset that does not start a varint, a missing end marker, overlong
+varints, overlapping tables, int32 overflow, pre-1.16 layouts) raises :class:`BulkUnsupported`; the
+caller then keeps the exact per-function path. Memory is O(pctab size + nfunc).
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+
+import numpy as np
+import numpy.typing as npt
+
+from symkeep.errors import SymkeepError
+from symkeep.golang.pcln_constants import FUNC_FIXED_118, FUNC_FIXED_120, PCDATA_INL_TREE_INDEX
+from symkeep.golang.pclntab import PclnTab
+
+__all__ = ["BulkUnsupported", "PcTables", "KIND_FILE", "KIND_LINE", "KIND_INL"]
+
+KIND_FILE, KIND_LINE, KIND_INL = 0, 1, 2
+_SHIFT = 40
+_REL_MAX = 1 << _SHIFT
+_MAX_TABLES = 1 << 22  # table id << 40 stays below 2**62
+
+I64 = npt.NDArray[np.int64]
+
+
+class BulkUnsupported(SymkeepError):
+    """The tables are not in the regular layout the bulk decoder relies on (use the per-function path)."""
+
+
+def _u32_at(u8: npt.NDArray[np.uint8], offs: I64, big: bool) -> I64:
+    """u32 at each byte offset of ``u8`` (offsets checked by the caller)."""
+    b = u8[offs[:, None] + np.arange(4)].astype(np.int64)
+    if big:
+        return (b[:, 0] << 24) | (b[:, 1] << 16) | (b[:, 2] << 8) | b[:, 3]
+    return (b[:, 3] << 24) | (b[:, 2] << 16) | (b[:, 1] << 8) | b[:, 0]
+
+
+class PcTables:
+    """Decoded pcfile (kind 0), pcln (kind 1) and pcinline (kind 2) tables of every function.
+
+    ``entries`` are the functions' entry PCs (nfunc + 1 values, the last = end of the last function),
+    as resolved by the caller (text start, text sections)."""
+
+    def __init__(self, tab: PclnTab, entries: npt.NDArray[np.uint64]) -> None:
+        if tab.generation not in ("1.16", "1.18", "1.20"):
+            raise BulkUnsupported(f"bulk decoding needs a Go 1.16+ pclntab, not {tab.generation}")
+        nfunc = tab.nfunc
+        if nfunc <= 0 or len(entries) != nfunc + 1:
+            raise BulkUnsupported("no functions")
+        if int(np.diff(entries.astype(np.uint64)).max(initial=0)) >= _REL_MAX:
+            raise BulkUnsupported("function larger than the bulk decoder's pc range")
+        data = tab.data
+        n = len(data)
+        u8 = np.frombuffer(data, dtype=np.uint8)
+        big = tab.byteorder == "big"
+        # -- _func fields of every function (vectorized) -------------------------------------------
+        recs = tab.funcoffs[:nfunc].astype(np.int64) + int(tab.pcln_offset)
+        if tab.generation == "1.16":
+            base = tab.ptrsize  # word-sized entry first
+            o_name, o_pcfile, o_pcln, o_npcdata, o_cu = base, base + 16, base + 20, base + 24, base + 28
+            o_pcdata = base + 36
+            o_start = -1
+        else:
+            o_name, o_pcfile, o_pcln, o_npcdata, o_cu = 4, 20, 24, 28, 32
+            o_pcdata = FUNC_FIXED_120 if tab.generation == "1.20" else FUNC_FIXED_118
+            o_start = 36 if tab.generation == "1.20" else -1
+        if int(recs.min()) < 0 or int(recs.max()) + o_pcdata > n:
+            raise BulkUnsupported("function record past the end of the pclntab")
+        self.name_off = _u32_at(u8, recs + o_name, big)
+        self.name_off = np.where(self.name_off >= 1 << 31, self.name_off - (1 << 32), self.name_off)
+        self.cu_offset = _u32_at(u8, recs + o_cu, big)
+        if o_start >= 0:
+            sl = _u32_at(u8, recs + o_start, big)
+            self.start_line = np.where(sl >= 1 << 31, sl - (1 << 32), sl)
+        else:
+            self.start_line = np.zeros(nfunc, dtype=np.int64)
+        npcdata = _u32_at(u8, recs + o_npcdata, big)
+        has_inl = npcdata > PCDATA_INL_TREE_INDEX
+        inl_pos = recs + o_pcdata + 4 * PCDATA_INL_TREE_INDEX
+        if bool(np.any(has_inl & (inl_pos + 4 > n))):
+            raise BulkUnsupported("pcdata array past the end of the pclntab")
+        inl = np.zeros(nfunc, dtype=np.int64)
+        if bool(has_inl.any()):
+            inl[has_inl] = _u32_at(u8, inl_pos[has_inl], big)
+        offs = np.stack([_u32_at(u8, recs + o_pcfile, big), _u32_at(u8, recs + o_pcln, big), inl])
+        # -- varints of the pctab region -----------------------------------------------------------
+        lo = int(tab.pctab_offset)
+        hi = min(
+            [int(x) for x in (tab.funcname_offset, tab.cu_offset, tab.filetab_offset, tab.pcln_offset, n)
+             if int(x) > lo],
+            default=n,
+        )
+        region = u8[lo:hi]
+        if int(offs.max(initial=0)) >= len(region):
+            raise BulkUnsupported("table offset outside the pctab region")
+        term = region < 0x80
+        vend = np.flatnonzero(term)  # last byte of each varint
+        nvar = len(vend)
+        if nvar == 0:
+            raise BulkUnsupported("empty pctab")
+        vstart = np.empty(nvar, dtype=np.int64)
+        vstart[0] = 0
+        vstart[1:] = vend[:-1] + 1
+        if int((vend - vstart).max()) > 4:
+            raise BulkUnsupported("overlong varint in the pctab")
+        nb = int(vend[-1]) + 1
+        vid = np.zeros(nb, dtype=np.int64)  # varint index of each byte
+        vid[1:] = np.cumsum(term[: nb - 1])
+        pos = np.arange(nb, dtype=np.int64) - vstart[vid]
+        shifted = (region[:nb].astype(np.uint64) & np.uint64(0x7F)) << (np.uint64(7) * pos.astype(np.uint64))
+        vals = np.add.reduceat(shifted, vstart).astype(np.int64)
+        del shifted, pos
+        if int(vals.max()) >= 1 << 32:
+            raise BulkUnsupported("varint above 32 bits in the pctab")
+        # -- tables --------------------------------------------------------------------------------
+        toffs = np.unique(offs)
+        toffs = toffs[toffs != 0]
+        ntab = len(toffs)
+        if ntab == 0 or ntab >= _MAX_TABLES:
+            raise BulkUnsupported("no tables or too many tables")
+        if int(toffs[-1]) >= nb or bool(np.any(~term[toffs - 1])):
+            raise BulkUnsupported("table offset does not start a varint")
+        s = vid[toffs]  # first varint of each table (sorted)
+        zeros = np.flatnonzero(vals == 0)
+        t_end = np.empty(ntab, dtype=np.int64)
+        for par in (0, 1):
+            zp = zeros[(zeros & 1) == par]
+            sel = (s & 1) == par
+            k = np.searchsorted(zp, s[sel], side="right")
+            if bool(np.any(k >= len(zp))):
+                raise BulkUnsupported("pcvalue table without an end marker")
+            t_end[sel] = zp[k]
+        if bool(np.any(t_end[:-1] >= s[1:])):
+            raise BulkUnsupported("overlapping pcvalue tables")
+        npairs = (t_end - s) // 2
+        total = int(npairs.sum())
+        pstart = np.zeros(ntab + 1, dtype=np.int64)  # first pair of each table
+        np.cumsum(npairs, out=pstart[1:])
+        vi = np.repeat(s - 2 * pstart[:-1], npairs) + 2 * np.arange(total, dtype=np.int64)
+        ud = vals[vi]
+        pd = vals[vi + 1]
+        delta = np.where(ud & 1, -(ud >> 1) - 1, ud >> 1)
+        cs = np.cumsum(delta)
+        before = np.zeros(ntab, dtype=np.int64)
+        nz = pstart[:-1] > 0
+        before[nz] = cs[pstart[:-1][nz] - 1]
+        value = cs - np.repeat(before, npairs) - 1
+        if total and (int(value.min()) < -(1 << 31) or int(value.max()) >= 1 << 31):
+            raise BulkUnsupported("pcvalue out of the int32 range")
+        pcs = np.cumsum(pd)
+        pbefore = np.zeros(ntab, dtype=np.int64)
+        pbefore[nz] = pcs[pstart[:-1][nz] - 1]
+        rel_end = (pcs - np.repeat(pbefore, npairs)) * tab.quantum
+        if total and int(rel_end.max()) >= _REL_MAX:
+            raise BulkUnsupported("pcvalue table spans too many bytes")
+        tid = np.repeat(np.arange(ntab, dtype=np.int64), npairs)
+        keep = pd > 0  # a zero pc delta changes the value without a range of its own
+        self._keys: npt.NDArray[np.uint64] = ((tid[keep] << _SHIFT) | rel_end[keep]).astype(np.uint64)
+        self._vals: I64 = value[keep]
+        tb = np.arange(ntab + 1, dtype=np.uint64) << np.uint64(_SHIFT)
+        self._tend: I64 = np.searchsorted(self._keys, tb[1:], side="left").astype(np.int64)
+        # per function and kind: table id (-1 = no table)
+        ti = np.searchsorted(toffs, offs).astype(np.int64)
+        self._tid: I64 = np.where(offs == 0, -1, ti)
+        self.nfunc = nfunc
+        self.entries = entries.astype(np.uint64)
+        self.has_inline_table = offs[KIND_INL] != 0
+        self._keys_list: list[int] | None = None
+        self._vals_list: list[int] = []
+        self._tend_list: list[int] = []
+        self._tid_list: list[list[int]] = []
+        self._entries_list: list[int] = []
+
+    def values(self, kind: int, func: I64, pcs: npt.NDArray[np.uint64]) -> tuple[I64, npt.NDArray[np.bool_]]:
+        """Table values of ``kind`` at ``pcs`` (each inside function ``func``): (values, covered).
+
+        ``covered`` is False (value -1) where the function has no such table or the pc lies past the
+        table's last range (what the per-function decoder reports as "not covered")."""
+        t = self._tid[kind][func]
+        rel = (pcs - self.entries[func]).astype(np.uint64)
+        q = (t.astype(np.uint64) << np.uint64(_SHIFT)) | rel
+        p = np.searchsorted(self._keys, q, side="right").astype(np.int64)
+        ok = (t >= 0) & (p < self._tend[np.maximum(t, 0)])
+        v = np.where(ok, self._vals[np.minimum(p, len(self._vals) - 1)], -1) if len(self._vals) else (
+            np.full(len(func), -1, dtype=np.int64)
+        )
+        return v.astype(np.int64), ok
+
+    def value_at(self, kind: int, func: int, pc: int) -> int:
+        """Scalar :meth:`values` (inline walks): -1 when not covered or ``pc`` is before the entry."""
+        if self._keys_list is None:
+            self._keys_list = self._keys.tolist()
+            self._vals_list = self._vals.tolist()
+            self._tend_list = [0, *self._tend.tolist()]  # row range of table t: [t, t + 1]
+            self._tid_list = self._tid.tolist()
+            self._entries_list = self.entries.tolist()
+        t = self._tid_list[kind][func]
+        entry = self._entries_list[func]
+        if t < 0 or pc < entry:
+            return -1
+        hi = self._tend_list[t + 1]
+        p = bisect_right(self._keys_list, (t << _SHIFT) | (pc - entry), self._tend_list[t], hi)
+        return self._vals_list[p] if p < hi else -1
