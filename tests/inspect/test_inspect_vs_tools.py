@@ -212,3 +212,22 @@ def test_no_build_info(tmp_path: Path, variant: str, source: str) -> None:
     assert rep["go"]["buildinfo"] is None
     assert rep["go"]["version"] == go_version_m(src)["version"]
     assert rep["go"]["version_source"] == source
+
+
+def test_old_generation_binaries() -> None:
+    """Registry-shipped Go 1.14–1.17 binaries: version per `go version`, pclntab magic per the bytes."""
+    from fixtures.oldbins import old_binaries
+
+    olds = old_binaries()
+    assert {hex(o.magic) for o in olds} >= {"0xfffffffb", "0xfffffffa"}
+    tc = toolchain(NEWEST)
+    for o in olds:
+        out = subprocess.run([str(tc.go), "version", str(o.path)], capture_output=True, text=True,
+                             env=tc.env(), check=True)
+        truth = out.stdout.rsplit(": ", 1)[1].split()[0]
+        rep = _inspect(str(o.path))
+        assert rep["go"]["version"] == truth, o.name
+        assert int(rep["go"]["pclntab"]["magic"], 16) == o.magic, o.name
+        assert rep["format"] == {"linux": "elf", "darwin": "macho", "windows": "pe"}[o.goos]
+        assert rep["arch"] == o.goarch
+        assert rep["go"]["pclntab"]["functions"] > 1000

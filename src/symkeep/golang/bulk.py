@@ -181,10 +181,52 @@ class PcTables:
         self.entries = entries.astype(np.uint64)
         self.has_inline_table = offs[KIND_INL] != 0
         self._keys_list: list[int] | None = None
+        self._build_ranges()
         self._vals_list: list[int] = []
         self._tend_list: list[int] = []
         self._tid_list: list[list[int]] = []
         self._entries_list: list[int] = []
+
+    def _build_ranges(self) -> None:
+        """Global range table: ``starts`` (sorted absolute PCs where the file, line or inline value of
+        some function changes, plus every entry) and ``slot`` per range: the index of its distinct
+        (function, file, line, inline) key in ``slot_keys``, or -1 where the pc is not covered."""
+        nfunc = self.nfunc
+        ents = self.entries.astype(np.int64)
+        size = ents[1:] - ents[:-1]
+        keys_rel = (self._keys & np.uint64(_REL_MAX - 1)).astype(np.int64)
+        tstart = np.concatenate([[0], self._tend[:-1]]).astype(np.int64)
+        budget = 4 * len(self._keys) + 4 * nfunc + 4096
+        parts = [ents[:-1][size > 0]]
+        total = 0
+        for kind in (KIND_FILE, KIND_LINE, KIND_INL):
+            t = self._tid[kind]
+            f = np.flatnonzero((t >= 0) & (size > 0))
+            tf = t[f]
+            q = ((tf << _SHIFT) | size[f]).astype(np.uint64)
+            cnt = np.searchsorted(self._keys, q, side="left").astype(np.int64) - tstart[tf]
+            m = int(cnt.sum())
+            total += m
+            if total > budget:
+                raise BulkUnsupported("pcvalue tables shared by too many functions")
+            first = np.zeros(len(f), dtype=np.int64)
+            if len(f):
+                np.cumsum(cnt[:-1], out=first[1:])
+            rows = np.repeat(tstart[tf] - first, cnt) + np.arange(m, dtype=np.int64)
+            parts.append(np.repeat(ents[f], cnt) + keys_rel[rows])
+        starts = np.unique(np.concatenate(parts)).astype(np.uint64)
+        fidx = np.searchsorted(self.entries, starts, side="right").astype(np.int64) - 1
+        fv, fok = self.values(KIND_FILE, fidx, starts)
+        lv, lok = self.values(KIND_LINE, fidx, starts)
+        iv, _ = self.values(KIND_INL, fidx, starts)
+        cov = np.flatnonzero(fok & lok)
+        cols = [fidx[cov], fv[cov], lv[cov], iv[cov]]
+        first_row, inverse = unique_rows(cols)
+        slot = np.full(len(starts), -1, dtype=np.int64)
+        slot[cov] = inverse
+        self.starts: npt.NDArray[np.uint64] = starts
+        self.slot: I64 = slot
+        self.slot_keys: list[I64] = [c[first_row] for c in cols]
 
     def values(self, kind: int, func: I64, pcs: npt.NDArray[np.uint64]) -> tuple[I64, npt.NDArray[np.bool_]]:
         """Table values of ``kind`` at ``pcs`` (each inside function ``func``): (values, covered).
@@ -216,3 +258,29 @@ class PcTables:
         hi = self._tend_list[t + 1]
         p = bisect_right(self._keys_list, (t << _SHIFT) | (pc - entry), self._tend_list[t], hi)
         return self._vals_list[p] if p < hi else -1
+
+
+def unique_rows(cols: list[I64]) -> tuple[I64, I64]:
+    """(index of the first row of each distinct row, row -> distinct index) over parallel columns.
+
+    Columns are packed into one int64 with a mixed radix while it fits (re-compressing the key with
+    ``np.unique`` when it would not): sorting one int64 column beats ``np.unique(axis=0)``."""
+    m = len(cols[0])
+    if m == 0:
+        z = np.zeros(0, dtype=np.int64)
+        return z, z
+    key = np.zeros(m, dtype=np.int64)
+    span = 1
+    for c in cols:
+        c0 = c.astype(np.int64) - int(c.min())
+        r = int(c0.max()) + 1
+        if span * r >= 1 << 62:
+            _, key = np.unique(key, return_inverse=True)
+            span = int(key.max()) + 1
+            if span * r >= 1 << 62:
+                _, c0 = np.unique(c0, return_inverse=True)
+                r = int(c0.max()) + 1
+        key = key * r + c0
+        span *= r
+    _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+    return first.astype(np.int64), inverse.reshape(-1).astype(np.int64)

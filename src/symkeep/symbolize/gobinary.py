@@ -45,7 +45,6 @@ _INFO_CACHE = 1 << 15
 # decode only the functions they touch (~0.3 ms each).
 _BULK_MIN = 20_000
 _BULK_REUSE_MIN = 512  # once the bulk tables exist, batches this large use them too
-_BULK_CHAIN_CACHE = 1 << 20
 _EMPTY_LISTS: tuple[list[int], list[int]] = ([], [])
 # Frozen slots dataclasses: building them through the slot descriptors skips the frozen __setattr__
 # detour (millions of PCRange/Frame objects in a full decode). Same objects, same eq/hash.
@@ -121,7 +120,7 @@ class GoBinary:
         self._inl_fd: int | None = None  # FUNCDATA index of the inline tree (3 or 4, see _inl_funcdata)
         self._bulk: PcTables | None = None
         self._bulk_failed = False
-        self._bulk_chains: dict[tuple[int, int, int, int], tuple[Frame, ...]] = {}
+        self._bulk_slot_chains: list[tuple[Frame, ...] | None] | None = None
         self._bulk_outer: dict[tuple[int, int], tuple[Frame, ...]] = {}
         self._bulk_trees: dict[int, InlineTree | None] = {}
         self._bulk_fn: dict[int, tuple[str, int, int]] = {}  # function -> (name, start line, cu offset)
@@ -505,24 +504,24 @@ class GoBinary:
         """:meth:`_lookup_chains` over the bulk-decoded tables: three ``searchsorted`` for file, line
         and inline index of every PC, then one chain per distinct (function, file, line, inline)."""
         bt = self._bulk_tables()
-        sel = np.flatnonzero(valid)
-        # sorted queries: searchsorted walks the row table in order (far fewer cache misses)
-        sel = sel[np.argsort(arr[sel], kind="stable")]
-        fi = idx[sel]
-        pv = arr[sel]
-        fv, fok = bt.values(KIND_FILE, fi, pv)
-        lv, lok = bt.values(KIND_LINE, fi, pv)
-        iv, _ = bt.values(KIND_INL, fi, pv)
-        cov = fok & lok  # past the end of the file or line table: unknown, like the per-function path
-        sel = sel[cov]
-        cols = [fi[cov], fv[cov], lv[cov], iv[cov]]
-        uniq_first, inverse = _unique_rows(cols)
-        reps = [c[uniq_first].tolist() for c in cols]
-        cache = self._bulk_chains
-        if len(cache) > _BULK_CHAIN_CACHE:
-            cache.clear()
-            self._bulk_outer.clear()
-        cache_get = cache.get
+        r = np.searchsorted(bt.starts, arr, side="right").astype(np.int64) - 1
+        slot = np.where(valid & (r >= 0), bt.slot[np.maximum(r, 0)], -1)
+        chains = self._bulk_slot_chains
+        if chains is None:
+            chains = [None] * (len(bt.slot_keys[0]) + 1)
+            chains[-1] = ()  # slot -1: unknown
+            self._bulk_slot_chains = chains
+        missing = [u for u in np.unique(slot).tolist() if chains[u] is None]
+        if missing:
+            self._bulk_fill(bt, chains, missing)
+        if len(arr) == 1:
+            return [cast("tuple[Frame, ...]", chains[int(slot[0])])]
+        return list(itemgetter(*slot.tolist())(chains))
+
+    def _bulk_fill(self, bt: PcTables, chains: list[tuple[Frame, ...] | None], missing: list[int]) -> None:
+        """Build the chains of the distinct (function, file, line, inline index) keys ``missing``."""
+        m = np.asarray(missing, dtype=np.int64)
+        fl, fvl, lvl, ivl = (k[m].tolist() for k in bt.slot_keys)
         fn_info = self._bulk_fn
         frames_d = self._frames
         frames_get = frames_d.get
@@ -530,35 +529,22 @@ class GoBinary:
         file_name = self.pclntab.file_name
         name_off, start_line, cu_offset = bt.name_off, bt.start_line, bt.cu_offset
         name = self._name
-        chains: list[tuple[Frame, ...]] = []
-        add = chains.append
-        for key in zip(*reps, strict=True):
-            ch = cache_get(key)
+        for u, f, fval, lval, ival in zip(missing, fl, fvl, lvl, ivl, strict=True):
+            fi_ = fn_info.get(f)
+            if fi_ is None:
+                fi_ = (name(int(name_off[f])), int(start_line[f]), int(cu_offset[f]))
+                fn_info[f] = fi_
+            fname, fstart, cu = fi_
+            file = file_name(cu, fval) if fval >= 0 else "?"
+            ch = self._bulk_inline_chain(bt, f, file, lval, ival, fname, fstart) if ival >= 0 else None
             if ch is None:
-                f, fval, lval, ival = key
-                fi_ = fn_info.get(f)
-                if fi_ is None:
-                    fi_ = (name(int(name_off[f])), int(start_line[f]), int(cu_offset[f]))
-                    fn_info[f] = fi_
-                fname, fstart, cu = fi_
-                file = file_name(cu, fval) if fval >= 0 else "?"
-                if ival >= 0:
-                    ch = self._bulk_inline_chain(bt, f, file, lval, ival, fname, fstart)
-                if ch is None:
-                    fk = (fname, file, lval, fstart, False)
-                    fr = frames_get(fk)
-                    if fr is None:
-                        fr = _make_frame(fname, file, lval, fstart, False)
-                        frames_d[fk] = fr
-                    ch = chains_sd((id(fr),), (fr,))
-                cache[key] = ch
-            add(ch)
-        chains.append(())
-        out = np.full(len(arr), len(chains) - 1, dtype=np.int64)
-        out[sel] = inverse
-        if len(arr) == 1:
-            return [chains[int(out[0])]]
-        return list(itemgetter(*out.tolist())(chains))
+                fk = (fname, file, lval, fstart, False)
+                fr = frames_get(fk)
+                if fr is None:
+                    fr = _make_frame(fname, file, lval, fstart, False)
+                    frames_d[fk] = fr
+                ch = chains_sd((id(fr),), (fr,))
+            chains[u] = ch
 
     def _bulk_tree(self, f: int) -> InlineTree | None:
         if f in self._bulk_trees:
@@ -655,32 +641,6 @@ class GoBinary:
         starts = [entry, *ends]
         starts.pop()  # a range starts at the entry or where the previous one ended
         return list(zip(starts, ends, vals, strict=True))
-
-
-def _unique_rows(cols: list[npt.NDArray[np.int64]]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-    """(index of the first row of each distinct row, row -> distinct index) over parallel columns.
-
-    Columns are packed into one int64 with a mixed radix while it fits (re-compressing the key with
-    ``np.unique`` when it would not); a sort of one int64 column beats ``np.unique(axis=0)``."""
-    m = len(cols[0])
-    if m == 0:
-        z = np.zeros(0, dtype=np.int64)
-        return z, z
-    key = np.zeros(m, dtype=np.int64)
-    span = 1
-    for c in cols:
-        c0 = c.astype(np.int64) - int(c.min())
-        r = int(c0.max()) + 1
-        if span * r >= 1 << 62:
-            _, key = np.unique(key, return_inverse=True)
-            span = int(key.max()) + 1
-            if span * r >= 1 << 62:
-                _, c0 = np.unique(c0, return_inverse=True)
-                r = int(c0.max()) + 1
-        key = key * r + c0
-        span *= r
-    _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
-    return first.astype(np.int64), inverse.reshape(-1).astype(np.int64)
 
 
 def _to_ranges(starts: list[int], frames: list[tuple[Frame, ...]], end: int) -> list[PCRange]:
