@@ -1,6 +1,6 @@
 """Mach-O reader tests on real darwin binaries built by real Go toolchains.
 
-Ground truth: Go's own ``debug/macho`` (a small program built here, see ``GT_SOURCE``) and
+Ground truth: Go's own ``debug/macho`` (a small program built here, see ``helpers.GT_SOURCE``) and
 ``llvm-objdump --macho`` (UUID, entry point, rebase locations). A universal file is assembled from two
 thin slices; chained fixups are encoded over the real rebase locations that llvm-objdump lists.
 """
@@ -9,11 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import hashlib
-import json
-import os
 import re
-import shutil
 import struct
 import subprocess
 from pathlib import Path
@@ -28,64 +24,29 @@ from symkeep.binfmt import open_binary
 from symkeep.binfmt.macho import MachOFile, open_macho
 from symkeep.errors import FormatError, InputError, NotABinaryError, SymkeepError
 
-try:
-    from tests.fixtures.factory import FixtureSpec, FixtureUnavailable, build_fixture, fixtures_dir, toolchain
-except ImportError:  # pytest put tests/ (not the repo root) on sys.path
-    from fixtures.factory import (  # type: ignore[no-redef]
-        FixtureSpec,
-        FixtureUnavailable,
-        build_fixture,
-        fixtures_dir,
-        toolchain,
-    )
+from .helpers import (
+    TOOLCHAINS,
+    VARIANTS,
+    cut_points,
+    ff_bytes,
+    fixture,
+    go_dump,
+    go_testdata,
+    ids,
+    llvm_mc_assemble,
+    llvm_tool,
+    mutate,
+    patch,
+    truncations,
+    typed_errors_only,
+)
 
-TOOLCHAINS = ("1.21", "1.27")
 DARWIN = ("amd64", "arm64")
-VARIANTS = ("default", "sw")
 
 
-# -- fixtures and ground truth --------------------------------------------------------------------
-def fixture(tc: str, goos: str, goarch: str, variant: str) -> Path:
-    try:
-        return build_fixture(FixtureSpec(tc, goos, goarch, variant))
-    except FixtureUnavailable as e:
-        pytest.skip(str(e))
-
-
-@functools.cache
-def gt_tool() -> Path:
-    """Build the debug/macho + debug/pe dumper once (cached by its source hash)."""
-    from symkeep.build.gobuild import build
-
-    src = GT_SOURCE
-    tc = toolchain("1.27")
-    key = hashlib.sha256((src + tc.version).encode()).hexdigest()[:16]
-    out = fixtures_dir().parent / "test-macho-pe" / f"gt-{key}"
-    if out.is_file():
-        return out
-    work = out.parent / f"gt-src-{key}"
-    work.mkdir(parents=True, exist_ok=True)
-    (work / "main.go").write_text(src)
-    (work / "go.mod").write_text("module symkeep.test/gt\n\ngo 1.21\n")
-    tmp = out.with_name(f"{out.name}.{os.getpid()}.tmp")  # pytest-xdist workers may race here
-    build(tc, work, tmp)
-    tmp.replace(out)
-    return out
-
-
-@functools.cache
-def go_dump(kind: str, path: Path) -> Any:
-    res = subprocess.run([str(gt_tool()), kind, str(path)], capture_output=True, text=True, timeout=120)
-    assert res.returncode == 0, res.stderr
-    return json.loads(res.stdout)
-
-
+# -- ground truth -----------------------------------------------------------------------------------
 def llvm_objdump() -> str:
-    for name in ("llvm-objdump", "llvm-objdump-14", "llvm-objdump-15", "llvm-objdump-16"):
-        p = shutil.which(name)
-        if p:
-            return p
-    pytest.skip("llvm-objdump not installed (Debian package llvm)")
+    return llvm_tool("llvm-objdump")
 
 
 def llvm_private_headers(path: Path) -> str:
@@ -106,10 +67,6 @@ def go_visible(name: str) -> str:
 
 
 CASES = [(tc, a, v) for tc in TOOLCHAINS for a in DARWIN for v in VARIANTS]
-
-
-def ids(c: tuple[str, ...]) -> str:
-    return "-".join(c)
 
 
 # -- structure vs debug/macho ---------------------------------------------------------------------
@@ -246,19 +203,7 @@ L_str:
 
 
 def llvm_mc_object(tmp: Path, triple: str) -> Path:
-    mc = next(
-        (p for n in ("llvm-mc", "llvm-mc-14", "llvm-mc-15", "llvm-mc-16") if (p := shutil.which(n))), None
-    )
-    if mc is None:
-        pytest.skip("llvm-mc not installed (Debian package llvm)")
-    src = tmp / "t.s"
-    src.write_text(ASM)
-    out = tmp / f"{triple}.o"
-    res = subprocess.run(
-        [mc, f"-triple={triple}", "-filetype=obj", "-o", str(out), str(src)], capture_output=True, text=True
-    )
-    assert res.returncode == 0, res.stderr
-    return out
+    return llvm_mc_assemble(ASM, triple, tmp / "t.s", tmp / f"{triple}.o")
 
 
 @pytest.mark.parametrize(
@@ -296,12 +241,8 @@ def test_assembler_objects(tmp_path: Path, triple: str, goarch: str, bits: int) 
         assert bytes(b.section_data(b.section("__cstring"))) == b"hello\0"  # type: ignore[arg-type]
     # every truncation and every byte set to 0xff: typed errors only
     data = path.read_bytes()
-    for cut in range(len(data)):
-        with contextlib.suppress(SymkeepError):
-            exercise(open_bytes(data[:cut]))
-    for i in range(len(data)):
-        with contextlib.suppress(SymkeepError):
-            exercise(open_bytes(data[:i] + b"\xff" + data[i + 1 :]))
+    typed_errors_only(truncations(data), lambda d: exercise(open_bytes(d)))
+    typed_errors_only(ff_bytes(data), lambda d: exercise(open_bytes(d)))
 
 
 def test_universal_objects(tmp_path: Path) -> None:
@@ -327,13 +268,6 @@ def test_universal_objects(tmp_path: Path) -> None:
 
 
 # -- binaries from Apple's toolchains (gcc/clang on macOS), shipped as Go's debug/macho test data -------
-def go_testdata(pkg: str) -> Path:
-    d = toolchain("1.27").goroot / "src" / "debug" / pkg / "testdata"
-    if not d.is_dir():
-        pytest.skip(f"no {d}")
-    return d
-
-
 APPLE_FILES = [
     "clang-386-darwin-exec-with-rpath",
     "clang-386-darwin.obj",
@@ -732,24 +666,16 @@ def small_macho() -> bytes:
 
 def test_truncated_everywhere(small_macho: bytes) -> None:
     data = small_macho
-    cuts = sorted(set(list(range(0, 4096, 7)) + list(range(0, len(data), max(1, len(data) // 300)))))
-    for cut in cuts:
-        with contextlib.suppress(SymkeepError):
-            exercise(open_bytes(data[:cut]))
-
-
-def _patch(data: bytes, off: int, fmt: str, val: int) -> bytes:
-    b = bytearray(data)
-    struct.pack_into(fmt, b, off, val)
-    return bytes(b)
+    cuts = cut_points(len(data), 4096, 7)
+    typed_errors_only(truncations(data, cuts), lambda d: exercise(open_bytes(d)))
 
 
 def test_absurd_counts_are_typed_errors(small_macho: bytes) -> None:
     d = small_macho
     with pytest.raises(FormatError, match="ncmds"):
-        open_bytes(_patch(d, 16, "<I", 0xFFFFFFFF))
+        open_bytes(patch(d, 16, "<I", 0xFFFFFFFF))
     with pytest.raises(FormatError, match="sizeofcmds"):
-        open_bytes(_patch(d, 20, "<I", 0xFFFFFFF0))
+        open_bytes(patch(d, 20, "<I", 0xFFFFFFF0))
     # nsects of the first segment with sections
     m = open_bytes(d)
     lc = next(
@@ -758,21 +684,21 @@ def test_absurd_counts_are_typed_errors(small_macho: bytes) -> None:
         if lc.cmd == C.LC_SEGMENT_64 and struct.unpack_from("<I", d, lc.offset + 64)[0]
     )
     with pytest.raises(FormatError, match="nsects"):
-        open_bytes(_patch(d, lc.offset + 64, "<I", 0x7FFFFFFF))
+        open_bytes(patch(d, lc.offset + 64, "<I", 0x7FFFFFFF))
     with pytest.raises(FormatError, match="cmdsize"):
-        open_bytes(_patch(d, 32 + 4, "<I", 0x7FFFFFFF))
+        open_bytes(patch(d, 32 + 4, "<I", 0x7FFFFFFF))
     st_lc = next(lc for lc in m.load_commands if lc.cmd == C.LC_SYMTAB)
-    bad = open_bytes(_patch(d, st_lc.offset + 12, "<I", 0x7FFFFFFF))  # nsyms
+    bad = open_bytes(patch(d, st_lc.offset + 12, "<I", 0x7FFFFFFF))  # nsyms
     with pytest.raises(FormatError, match="symbol table"):
         bad.symbols()
-    bad = open_bytes(_patch(d, st_lc.offset + 20, "<I", 0xFFFFFFF0))  # strsize
+    bad = open_bytes(patch(d, st_lc.offset + 20, "<I", 0xFFFFFFF0))  # strsize
     with pytest.raises(FormatError, match="string table"):
         bad.symbols()
     fat = make_fat([(C.CPU_TYPE_ARM64, 0, d)])
     with pytest.raises(NotABinaryError):
-        open_macho("mem", _patch(fat, 4, ">I", 0x7FFFFFFF), None)
+        open_macho("mem", patch(fat, 4, ">I", 0x7FFFFFFF), None)
     with pytest.raises(FormatError, match="outside"):
-        open_macho("mem", _patch(fat, 16, ">I", 0xFFFFFF00), None)  # slice size
+        open_macho("mem", patch(fat, 16, ">I", 0xFFFFFF00), None)  # slice size
     with pytest.raises(NotABinaryError):
         open_bytes(b"\0" * 64)
 
@@ -780,11 +706,8 @@ def test_absurd_counts_are_typed_errors(small_macho: bytes) -> None:
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(st.tuples(st.integers(0, 4095), st.integers(0, 255)), min_size=1, max_size=12))
 def test_mutated_headers(small_macho: bytes, muts: list[tuple[int, int]]) -> None:
-    b = bytearray(small_macho[:0x8000])  # headers, load commands and the first text page
-    for off, val in muts:
-        b[off] = val
-    with contextlib.suppress(SymkeepError):
-        exercise(open_bytes(bytes(b)))
+    with contextlib.suppress(SymkeepError):  # headers, load commands and the first text page
+        exercise(open_bytes(mutate(small_macho[:0x8000], muts)))
 
 
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -848,144 +771,3 @@ def _blob_offset(data: bytes) -> int:
     m = open_bytes(data)
     assert m.chained_fixups_cmd is not None
     return m.chained_fixups_cmd[0]
-
-
-GT_SOURCE = r"""// Ground truth for symkeep's Mach-O and PE readers: Go's own debug/macho and debug/pe, as JSON.
-package main
-
-import (
-	"debug/macho"
-	"debug/pe"
-	"encoding/json"
-	"fmt"
-	"os"
-)
-
-type mSeg struct {
-	Name                         string
-	Addr, Memsz, Offset, Filesz  uint64
-	Maxprot, Prot, Nsect, Flag   uint32
-}
-type mSec struct {
-	Name, Seg          string
-	Addr, Size         uint64
-	Offset, Flags      uint32
-}
-type mSym struct {
-	Name  string
-	Type  uint8
-	Sect  uint8
-	Desc  uint16
-	Value uint64
-}
-type mFile struct {
-	Cpu, SubCpu, Type, Flags, Ncmd uint32
-	BigEndian                      bool
-	Segments                       []mSeg
-	Sections                       []mSec
-	HasSymtab                      bool
-	Symbols                        []mSym
-}
-
-func dumpMacho(f *macho.File) mFile {
-	out := mFile{Cpu: uint32(f.Cpu), SubCpu: f.SubCpu, Type: uint32(f.Type), Flags: f.Flags, Ncmd: f.Ncmd,
-		BigEndian: f.ByteOrder.String() == "BigEndian", Segments: []mSeg{}, Sections: []mSec{}, Symbols: []mSym{}}
-	for _, l := range f.Loads {
-		if s, ok := l.(*macho.Segment); ok {
-			out.Segments = append(out.Segments, mSeg{s.Name, s.Addr, s.Memsz, s.Offset, s.Filesz, s.Maxprot, s.Prot, s.Nsect, s.Flag})
-		}
-	}
-	for _, s := range f.Sections {
-		out.Sections = append(out.Sections, mSec{s.Name, s.Seg, s.Addr, s.Size, s.Offset, s.Flags})
-	}
-	if f.Symtab != nil {
-		out.HasSymtab = true
-		for _, s := range f.Symtab.Syms {
-			out.Symbols = append(out.Symbols, mSym{s.Name, s.Type, s.Sect, s.Desc, s.Value})
-		}
-	}
-	return out
-}
-
-type fatArch struct {
-	Cpu, SubCpu   uint32
-	Offset, Size  uint32
-	File          mFile
-}
-
-type pSec struct {
-	Name                                                     string
-	VirtualSize, VirtualAddress, Size, Offset, Characteristics uint32
-}
-type pSym struct {
-	Name          string
-	Value         uint32
-	SectionNumber int16
-	Type          uint16
-	StorageClass  uint8
-}
-type pFile struct {
-	Machine, NumberOfSections, Characteristics uint16
-	PointerToSymbolTable, NumberOfSymbols      uint32
-	Magic                                      uint16
-	ImageBase                                  uint64
-	AddressOfEntryPoint                        uint32
-	Sections                                   []pSec
-	Symbols                                    []pSym
-	COFFSymbols                                int
-}
-
-func main() {
-	kind, path := os.Args[1], os.Args[2]
-	var v any
-	switch kind {
-	case "macho":
-		f, err := macho.Open(path)
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(1)
-		}
-		v = dumpMacho(f)
-	case "fat":
-		ff, err := macho.OpenFat(path)
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(1)
-		}
-		arches := []fatArch{}
-		for _, a := range ff.Arches {
-			arches = append(arches, fatArch{uint32(a.Cpu), a.SubCpu, a.Offset, a.Size, dumpMacho(a.File)})
-		}
-		v = arches
-	case "pe":
-		f, err := pe.Open(path)
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(1)
-		}
-		o := pFile{Machine: f.Machine, NumberOfSections: f.NumberOfSections, Characteristics: f.Characteristics,
-			PointerToSymbolTable: f.PointerToSymbolTable, NumberOfSymbols: f.NumberOfSymbols,
-			Sections: []pSec{}, Symbols: []pSym{}, COFFSymbols: len(f.COFFSymbols)}
-		switch oh := f.OptionalHeader.(type) {
-		case *pe.OptionalHeader32:
-			o.Magic, o.ImageBase, o.AddressOfEntryPoint = oh.Magic, uint64(oh.ImageBase), oh.AddressOfEntryPoint
-		case *pe.OptionalHeader64:
-			o.Magic, o.ImageBase, o.AddressOfEntryPoint = oh.Magic, oh.ImageBase, oh.AddressOfEntryPoint
-		}
-		for _, s := range f.Sections {
-			o.Sections = append(o.Sections, pSec{s.Name, s.VirtualSize, s.VirtualAddress, s.Size, s.Offset, s.Characteristics})
-		}
-		for _, s := range f.Symbols {
-			o.Symbols = append(o.Symbols, pSym{s.Name, s.Value, s.SectionNumber, s.Type, s.StorageClass})
-		}
-		v = o
-	default:
-		fmt.Fprintln(os.Stderr, "usage: gt macho|fat|pe FILE")
-		os.Exit(2)
-	}
-	if err := json.NewEncoder(os.Stdout).Encode(v); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-}
-"""

@@ -23,7 +23,23 @@ from symkeep.binfmt import pe_constants as C
 from symkeep.binfmt.pe import PEFile
 from symkeep.errors import FormatError, NotABinaryError, SymkeepError
 
-from .test_macho import TOOLCHAINS, VARIANTS, fixture, go_dump, go_testdata, gt_tool, ids
+from .helpers import (
+    TOOLCHAINS,
+    VARIANTS,
+    cut_points,
+    ff_bytes,
+    fixture,
+    go_dump,
+    go_testdata,
+    gt_tool,
+    ids,
+    llvm_mc_assemble,
+    llvm_tool,
+    mutate,
+    patch,
+    truncations,
+    typed_errors_only,
+)
 
 WINDOWS = ("amd64", "386", "arm64")
 CASES = [(tc, a, v) for tc in TOOLCHAINS for a in WINDOWS for v in VARIANTS]
@@ -132,11 +148,7 @@ def test_sections_vs_objdump(case: tuple[str, str]) -> None:
 
 
 def llvm_readobj() -> str:
-    for name in ("llvm-readobj", "llvm-readobj-14", "llvm-readobj-15", "llvm-readobj-16"):
-        p = shutil.which(name)
-        if p:
-            return p
-    pytest.skip("llvm-readobj not installed (Debian package llvm)")
+    return llvm_tool("llvm-readobj")
 
 
 @pytest.mark.parametrize("case", [(tc, a) for tc in TOOLCHAINS for a in WINDOWS], ids=ids)
@@ -226,18 +238,7 @@ bar:
     ],
 )
 def test_coff_objects(tmp_path: Path, triple: str, goarch: str, machine: int) -> None:
-    mc = next(
-        (p for n in ("llvm-mc", "llvm-mc-14", "llvm-mc-15", "llvm-mc-16") if (p := shutil.which(n))), None
-    )
-    if mc is None:
-        pytest.skip("llvm-mc not installed (Debian package llvm)")
-    src = tmp_path / "t.s"
-    src.write_text(COFF_ASM)
-    path = tmp_path / "t.obj"
-    res = subprocess.run(
-        [mc, f"-triple={triple}", "-filetype=obj", "-o", str(path), str(src)], capture_output=True, text=True
-    )
-    assert res.returncode == 0, res.stderr
+    path = llvm_mc_assemble(COFF_ASM, triple, tmp_path / "t.s", tmp_path / "t.obj")
     gt = go_dump("pe", path)
     with PEFile(str(path), path.read_bytes()) as b:  # open_binary only detects images (MZ)
         assert isinstance(b, PEFile)
@@ -262,12 +263,8 @@ def test_coff_objects(tmp_path: Path, triple: str, goarch: str, machine: int) ->
         assert bar is not None and bar.kind == "object"
         assert {s.kind for s in syms if s.name == ".text"} == {"section"}
     data = path.read_bytes()
-    for cut in range(len(data)):
-        with contextlib.suppress(SymkeepError):
-            exercise(PEFile("mem", data[:cut]))
-    for i in range(len(data)):
-        with contextlib.suppress(SymkeepError):
-            exercise(PEFile("mem", data[:i] + b"\xff" + data[i + 1 :]))
+    typed_errors_only(truncations(data), lambda d: exercise(PEFile("mem", d)))
+    typed_errors_only(ff_bytes(data), lambda d: exercise(PEFile("mem", d)))
 
 
 # -- hostile input --------------------------------------------------------------------------------
@@ -293,16 +290,8 @@ def small_pe() -> bytes:
 
 def test_truncated_everywhere(small_pe: bytes) -> None:
     data = small_pe
-    cuts = sorted(set(list(range(0, 2048, 5)) + list(range(0, len(data), max(1, len(data) // 300)))))
-    for cut in cuts:
-        with contextlib.suppress(SymkeepError):
-            exercise(open_bytes(data[:cut]))
-
-
-def _patch(data: bytes, off: int, fmt: str, val: int) -> bytes:
-    b = bytearray(data)
-    struct.pack_into(fmt, b, off, val)
-    return bytes(b)
+    cuts = cut_points(len(data), 2048, 5)
+    typed_errors_only(truncations(data, cuts), lambda d: exercise(open_bytes(d)))
 
 
 def test_absurd_counts_are_typed_errors(small_pe: bytes) -> None:
@@ -310,35 +299,32 @@ def test_absurd_counts_are_typed_errors(small_pe: bytes) -> None:
     lfanew = struct.unpack_from("<I", d, 0x3C)[0]
     coff = lfanew + 4
     with pytest.raises(FormatError, match="e_lfanew"):
-        open_bytes(_patch(d, 0x3C, "<I", 0xFFFFFFF0))
+        open_bytes(patch(d, 0x3C, "<I", 0xFFFFFFF0))
     with pytest.raises(FormatError, match="NumberOfSections"):
-        open_bytes(_patch(d, coff + 2, "<H", 0xFFFF))
+        open_bytes(patch(d, coff + 2, "<H", 0xFFFF))
     with pytest.raises(FormatError, match="NumberOfSymbols"):
-        open_bytes(_patch(d, coff + 12, "<I", 0xFFFFFFFF))
+        open_bytes(patch(d, coff + 12, "<I", 0xFFFFFFFF))
     with pytest.raises(FormatError, match="SizeOfOptionalHeader"):
-        open_bytes(_patch(d[:4096], coff + 16, "<H", 0xFFFF))
+        open_bytes(patch(d[:4096], coff + 16, "<H", 0xFFFF))
     with pytest.raises(FormatError, match="optional header"):
-        open_bytes(_patch(d, coff + 20, "<H", 0x1234))
+        open_bytes(patch(d, coff + 20, "<H", 0x1234))
     st_off = struct.unpack_from("<I", d, coff + 8)[0] + 18 * struct.unpack_from("<I", d, coff + 12)[0]
     with pytest.raises(FormatError, match="string table"):
-        open_bytes(_patch(d, st_off, "<I", 0xFFFFFFF0))
+        open_bytes(patch(d, st_off, "<I", 0xFFFFFFF0))
     with pytest.raises(NotABinaryError):
-        open_bytes(_patch(d, lfanew, "<I", 0))
+        open_bytes(patch(d, lfanew, "<I", 0))
     with pytest.raises(NotABinaryError):
         open_bytes(b"MZ")
     # a symbol whose long-name offset points past the string table keeps an empty name, no crash
-    b = open_bytes(_patch(d, struct.unpack_from("<I", d, coff + 8)[0], "<Q", 0))
+    b = open_bytes(patch(d, struct.unpack_from("<I", d, coff + 8)[0], "<Q", 0))
     assert b.symbols()[0].name == ""
 
 
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(st.tuples(st.integers(0, 1023), st.integers(0, 255)), min_size=1, max_size=12))
 def test_mutated_headers(small_pe: bytes, muts: list[tuple[int, int]]) -> None:
-    b = bytearray(small_pe)
-    for off, val in muts:
-        b[off] = val
     with contextlib.suppress(SymkeepError):
-        exercise(open_bytes(bytes(b)))
+        exercise(open_bytes(mutate(small_pe, muts)))
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

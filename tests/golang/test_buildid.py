@@ -12,35 +12,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from fixtures.factory import FixtureSpec, FixtureUnavailable, build_fixture, go_tool
+from fixtures.factory import FixtureSpec, go_tool
 from symkeep.binfmt import open_binary
 from symkeep.errors import SymkeepError
 from symkeep.golang.buildid import build_ids, gnu_build_id, go_build_id, is_redacted
 
-TOOLCHAINS = ("1.19", "1.21", "1.22", "1.24", "1.26", "1.27")
-VARIANTS = ("default", "sw", "trimpath", "pie", "extlink", "gobuildid", "nosections", "strip")
-CROSS = (
-    ("1.27", "darwin", "arm64"),
-    ("1.27", "darwin", "amd64"),
-    ("1.27", "windows", "amd64"),
-    ("1.27", "windows", "386"),
-    ("1.27", "linux", "s390x"),
-    ("1.27", "linux", "arm"),
-    ("1.27", "linux", "386"),
-    ("1.21", "windows", "amd64"),
-    ("1.21", "darwin", "arm64"),
-)
-
-
-def _get(spec: FixtureSpec) -> Path:
-    try:
-        return build_fixture(spec)
-    except FixtureUnavailable as e:
-        pytest.skip(f"{spec}: {e}")
-    except SymkeepError as e:
-        if "not found" in str(e) and not os.environ.get("CI"):
-            pytest.skip(f"{spec}: {e}")
-        raise
+from .helpers import get_fixture, matrix
 
 
 @pytest.fixture(scope="module")
@@ -72,14 +49,12 @@ def expect_gnu_note(spec: FixtureSpec) -> bool:
     return spec.variant in ("extlink", "gobuildid") or minor >= 24
 
 
-MATRIX = [FixtureSpec(tc, "linux", "amd64", v) for tc in TOOLCHAINS for v in VARIANTS] + [
-    FixtureSpec(tc, goos, goarch, "default") for tc, goos, goarch in CROSS
-]
+MATRIX = matrix()
 
 
 @pytest.mark.parametrize("spec", MATRIX, ids=str)
 def test_build_ids_match_tools(spec: FixtureSpec, buildid_tool: Path) -> None:
-    path = _get(spec)
+    path = get_fixture(spec)
     truth_go = go_tool_buildid(buildid_tool, path)
     with open_binary(path) as b:
         ids = build_ids(b)
@@ -93,7 +68,7 @@ def test_build_ids_match_tools(spec: FixtureSpec, buildid_tool: Path) -> None:
     if spec.variant == "nosections":
         # readelf no longer finds the GNU note (PT_NOTE covers only the Go note): compare with the
         # unmodified binary it was made from
-        base = _get(FixtureSpec(spec.toolchain, spec.goos, spec.goarch, "default"))
+        base = get_fixture(FixtureSpec(spec.toolchain, spec.goos, spec.goarch, "default"))
         assert gnu == readelf_build_id(base)
         with open_binary(path) as b:
             assert gnu_build_id(b, scan=False) == readelf_build_id(path)
@@ -120,7 +95,7 @@ def _patch_go_note(src: Path, dst: Path, new_id: bytes) -> None:
 
 
 def test_redacted(tmp_path: Path, buildid_tool: Path) -> None:
-    src = _get(FixtureSpec("1.27", "linux", "amd64", "default"))
+    src = get_fixture(FixtureSpec("1.27", "linux", "amd64", "default"))
     dst = tmp_path / "redacted"
     _patch_go_note(src, dst, b"redacted")
     truth = go_tool_buildid(buildid_tool, dst)
@@ -133,7 +108,7 @@ def test_redacted(tmp_path: Path, buildid_tool: Path) -> None:
 
 def test_raw_fallback_without_note(tmp_path: Path, buildid_tool: Path) -> None:
     """PE and Mach-O carry the ID as a raw string in text; ELF note removed -> the same raw scan."""
-    src = _get(FixtureSpec("1.27", "windows", "amd64", "default"))
+    src = get_fixture(FixtureSpec("1.27", "windows", "amd64", "default"))
     with open_binary(src) as b:
         assert b.notes() == [] or all(n.owner != "Go" for n in b.notes())
         assert go_build_id(b) == go_tool_buildid(buildid_tool, src)
@@ -141,7 +116,7 @@ def test_raw_fallback_without_note(tmp_path: Path, buildid_tool: Path) -> None:
 
 @pytest.fixture(scope="module")
 def elf_bytes() -> bytes:
-    return _get(FixtureSpec("1.27", "linux", "amd64", "sw")).read_bytes()
+    return get_fixture(FixtureSpec("1.27", "linux", "amd64", "sw")).read_bytes()
 
 
 @settings(max_examples=150, deadline=2000, suppress_health_check=[HealthCheck.function_scoped_fixture])

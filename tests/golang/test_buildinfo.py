@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from fixtures.factory import FixtureSpec, FixtureUnavailable, build_fixture, toolchain
+from fixtures.factory import FixtureSpec, toolchain
 from symkeep.binfmt import open_binary
 from symkeep.errors import FormatError, SymkeepError
 from symkeep.golang.buildinfo import (
@@ -30,21 +30,9 @@ from symkeep.golang.buildinfo import (
 )
 from symkeep.golang.goversion import GoVersion
 
+from .helpers import CROSS, TOOLCHAINS, get_fixture, matrix
+
 NEWEST = "1.27"  # its `go version -m` reads every build info format
-TOOLCHAINS = ("1.19", "1.21", "1.22", "1.24", "1.26", "1.27")
-VARIANTS = ("default", "sw", "trimpath", "pie", "extlink", "gobuildid", "nosections", "strip")
-CROSS = (
-    ("1.27", "darwin", "arm64"),
-    ("1.27", "darwin", "amd64"),
-    ("1.27", "windows", "amd64"),
-    ("1.27", "windows", "386"),
-    ("1.27", "linux", "s390x"),
-    ("1.27", "linux", "arm"),
-    ("1.27", "linux", "386"),
-    ("1.21", "windows", "amd64"),
-    ("1.21", "darwin", "arm64"),
-    ("1.21", "linux", "arm"),
-)
 
 
 # -- ground truth -------------------------------------------------------------------------------------
@@ -75,22 +63,11 @@ def truth_text(path: Path) -> str:
     return res.stdout
 
 
-def _get(spec: FixtureSpec) -> Path:
-    try:
-        return build_fixture(spec)
-    except FixtureUnavailable as e:
-        pytest.skip(f"{spec}: {e}")
-    except SymkeepError as e:
-        if "not found" in str(e) and not os.environ.get("CI"):
-            pytest.skip(f"{spec}: {e}")
-        raise
-
-
 def _truth_source(spec: FixtureSpec) -> Path:
     """The binary `go version -m` can read for this spec (1.27 no longer reads ELF without sections)."""
     if spec.variant == "nosections":
-        return _get(FixtureSpec(spec.toolchain, spec.goos, spec.goarch, "default", spec.program))
-    return _get(spec)
+        return get_fixture(FixtureSpec(spec.toolchain, spec.goos, spec.goarch, "default", spec.program))
+    return get_fixture(spec)
 
 
 def _mod_json(m: Module | None) -> dict[str, Any] | None:
@@ -123,14 +100,12 @@ def assert_text_matches(bi: BuildInfo, text: str) -> None:
 
 
 # -- the matrix -----------------------------------------------------------------------------------------
-MATRIX = [FixtureSpec(tc, "linux", "amd64", v) for tc in TOOLCHAINS for v in VARIANTS] + [
-    FixtureSpec(tc, goos, goarch, "default") for tc, goos, goarch in CROSS
-]
+MATRIX = matrix((*CROSS, ("1.21", "linux", "arm")))
 
 
 @pytest.mark.parametrize("spec", MATRIX, ids=str)
 def test_buildinfo_matches_go_version_m(spec: FixtureSpec) -> None:
-    path = _get(spec)
+    path = get_fixture(spec)
     truth_path = _truth_source(spec)
     with open_binary(path) as b:
         bi = read_buildinfo(b)
@@ -149,7 +124,7 @@ def test_buildinfo_matches_go_version_m(spec: FixtureSpec) -> None:
 
 @pytest.mark.parametrize("tc", TOOLCHAINS)
 def test_trimpath_hides_ldflags(tc: str) -> None:
-    path = _get(FixtureSpec(tc, "linux", "amd64", "trimpath"))
+    path = get_fixture(FixtureSpec(tc, "linux", "amd64", "trimpath"))
     truth = {s["Key"]: s.get("Value", "") for s in truth_json(path)["Settings"]}
     with open_binary(path) as b:
         bi = read_buildinfo(b)
@@ -161,7 +136,7 @@ def test_trimpath_hides_ldflags(tc: str) -> None:
 
 @pytest.mark.parametrize("tc", ["1.21", "1.27"])
 def test_sw_ldflags_setting_quoted(tc: str) -> None:
-    path = _get(FixtureSpec(tc, "linux", "amd64", "sw"))
+    path = get_fixture(FixtureSpec(tc, "linux", "amd64", "sw"))
     text = truth_text(path)
     assert '\tbuild\t-ldflags="-s -w"\n' in text  # go version -m quotes the value
     with open_binary(path) as b:
@@ -246,7 +221,7 @@ def _zero_buildinfo(src: Path, dst: Path) -> None:
     ids=str,
 )
 def test_no_buildinfo_falls_back(spec: FixtureSpec, tmp_path: Path) -> None:
-    src = _get(spec)
+    src = get_fixture(spec)
     real = truth_json(src)["GoVersion"]
     dst = tmp_path / src.name
     _zero_buildinfo(src, dst)
@@ -262,7 +237,7 @@ def test_no_buildinfo_falls_back(spec: FixtureSpec, tmp_path: Path) -> None:
 
 def test_version_scan_without_symbols(tmp_path: Path) -> None:
     """Stripped and build info removed: only the pattern scan is left, and it must be right."""
-    src = _get(FixtureSpec("1.24", "linux", "amd64", "strip"))
+    src = get_fixture(FixtureSpec("1.24", "linux", "amd64", "strip"))
     dst = tmp_path / "x"
     _zero_buildinfo(src, dst)
     with open_binary(dst) as b:
@@ -283,7 +258,7 @@ def test_version_scan_without_symbols(tmp_path: Path) -> None:
 )
 def test_pointer_format(spec: FixtureSpec, tmp_path: Path) -> None:
     """Rewrite the header the way Go 1.13-1.17 wrote it: pointers to runtime.buildVersion/modinfo."""
-    src = _get(spec)
+    src = get_fixture(spec)
     with open_binary(src) as b:
         vsym, msym = b.symbol("runtime.buildVersion"), b.symbol("runtime.modinfo")
         assert vsym is not None and msym is not None
@@ -385,7 +360,7 @@ def test_goversion_parse_and_order() -> None:
 # -- fuzz -------------------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def blob() -> tuple[bytes, int, int]:
-    path = _get(FixtureSpec("1.27", "linux", "amd64", "sw"))
+    path = get_fixture(FixtureSpec("1.27", "linux", "amd64", "sw"))
     with open_binary(path) as b:
         sec = b.section(".go.buildinfo")
         assert sec is not None

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from fixtures.factory import FixtureSpec
+from fixtures.names import elide_brackets
 from symkeep.binfmt import open_binary
 from symkeep.golang.pcln_constants import MAGIC_TO_GENERATION
 from symkeep.golang.pclntab import PclnTab, find_pclntab, load_pclntab
@@ -117,24 +118,6 @@ def _normalize_symtab(name: str) -> str:
     return name[: -len(".abi0")] if name.endswith(".abi0") else name
 
 
-def _elide_brackets(name: str) -> str:
-    """``F[go.shape.int_0]`` / ``eq.[5]T`` -> ``F[...]`` / ``eq.[...]T`` (what the Go 1.19 linker writes)."""
-    out: list[str] = []
-    depth = 0
-    for ch in name:
-        if ch == "[":
-            if depth == 0:
-                out.append("[...")
-            depth += 1
-        elif ch == "]" and depth:
-            depth -= 1
-            if depth == 0:
-                out.append("]")
-        elif depth == 0:
-            out.append(ch)
-    return "".join(out)
-
-
 @pytest.mark.parametrize("tc", TOOLCHAINS)
 def test_function_list_equals_symtab(fixture, tc: str) -> None:
     """Functions of the stripped build == Go text symbols of the default build (same code).
@@ -154,8 +137,8 @@ def test_function_list_equals_symtab(fixture, tc: str) -> None:
     only_sym = syms - funcs
     only_fn = funcs - syms
     if tc == "1.19":
-        only_sym = {(_elide_brackets(n), a) for n, a in only_sym} - funcs
-        only_fn = funcs - {(_elide_brackets(n), a) for n, a in syms} - syms
+        only_sym = {(elide_brackets(n), a) for n, a in only_sym} - funcs
+        only_fn = funcs - {(elide_brackets(n), a) for n, a in syms} - syms
     assert not only_sym, sorted(only_sym, key=lambda x: x[1])[:20]
     assert not only_fn, sorted(only_fn, key=lambda x: x[1])[:20]
 

@@ -33,6 +33,7 @@ import numpy as np
 import pytest
 
 from fixtures.factory import FixtureSpec
+from fixtures.names import elide_brackets
 from symkeep.symbolize import GoBinary, open_go_binary
 
 pytestmark = pytest.mark.skipif(
@@ -61,24 +62,6 @@ def llvm_chains(binary: Path, pcs: list[int]) -> list[Chain]:
     rows = [json.loads(x) for x in r.stdout.splitlines() if x.strip()]
     assert len(rows) == len(pcs)
     return [[(s["FunctionName"], s["FileName"], int(s["Line"])) for s in row["Symbol"]] for row in rows]
-
-
-def _elide_brackets(name: str) -> str:
-    """``eq.[2]T`` -> ``eq.[...]T``: Go 1.19 writes every bracketed part of a name so in the pclntab."""
-    out: list[str] = []
-    depth = 0
-    for ch in name:
-        if ch == "[":
-            if depth == 0:
-                out.append("[...")
-            depth += 1
-        elif ch == "]" and depth:
-            depth -= 1
-            if depth == 0:
-                out.append("]")
-        elif depth == 0:
-            out.append(ch)
-    return "".join(out)
 
 
 def normalize(
@@ -153,7 +136,7 @@ def test_inline_chains_match_llvm_symbolizer(fixture, tc: str, goos: str, goarch
             counts["middle-dot"] += 1
             got = [(n.replace("\u00b7", "."), fl, ln) for n, fl, ln in got]
         if got != exp and any("[...]" in x[0] for x in got):
-            elided = [(_elide_brackets(n), fl, ln) for n, fl, ln in exp]
+            elided = [(elide_brackets(n), fl, ln) for n, fl, ln in exp]
             if elided == got:
                 counts["elided-brackets"] += 1
                 exp = elided

@@ -30,8 +30,8 @@ _STT_KIND: dict[int, _SymKind] = {
 
 
 @dataclass(frozen=True)
-class _Phdr:
-    """A program header as read, with the fields ``Segment`` does not carry."""
+class Phdr:
+    """A program header as read, with the fields ``Segment`` does not carry (restore copies them raw)."""
 
     type: int
     flags: int
@@ -193,13 +193,18 @@ class ELFFile(Binary):
         return all(p.filesz <= max(0x10000, p.align) for p in self._phdrs if p.type == C.PT_LOAD)
 
     # -- program headers --------------------------------------------------------------------------
-    def _read_phdrs(self) -> list[_Phdr]:
-        n, off, ent = self.e_phnum, self.e_phoff, self.e_phentsize
+    def _header_table(self, n: int, off: int, ent: int, size: int, field: str, what: str) -> bool:
+        """Whether a header table is present with entries of at least the ``size`` we read (else warn)."""
         if n == 0 or off == 0:
-            return []
-        size = C.PHDR_SIZE[self.elfclass]
+            return False
         if ent < size:
-            self.warnings.append(f"e_phentsize {ent} smaller than {size}: program headers ignored")
+            self.warnings.append(f"{field} {ent} smaller than {size}: {what} ignored")
+            return False
+        return True
+
+    def _read_phdrs(self) -> list[Phdr]:
+        n, off, ent = self.e_phnum, self.e_phoff, self.e_phentsize
+        if not self._header_table(n, off, ent, C.PHDR_SIZE[self.elfclass], "e_phentsize", "program headers"):
             return []
         if off >= self.length:
             self.warnings.append(f"program headers at {off:#x} beyond end of file")
@@ -213,7 +218,7 @@ class ELFFile(Binary):
                 f"e_phnum {n} implausible: only the first {C.MAX_PHNUM} program headers read"
             )
             n = C.MAX_PHNUM
-        out: list[_Phdr] = []
+        out: list[Phdr] = []
         for i in range(n):
             p = off + i * ent
             if self.bits == 64:
@@ -225,7 +230,7 @@ class ELFFile(Binary):
                     f"program header {i}: file range {o:#x}+{fs:#x} past end of file; clamped"
                 )
                 fs = max(0, self.length - o)
-            out.append(_Phdr(t, fl, o, va, pa, fs, ms, al))
+            out.append(Phdr(t, fl, o, va, pa, fs, ms, al))
         return out
 
     def _load_segments(self) -> list[Segment]:
@@ -269,11 +274,7 @@ class ELFFile(Binary):
 
     def _load_sections(self) -> list[Section]:
         n, off, ent = self.e_shnum, self.e_shoff, self.e_shentsize
-        if off == 0 or n == 0:
-            return []
-        size = C.SHDR_SIZE[self.elfclass]
-        if ent < size:
-            self.warnings.append(f"e_shentsize {ent} smaller than {size}: section headers ignored")
+        if not self._header_table(n, off, ent, C.SHDR_SIZE[self.elfclass], "e_shentsize", "section headers"):
             return []
         if off >= self.length or n * ent > self.length - off:
             self.warnings.append(f"section headers ({n} x {ent} at {off:#x}) run past end of file: ignored")

@@ -45,9 +45,12 @@ class BulkUnsupported(SymkeepError):
 def _u32_at(u8: npt.NDArray[np.uint8], offs: I64, big: bool) -> I64:
     """u32 at each byte offset of ``u8`` (offsets checked by the caller)."""
     b = u8[offs[:, None] + np.arange(4)].astype(np.int64)
+    r: I64
     if big:
-        return (b[:, 0] << 24) | (b[:, 1] << 16) | (b[:, 2] << 8) | b[:, 3]
-    return (b[:, 3] << 24) | (b[:, 2] << 16) | (b[:, 1] << 8) | b[:, 0]
+        r = (b[:, 0] << 24) | (b[:, 1] << 16) | (b[:, 2] << 8) | b[:, 3]
+    else:
+        r = (b[:, 3] << 24) | (b[:, 2] << 16) | (b[:, 1] << 8) | b[:, 0]
+    return r
 
 
 class PcTables:
@@ -128,7 +131,7 @@ class PcTables:
         if int(vals.max()) >= 1 << 32:
             raise BulkUnsupported("varint above 32 bits in the pctab")
         # -- tables --------------------------------------------------------------------------------
-        toffs = np.unique(offs)
+        toffs = _sorted_unique(offs.reshape(-1))
         toffs = toffs[toffs != 0]
         ntab = len(toffs)
         if ntab == 0 or ntab >= _MAX_TABLES:
@@ -185,6 +188,7 @@ class PcTables:
         self._vals_list: list[int] = []
         self._tend_list: list[int] = []
         self._tid_list: list[list[int]] = []
+        self._tid_cols: list[tuple[int, ...]] = []
         self._entries_list: list[int] = []
 
     def _build_ranges(self) -> None:
@@ -214,7 +218,7 @@ class PcTables:
                 np.cumsum(cnt[:-1], out=first[1:])
             rows = np.repeat(tstart[tf] - first, cnt) + np.arange(m, dtype=np.int64)
             parts.append(np.repeat(ents[f], cnt) + keys_rel[rows])
-        starts = np.unique(np.concatenate(parts)).astype(np.uint64)
+        starts = _sorted_unique(np.concatenate(parts)).astype(np.uint64)
         fidx = np.searchsorted(self.entries, starts, side="right").astype(np.int64) - 1
         fv, fok = self.values(KIND_FILE, fidx, starts)
         lv, lok = self.values(KIND_LINE, fidx, starts)
@@ -245,19 +249,42 @@ class PcTables:
 
     def value_at(self, kind: int, func: int, pc: int) -> int:
         """Scalar :meth:`values` (inline walks): -1 when not covered or ``pc`` is before the entry."""
+        return self.values_at(func, pc)[kind]
+
+    def values_at(self, func: int, pc: int) -> tuple[int, int, int]:
+        """(file, line, inline index) of function ``func`` at ``pc``: :meth:`value_at` of each kind."""
+        if not self._entries_list:
+            self._lists()
+        entry = self._entries_list[func]
+        if pc < entry:
+            return (-1, -1, -1)
+        rel = pc - entry
+        keys, vals, tend = self._keys_list or [], self._vals_list, self._tend_list
+        out = [-1, -1, -1]
+        for kind, t in enumerate(self._tid_cols[func]):
+            if t >= 0:
+                hi = tend[t + 1]
+                p = bisect_right(keys, (t << _SHIFT) | rel, tend[t], hi)
+                if p < hi:
+                    out[kind] = vals[p]
+        return (out[0], out[1], out[2])
+
+    def _lists(self) -> None:
         if self._keys_list is None:
             self._keys_list = self._keys.tolist()
             self._vals_list = self._vals.tolist()
             self._tend_list = [0, *self._tend.tolist()]  # row range of table t: [t, t + 1]
             self._tid_list = self._tid.tolist()
             self._entries_list = self.entries.tolist()
-        t = self._tid_list[kind][func]
-        entry = self._entries_list[func]
-        if t < 0 or pc < entry:
-            return -1
-        hi = self._tend_list[t + 1]
-        p = bisect_right(self._keys_list, (t << _SHIFT) | (pc - entry), self._tend_list[t], hi)
-        return self._vals_list[p] if p < hi else -1
+            self._tid_cols = [tuple(c) for c in self._tid.T.tolist()]
+
+
+def _sorted_unique(a: I64) -> I64:
+    """``np.unique`` by sort + dedupe (numpy 2's hash-based unique is several times slower here)."""
+    a = np.sort(a)
+    if len(a) > 1:
+        a = a[np.concatenate(([True], a[1:] != a[:-1]))]
+    return a
 
 
 def unique_rows(cols: list[I64]) -> tuple[I64, I64]:

@@ -18,10 +18,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from symkeep.errors import FormatError, InputError, NotABinaryError, SymkeepError
-from symkeep.restore.cfi import arch_regs, write_debug_frame
-from symkeep.restore.dwarf_writer import write_dwarf
-from symkeep.restore.elfwriter import (
+from symkeep.binfmt.elf import Phdr
+from symkeep.binfmt.elf_constants import (
+    PT_GNU_RELRO,
+    PT_GNU_STACK,
+    PT_LOAD,
+    PT_NOTE,
+    PT_TLS,
     SHF_ALLOC,
     SHF_EXECINSTR,
     SHF_WRITE,
@@ -32,9 +35,17 @@ from symkeep.restore.elfwriter import (
     SHT_PROGBITS,
     SHT_STRTAB,
     SHT_SYMTAB,
+    STB_GLOBAL,
+    STB_LOCAL,
+    STT_FUNC,
+    STT_NOTYPE,
+)
+from symkeep.errors import FormatError, InputError, NotABinaryError, SymkeepError
+from symkeep.restore.cfi import arch_regs, write_debug_frame
+from symkeep.restore.dwarf_writer import write_dwarf
+from symkeep.restore.elfwriter import (
     ElfHeader,
     OutSection,
-    Phdr,
     StrTab,
     pack_symbols,
     read_elf_header,
@@ -45,9 +56,7 @@ from symkeep.restore.model import FunctionLike, SourceLike
 __all__ = ["RestoreResult", "restore", "restore_result", "restore_to_file", "parse_notes"]
 
 MAX_NOTE_SIZE = 1 << 20
-KEEP_PHDRS = {1, 7, 0x6474E551, 0x6474E552}  # PT_LOAD, PT_TLS, PT_GNU_STACK, PT_GNU_RELRO
-STB_LOCAL, STB_GLOBAL = 0, 1
-STT_NOTYPE, STT_OBJECT, STT_FUNC = 0, 1, 2
+KEEP_PHDRS = {PT_LOAD, PT_TLS, PT_GNU_STACK, PT_GNU_RELRO}
 
 # Go's section-boundary symbols: (symbol, section names, 'start' | 'end').
 BOUNDARY_SYMBOLS: list[tuple[str, tuple[str, ...], str]] = [
@@ -137,7 +146,7 @@ def _shndx_for(addr: int, starts: list[int], rows: list[tuple[int, int, int]]) -
 
 def _synthesize_sections(hdr: ElfHeader, read: Any) -> None:
     """Binaries without section headers: one NOBITS section per PT_LOAD, notes from PT_NOTE."""
-    from symkeep.restore.elfwriter import PT_LOAD, PT_NOTE, Shdr
+    from symkeep.restore.elfwriter import Shdr
 
     hdr.shdrs = [Shdr("", 0, 0, 0, 0, 0, 0, 0, 0, 0)]
     for i, p in enumerate(hdr.phdrs):

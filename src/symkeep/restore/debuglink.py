@@ -12,8 +12,9 @@ import struct
 import zlib
 from pathlib import Path
 
+from symkeep.binfmt.elf_constants import SHT_PROGBITS, SHT_STRTAB
 from symkeep.errors import FormatError, InputError
-from symkeep.restore.elfwriter import SHT_PROGBITS, SHT_STRTAB, read_elf_header
+from symkeep.restore.elfwriter import read_elf_header
 
 MAX_BINARY = 1 << 33
 

@@ -31,18 +31,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from symkeep.binfmt.elf_constants import PT_LOAD, SHF_ALLOC, SHT_NOBITS, SHT_PROGBITS, SHT_STRTAB
 from symkeep.errors import FormatError, InputError, SymkeepError
 from symkeep.restore.cfi import DATA_ALIGN, arch_regs, cie_instructions, fde_program
-from symkeep.restore.elfwriter import (
-    PT_LOAD,
-    SHF_ALLOC,
-    SHT_NOBITS,
-    SHT_PROGBITS,
-    SHT_STRTAB,
-    ElfHeader,
-    StrTab,
-    read_elf_header,
-)
+from symkeep.restore.elfwriter import ElfHeader, StrTab, read_elf_header
 from symkeep.restore.leb import sleb, uleb
 from symkeep.restore.model import FunctionLike, SourceLike
 

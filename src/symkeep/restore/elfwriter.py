@@ -11,24 +11,9 @@ import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from symkeep.binfmt.elf import Phdr
+from symkeep.binfmt.elf_constants import SHT_NOBITS, SHT_NOTE, SHT_NULL, SHT_SYMTAB
 from symkeep.errors import FormatError, NotABinaryError
-
-SHT_NULL = 0
-SHT_PROGBITS = 1
-SHT_SYMTAB = 2
-SHT_STRTAB = 3
-SHT_NOTE = 7
-SHT_NOBITS = 8
-SHF_WRITE = 0x1
-SHF_ALLOC = 0x2
-SHF_EXECINSTR = 0x4
-SHN_UNDEF = 0
-SHN_ABS = 0xFFF1
-SHN_LORESERVE = 0xFF00
-PT_LOAD = 1
-PT_NOTE = 4
-ET_EXEC = 2
-ET_DYN = 3
 
 MAX_SECTIONS = 65000  # we keep indices below SHN_LORESERVE; no extended numbering
 MAX_PHDRS = 4096
@@ -49,18 +34,6 @@ class Shdr:
     addralign: int
     entsize: int
     name_off: int = 0
-
-
-@dataclass
-class Phdr:
-    type: int
-    flags: int
-    offset: int
-    vaddr: int
-    paddr: int
-    filesz: int
-    memsz: int
-    align: int
 
 
 @dataclass

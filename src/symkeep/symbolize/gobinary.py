@@ -24,7 +24,7 @@ import numpy.typing as npt
 from symkeep.binfmt import open_binary
 from symkeep.binfmt.base import Binary
 from symkeep.errors import FormatError, InputError, SymkeepError
-from symkeep.golang.bulk import KIND_FILE, KIND_INL, KIND_LINE, BulkUnsupported, PcTables
+from symkeep.golang.bulk import BulkUnsupported, PcTables
 from symkeep.golang.functab import Function, FunctionList, entries_to_pcs
 from symkeep.golang.inline import InlineTree
 from symkeep.golang.moduledata import ModuleData, find_moduledata, resolve_text_start
@@ -243,7 +243,7 @@ class GoBinary:
         key = (function, file, line, start_line, inlined)
         f = self._frames.get(key)
         if f is None:
-            f = Frame(function, file, line, start_line, inlined)
+            f = _make_frame(function, file, line, start_line, inlined)
             self._frames[key] = f
         return f
 
@@ -579,7 +579,7 @@ class GoBinary:
         entry, limit = self._entries_list[f], self._entries_list[f + 1]
         cu = int(bt.cu_offset[f])
         tab = self.pclntab
-        value_at = bt.value_at
+        values_at = bt.values_at
         frame = self._frame
         out: list[Frame] = []
         seen = {ix}
@@ -590,10 +590,8 @@ class GoBinary:
             if rec is None or not entry <= pc < limit:
                 out.append(frame(fname, "?", -1, fstart, False))
                 break
-            nix = value_at(KIND_INL, f, pc)
-            fno = value_at(KIND_FILE, f, pc)
+            fno, line, nix = values_at(f, pc)
             file = tab.file_name(cu, fno) if fno >= 0 else "?"
-            line = value_at(KIND_LINE, f, pc)
             if nix < 0 or nix in seen or len(out) >= MAX_INLINE_DEPTH:
                 out.append(frame(fname, file, line, fstart, False))
                 break
