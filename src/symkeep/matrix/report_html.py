@@ -47,7 +47,9 @@ def _chart(report: dict[str, Any], col: int, tc: str) -> str:
     if not rows:
         return f'<p class="small">No size data for {escape(tc)}.</p>'
     maxsize = max(s["file"] for _, s in rows) or 1
-    label_w, bar_w, bar_h, gap = 380, 560, 18, 6
+    # Monospace 12px is ~7.3px a character: size the label column to the longest label shown.
+    longest = max(len(v["label"][:56]) for v, _ in rows)
+    label_w, bar_w, bar_h, gap = max(200, int(longest * 7.4) + 16), 560, 18, 6
     h = len(rows) * (bar_h + gap) + 30
     w = label_w + bar_w + 150
     parts = [f'<svg class="size-chart" data-toolchain="{escape(tc)}" xmlns="http://www.w3.org/2000/svg" '
