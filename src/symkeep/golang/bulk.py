@@ -4,17 +4,22 @@ The per-function decoder (:mod:`symkeep.golang.pcvalue`) costs ~0.3 ms per funct
 symbolizing millions of PCs touches every function, so bulk lookups decode the whole pctab region in
 one vectorized pass instead:
 
-1. varints of the region: bytes < 0x80 end a varint; values by ``np.add.reduceat`` of shifted bytes;
+1. varints of the region: bytes < 0x80 end a varint (at most 5 bytes); each value gathered from its
+   bytes;
 2. tables: every offset referenced by pcfile / pcln / pcdata[InlTreeIndex]; a table runs to its first
    zero value delta after the first pair (same parity as its start); values are a segmented cumsum
    of the zig-zag deltas starting at -1, pc ends a segmented cumsum of the pc deltas x quantum;
 3. rows of all tables in one array sorted by ``table << 40 | rel_end``, so a batch of
-   (table, pc - entry) queries is one ``np.searchsorted``.
+   (table, pc - entry) queries is one ``np.searchsorted``;
+4. a global range table (``starts``: every PC where some function's file, line or inline index
+   changes) with one ``slot`` per range: the distinct (function, file, line, inline index) key, so a
+   batch of PCs maps to keys with one ``searchsorted`` and the caller builds one chain per key.
 
 Tables do not depend on the function (only on its entry), so shared (deduplicated) tables are decoded
 once. Anything irregular (a table offset that does not start a varint, a missing end marker, overlong
 varints, overlapping tables, int32 overflow, pre-1.16 layouts) raises :class:`BulkUnsupported`; the
-caller then keeps the exact per-function path. Memory is O(pctab size + nfunc).
+caller then keeps the exact per-function path. Memory is O(pctab size + nfunc): a range table that
+would grow past that (tables shared by very many functions) is declined as well.
 """
 
 from __future__ import annotations
@@ -119,15 +124,16 @@ class PcTables:
         vstart = np.empty(nvar, dtype=np.int64)
         vstart[0] = 0
         vstart[1:] = vend[:-1] + 1
-        if int((vend - vstart).max()) > 4:
+        vlen = vend - vstart
+        if int(vlen.max()) > 4:
             raise BulkUnsupported("overlong varint in the pctab")
-        nb = int(vend[-1]) + 1
-        vid = np.zeros(nb, dtype=np.int64)  # varint index of each byte
-        vid[1:] = np.cumsum(term[: nb - 1])
-        pos = np.arange(nb, dtype=np.int64) - vstart[vid]
-        shifted = (region[:nb].astype(np.uint64) & np.uint64(0x7F)) << (np.uint64(7) * pos.astype(np.uint64))
-        vals = np.add.reduceat(shifted, vstart).astype(np.int64)
-        del shifted, pos
+        # values per varint by gathering its (at most 5) bytes: no per-byte index arrays
+        vals = (region[vstart] & 0x7F).astype(np.int64)
+        for k in range(1, 5):
+            m = np.flatnonzero(vlen >= k)
+            if not len(m):
+                break
+            vals[m] |= (region[vstart[m] + k].astype(np.int64) & 0x7F) << (7 * k)
         if int(vals.max()) >= 1 << 32:
             raise BulkUnsupported("varint above 32 bits in the pctab")
         # -- tables --------------------------------------------------------------------------------
@@ -136,9 +142,9 @@ class PcTables:
         ntab = len(toffs)
         if ntab == 0 or ntab >= _MAX_TABLES:
             raise BulkUnsupported("no tables or too many tables")
-        if int(toffs[-1]) >= nb or bool(np.any(~term[toffs - 1])):
+        s = np.searchsorted(vstart, toffs).astype(np.int64)  # first varint of each table (sorted)
+        if int(s[-1]) >= nvar or bool(np.any(vstart[s] != toffs)):
             raise BulkUnsupported("table offset does not start a varint")
-        s = vid[toffs]  # first varint of each table (sorted)
         zeros = np.flatnonzero(vals == 0)
         t_end = np.empty(ntab, dtype=np.int64)
         for par in (0, 1):

@@ -121,6 +121,8 @@ class GoBinary:
         self._bulk: PcTables | None = None
         self._bulk_failed = False
         self._bulk_slot_chains: list[tuple[Frame, ...] | None] | None = None
+        self._bulk_built: npt.NDArray[np.bool_] = np.zeros(0, dtype=np.bool_)
+        self._bulk_files: dict[tuple[int, int], str] = {}
         self._bulk_outer: dict[tuple[int, int], tuple[Frame, ...]] = {}
         self._bulk_trees: dict[int, InlineTree | None] = {}
         self._bulk_fn: dict[int, tuple[str, int, int]] = {}  # function -> (name, start line, cu offset)
@@ -511,9 +513,15 @@ class GoBinary:
             chains = [None] * (len(bt.slot_keys[0]) + 1)
             chains[-1] = ()  # slot -1: unknown
             self._bulk_slot_chains = chains
-        missing = [u for u in np.unique(slot).tolist() if chains[u] is None]
-        if missing:
-            self._bulk_fill(bt, chains, missing)
+            self._bulk_built = np.zeros(len(chains), dtype=np.bool_)
+            self._bulk_built[-1] = True
+        built = self._bulk_built
+        todo = slot[~built[slot]]
+        if len(todo):
+            todo = np.sort(todo)
+            todo = todo[np.concatenate(([True], todo[1:] != todo[:-1]))]
+            self._bulk_fill(bt, chains, todo.tolist())
+            built[todo] = True
         if len(arr) == 1:
             return [cast("tuple[Frame, ...]", chains[int(slot[0])])]
         return list(itemgetter(*slot.tolist())(chains))
@@ -526,7 +534,8 @@ class GoBinary:
         frames_d = self._frames
         frames_get = frames_d.get
         chains_sd = self._chains.setdefault
-        file_name = self.pclntab.file_name
+        tab_file_name = self.pclntab.file_name
+        files = self._bulk_files
         name_off, start_line, cu_offset = bt.name_off, bt.start_line, bt.cu_offset
         name = self._name
         for u, f, fval, lval, ival in zip(missing, fl, fvl, lvl, ivl, strict=True):
@@ -535,7 +544,10 @@ class GoBinary:
                 fi_ = (name(int(name_off[f])), int(start_line[f]), int(cu_offset[f]))
                 fn_info[f] = fi_
             fname, fstart, cu = fi_
-            file = file_name(cu, fval) if fval >= 0 else "?"
+            file = files.get((cu, fval))
+            if file is None:
+                file = tab_file_name(cu, fval) if fval >= 0 else "?"
+                files[(cu, fval)] = file
             ch = self._bulk_inline_chain(bt, f, file, lval, ival, fname, fstart) if ival >= 0 else None
             if ch is None:
                 fk = (fname, file, lval, fstart, False)
