@@ -6,6 +6,7 @@ import os
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 
@@ -30,8 +31,20 @@ def run_cli(args: list[str], stdin: str | None = None, timeout: float = 60) -> R
     env = dict(os.environ)
     env.pop("SYMKEEP_DEBUG", None)
     env["OPENBLAS_NUM_THREADS"] = "1"
+    fd, rss_file = tempfile.mkstemp(prefix="symkeep-rss-")
+    os.close(fd)
+    # The child reports its own peak RSS at exit: RUSAGE_CHILDREN would also count every earlier child
+    # of this (long-lived) test worker.
+    boot = (
+        "import atexit, resource, sys\n"
+        f"atexit.register(lambda: open({rss_file!r}, 'w').write("
+        "str(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)))\n"
+        "sys.argv[0] = 'symkeep'\n"
+        "from symkeep.cli import main\n"
+        "main()\n"
+    )
     t0 = time.monotonic()
-    p = subprocess.Popen([sys.executable, "-m", "symkeep", *args], stdin=subprocess.PIPE,
+    p = subprocess.Popen([sys.executable, "-c", boot, *args], stdin=subprocess.PIPE,
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
                          preexec_fn=_limit)
     try:
@@ -41,6 +54,9 @@ def run_cli(args: list[str], stdin: str | None = None, timeout: float = 60) -> R
         out, err = p.communicate()
         raise AssertionError(f"symkeep {args} hung for {timeout}s") from None
     secs = time.monotonic() - t0
-    # Peak RSS of the child we just reaped (ru_maxrss is in KiB on Linux).
-    rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
+    try:
+        with open(rss_file) as fh:
+            rss = int(fh.read() or 0) * 1024  # ru_maxrss is in KiB on Linux
+    finally:
+        os.unlink(rss_file)
     return Result(p.returncode, out, err, secs, rss)

@@ -24,13 +24,15 @@ import numpy.typing as npt
 from symkeep.binfmt import open_binary
 from symkeep.binfmt.base import Binary
 from symkeep.errors import FormatError, InputError, SymkeepError
-from symkeep.golang.bulk import BulkUnsupported, PcTables
+from symkeep.golang.bulk import KIND_FILE, KIND_INL, KIND_LINE, BulkUnsupported, PcTables
 from symkeep.golang.functab import Function, FunctionList, entries_to_pcs
 from symkeep.golang.inline import InlineTree
 from symkeep.golang.moduledata import ModuleData, find_moduledata, resolve_text_start
 from symkeep.golang.pcln_constants import (
     FUNCDATA_INL_TREE,
     FUNCDATA_INL_TREE_OLD,
+    INLINE_REC_116,
+    INLINE_REC_120,
     MAX_INLINE_DEPTH,
     PCDATA_INL_TREE_INDEX,
 )
@@ -126,6 +128,7 @@ class GoBinary:
         self._bulk_outer: dict[tuple[int, int], tuple[Frame, ...]] = {}
         self._bulk_trees: dict[int, InlineTree | None] = {}
         self._bulk_fn: dict[int, tuple[str, int, int]] = {}  # function -> (name, start line, cu offset)
+        self._names: dict[int, str] = {}  # nameOff -> function name (inline records repeat them)
 
     # -- setup -------------------------------------------------------------------------------------
     def _find_gofunc(self) -> int | None:
@@ -407,10 +410,15 @@ class GoBinary:
         return starts, frames, limit
 
     def _name(self, name_off: int) -> str:
+        got = self._names.get(name_off)
+        if got is not None:
+            return got
         try:
-            return self.pclntab.funcname(name_off)
+            name = self.pclntab.funcname(name_off)
         except FormatError:
-            return "?"
+            name = "?"
+        self._names[name_off] = name
+        return name
 
     # -- lookups -----------------------------------------------------------------------------------
     def lookup(self, pc: int, return_address: bool = False) -> list[Frame]:
@@ -441,25 +449,48 @@ class GoBinary:
 
         Equal chains are the *same* object, so callers can cache per-chain work (formatting) by
         identity; ``()`` for unknown PCs. Do not mutate (tuples cannot be)."""
+        ids, table = self.lookup_chain_ids(pcs, return_address)
+        n = len(ids)
+        if n == 0:
+            return []
+        was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            if n == 1:
+                return [table[int(ids[0])]]
+            return list(itemgetter(*ids.tolist())(table))
+        finally:
+            if was_enabled:
+                gc.enable()
+
+    def lookup_chain_ids(
+        self, pcs: Iterable[int] | npt.NDArray[np.uint64], return_address: bool = False
+    ) -> tuple[npt.NDArray[np.int64], list[tuple[Frame, ...]]]:
+        """:meth:`lookup_chains` as ``(ids, table)``: the chain of ``pcs[k]`` is ``table[ids[k]]``.
+
+        ``table[-1]`` is ``()`` and id -1 means unknown. Lets bulk callers work per distinct chain
+        (``np.unique(ids)``) without materializing one Python reference per PC. Do not mutate ``table``."""
         try:
             arr = np.asarray(pcs if isinstance(pcs, np.ndarray) else list(pcs), dtype=np.uint64)
         except (OverflowError, ValueError, TypeError) as e:
             raise InputError(f"PCs must be unsigned 64-bit integers: {e}") from e
         if arr.ndim != 1:
             raise InputError("PCs must be a flat sequence")
-        # Millions of small lists would trigger the cyclic GC over and over (quadratic-looking slowdown).
+        # Millions of small objects would trigger the cyclic GC over and over (quadratic-looking slowdown).
         was_enabled = gc.isenabled()
         gc.disable()
         try:
-            return self._lookup_chains(arr, return_address)
+            return self._lookup_ids(arr, return_address)
         finally:
             if was_enabled:
                 gc.enable()
 
-    def _lookup_chains(self, arr: npt.NDArray[np.uint64], return_address: bool) -> list[tuple[Frame, ...]]:
+    def _lookup_ids(
+        self, arr: npt.NDArray[np.uint64], return_address: bool
+    ) -> tuple[npt.NDArray[np.int64], list[tuple[Frame, ...]]]:
         n = len(arr)
         if n == 0 or self._nfunc == 0:
-            return [() for _ in range(n)]
+            return np.full(n, -1, dtype=np.int64), [()]
         ents = self._entries
         idx = np.searchsorted(ents, arr, side="right").astype(np.int64) - 1
         valid = (idx >= 0) & (idx < self._nfunc)
@@ -487,10 +518,8 @@ class GoBinary:
         chains.append(())  # sentinel for PCs outside every function
         gstarts = np.concatenate(starts_parts) if starts_parts else np.zeros(0, dtype=np.uint64)
         ridx = np.searchsorted(gstarts, arr, side="right").astype(np.int64) - 1
-        ridx = np.where(valid & (ridx >= 0), ridx, len(chains) - 1)
-        if n == 1:
-            return [chains[int(ridx[0])]]
-        return list(itemgetter(*ridx.tolist())(chains))
+        ridx = np.where(valid & (ridx >= 0), ridx, -1)
+        return ridx, chains
 
     # -- bulk lookups (golang.bulk) -------------------------------------------------------------------
     def _bulk_tables(self) -> PcTables:
@@ -502,11 +531,17 @@ class GoBinary:
 
     def _lookup_bulk(
         self, arr: npt.NDArray[np.uint64], idx: npt.NDArray[np.int64], valid: npt.NDArray[np.bool_]
-    ) -> list[tuple[Frame, ...]]:
-        """:meth:`_lookup_chains` over the bulk-decoded tables: three ``searchsorted`` for file, line
+    ) -> tuple[npt.NDArray[np.int64], list[tuple[Frame, ...]]]:
+        """:meth:`_lookup_ids` over the bulk-decoded tables: three ``searchsorted`` for file, line
         and inline index of every PC, then one chain per distinct (function, file, line, inline)."""
         bt = self._bulk_tables()
-        r = np.searchsorted(bt.starts, arr, side="right").astype(np.int64) - 1
+        if len(arr) >= 4096:  # sorted queries walk the 800k-entry table cache-friendly: ~2x faster
+            order = np.argsort(arr)
+            r = np.empty(len(arr), dtype=np.int64)
+            r[order] = np.searchsorted(bt.starts, arr[order], side="right")
+            r -= 1
+        else:
+            r = np.searchsorted(bt.starts, arr, side="right").astype(np.int64) - 1
         slot = np.where(valid & (r >= 0), bt.slot[np.maximum(r, 0)], -1)
         chains = self._bulk_slot_chains
         if chains is None:
@@ -522,9 +557,7 @@ class GoBinary:
             todo = todo[np.concatenate(([True], todo[1:] != todo[:-1]))]
             self._bulk_fill(bt, chains, todo.tolist())
             built[todo] = True
-        if len(arr) == 1:
-            return [cast("tuple[Frame, ...]", chains[int(slot[0])])]
-        return list(itemgetter(*slot.tolist())(chains))
+        return slot, cast("list[tuple[Frame, ...]]", chains)
 
     def _bulk_fill(self, bt: PcTables, chains: list[tuple[Frame, ...] | None], missing: list[int]) -> None:
         """Build the chains of the distinct (function, file, line, inline index) keys ``missing``."""
@@ -538,6 +571,7 @@ class GoBinary:
         files = self._bulk_files
         name_off, start_line, cu_offset = bt.name_off, bt.start_line, bt.cu_offset
         name = self._name
+        inl: list[tuple[int, int, str, int, int, str, int]] = []
         for u, f, fval, lval, ival in zip(missing, fl, fvl, lvl, ivl, strict=True):
             fi_ = fn_info.get(f)
             if fi_ is None:
@@ -548,15 +582,114 @@ class GoBinary:
             if file is None:
                 file = tab_file_name(cu, fval) if fval >= 0 else "?"
                 files[(cu, fval)] = file
-            ch = self._bulk_inline_chain(bt, f, file, lval, ival, fname, fstart) if ival >= 0 else None
-            if ch is None:
-                fk = (fname, file, lval, fstart, False)
-                fr = frames_get(fk)
-                if fr is None:
-                    fr = _make_frame(fname, file, lval, fstart, False)
-                    frames_d[fk] = fr
-                ch = chains_sd((id(fr),), (fr,))
-            chains[u] = ch
+            if ival >= 0:
+                inl.append((u, f, file, lval, ival, fname, fstart))
+                continue
+            fk = (fname, file, lval, fstart, False)
+            fr = frames_get(fk)
+            if fr is None:
+                fr = _make_frame(fname, file, lval, fstart, False)
+                frames_d[fk] = fr
+            chains[u] = chains_sd((id(fr),), (fr,))
+        if inl:
+            self._bulk_fill_inline(bt, chains, inl)
+
+    def _bulk_fill_inline(
+        self, bt: PcTables, chains: list[tuple[Frame, ...] | None], inl: list[tuple[int, int, str, int, int, str, int]]
+    ) -> None:
+        """Inline keys of :meth:`_bulk_fill`: the innermost record and its parent's (file, line, inline
+        index) of every key in numpy; the Python walk (:meth:`_bulk_outer_of`) only for deeper chains
+        and anything irregular. Same chains as :meth:`_bulk_inline_chain`."""
+        n = len(inl)
+        fa = np.fromiter((t[1] for t in inl), dtype=np.int64, count=n)
+        ia = np.fromiter((t[4] for t in inl), dtype=np.int64, count=n)
+        nm, ppc, sl, ok = self._bulk_records(fa, ia)
+        ents = self._entries
+        entry = ents[fa].astype(np.int64)
+        limit = ents[fa + 1].astype(np.int64)
+        pc = entry + ppc
+        inside = ok & (pc >= entry) & (pc < limit)
+        pcu = np.where(inside, pc, entry).astype(np.uint64)
+        fno, _ = bt.values(KIND_FILE, fa, pcu)
+        line, _ = bt.values(KIND_LINE, fa, pcu)
+        nix, _ = bt.values(KIND_INL, fa, pcu)
+        frame = self._frame
+        name = self._name
+        outer_d = self._bulk_outer
+        files = self._bulk_files
+        tab_file_name = self.pclntab.file_name
+        chains_sd = self._chains.setdefault
+        for (u, f, file, lval, ival, fname, fstart), rok, nmo, sli, ins, fn_, ln, nx in zip(
+            inl, ok.tolist(), nm.tolist(), sl.tolist(), inside.tolist(), fno.tolist(), line.tolist(),
+            nix.tolist(), strict=True,
+        ):
+            if not rok:  # unreadable here (or outside the pclntab): the exact per-record path
+                ch = self._bulk_inline_chain(bt, f, file, lval, ival, fname, fstart)
+                if ch is None:
+                    fr = frame(fname, file, lval, fstart, False)
+                    ch = chains_sd((id(fr),), (fr,))
+                chains[u] = ch
+                continue
+            inner = frame(name(nmo), file, lval, sli, True)
+            outer = outer_d.get((f, ival))
+            if outer is None:
+                if not ins:
+                    outer = (frame(fname, "?", -1, fstart, False),)
+                elif nx < 0 or nx == ival:
+                    cu = int(bt.cu_offset[f])
+                    pfile = files.get((cu, fn_))
+                    if pfile is None:
+                        pfile = tab_file_name(cu, fn_) if fn_ >= 0 else "?"
+                        files[(cu, fn_)] = pfile
+                    outer = (frame(fname, pfile, ln, fstart, False),)
+                else:
+                    tree = self._bulk_tree(f)
+                    if tree is None:  # cannot happen when the record was readable; stay exact anyway
+                        ch = self._bulk_inline_chain(bt, f, file, lval, ival, fname, fstart)
+                        if ch is None:
+                            fr = frame(fname, file, lval, fstart, False)
+                            ch = chains_sd((id(fr),), (fr,))
+                        chains[u] = ch
+                        continue
+                    outer = self._bulk_outer_of(bt, tree, f, ival, fname, fstart)
+                outer_d[(f, ival)] = outer
+            ch = (inner, *outer)
+            chains[u] = chains_sd(tuple(map(id, ch)), ch)
+
+    def _bulk_records(
+        self, fa: npt.NDArray[np.int64], ia: npt.NDArray[np.int64]
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.bool_]]:
+        """(name_off, parent_pc, start_line, ok) of inline record ``ia[k]`` of function ``fa[k]``, read
+        with one numpy gather where the tree lies inside the in-memory pclntab (Go 1.26+); ``ok`` is
+        False elsewhere (the caller then reads that record through :class:`InlineTree`)."""
+        n = len(fa)
+        tab = self.pclntab
+        data = tab.data
+        pv = tab.vaddr
+        uf, inv = np.unique(fa, return_inverse=True)
+        base = np.full(len(uf), -1, dtype=np.int64)
+        for k, f in enumerate(uf.tolist()):
+            tree = self._bulk_tree(f)
+            if tree is not None and tree._pd and pv <= tree.addr < pv + len(data):
+                base[k] = tree.addr - pv
+        rec = INLINE_REC_120 if tab.generation == "1.20" else INLINE_REC_116
+        b = base[inv.reshape(-1)]
+        off = b + ia * rec
+        ok = (b >= 0) & (ia >= 0) & (ia <= 1 << 24) & (off + rec <= len(data))
+        z = np.zeros(n, dtype=np.int64)
+        if not bool(ok.any()):
+            return z, z, z, ok
+        u8 = np.frombuffer(data, dtype=np.uint8)
+        o = np.where(ok, off, 0)
+        dt = np.dtype(">i4" if tab.byteorder == "big" else "<i4")
+
+        def i32(at: int) -> npt.NDArray[np.int64]:
+            raw = u8[o[:, None] + (at + np.arange(4))]
+            return np.ascontiguousarray(raw).view(dt).reshape(-1).astype(np.int64)
+
+        if rec == INLINE_REC_120:
+            return i32(4), i32(8), i32(12), ok
+        return i32(12), i32(16), z, ok
 
     def _bulk_tree(self, f: int) -> InlineTree | None:
         if f in self._bulk_trees:
