@@ -155,3 +155,32 @@ def test_coprocess_gets_each_answer_before_sending_the_next(inline_binary: Path)
         p.stdin.close()
         p.wait(timeout=60)
     assert p.returncode == 0
+
+
+def test_bulk_tokenizer_matches_split_and_int() -> None:
+    """The numpy tokenizer/parser of stdin chunks gives what ``str.split()`` + ``int(t, 16)`` give."""
+    from symkeep.cli.cmd_addr2line import _parse_addr, _Parsed
+
+    rng = np.random.default_rng(5)
+    odd = ["0X1F", "0x", "x10", "1_0", "0x_1", "+1f", "-0x2", "0x0x10", "0" * 17 + "1f", "ffffffffffffffff",
+           "10000000000000000", "0xffffffffffffffffff", "g", "0xG1", "DEADbeef", "0", "0x0"]
+    toks = odd + [f"{int(v):#x}" if v % 2 else f"{int(v):x}" for v in rng.integers(0, 1 << 62, 2000)]
+    seps = [" ", "\n", "\t", "\r\n", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x1f", "  \n"]
+    text = "".join(t + seps[k % len(seps)] for k, t in enumerate(toks))
+    want = [_parse_addr(t) for t in text.split()]
+    p = _Parsed.of_bytes(text.encode())  # ASCII: the CLI's bulk path
+    assert p.addrs() == want
+    assert [p.tok(k) for k in range(len(want))] == text.split()
+    assert p.ok.tolist() == [a is not None and 0 <= a < 1 << 64 for a in want]
+    assert p.vals.tolist() == [a if a is not None and 0 <= a < 1 << 64 else 0 for a in want]
+
+
+def test_non_ascii_and_separator_input_matches_reference(inline_binary: Path) -> None:
+    g = open_go_binary(inline_binary)
+    toks = _tokens(g, 300, seed=9)
+    inp = "".join(t + ("\x1c" if k % 7 == 0 else "\n") for k, t in enumerate(toks)) + "é 0x\u00a0\n"
+    r = subprocess.run([sys.executable, "-m", "symkeep", "addr2line", "-f", "-i", "-a", "-e", str(inline_binary)],
+                       input=inp.encode(), capture_output=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    want = reference(g, inp.split(), True, True, True, False, False, False)
+    assert r.stdout.decode() == want

@@ -145,6 +145,7 @@ class PcTables:
         s = np.searchsorted(vstart, toffs).astype(np.int64)  # first varint of each table (sorted)
         if int(s[-1]) >= nvar or bool(np.any(vstart[s] != toffs)):
             raise BulkUnsupported("table offset does not start a varint")
+        del term, vend, vstart, vlen  # region-sized temporaries: free before the next ones (peak memory)
         zeros = np.flatnonzero(vals == 0)
         t_end = np.empty(ntab, dtype=np.int64)
         for par in (0, 1):
@@ -190,6 +191,8 @@ class PcTables:
         self.entries = entries.astype(np.uint64)
         self.has_inline_table = offs[KIND_INL] != 0
         self._keys_list: list[int] | None = None
+        # free the decode temporaries first: the range build peaks on its own (~200 MB less RSS on cmd/compile)
+        del vals, zeros, vi, ud, pd, delta, cs, value, pcs, rel_end, tid, keep
         self._build_ranges()
         self._vals_list: list[int] = []
         self._tend_list: list[int] = []

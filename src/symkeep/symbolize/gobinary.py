@@ -562,7 +562,7 @@ class GoBinary:
     def _bulk_fill(self, bt: PcTables, chains: list[tuple[Frame, ...] | None], missing: list[int]) -> None:
         """Build the chains of the distinct (function, file, line, inline index) keys ``missing``."""
         m = np.asarray(missing, dtype=np.int64)
-        fl, fvl, lvl, ivl = (k[m].tolist() for k in bt.slot_keys)
+        fa, fva, lva, iva = (k[m] for k in bt.slot_keys)
         fn_info = self._bulk_fn
         frames_d = self._frames
         frames_get = frames_d.get
@@ -571,17 +571,32 @@ class GoBinary:
         files = self._bulk_files
         name_off, start_line, cu_offset = bt.name_off, bt.start_line, bt.cu_offset
         name = self._name
-        inl: list[tuple[int, int, str, int, int, str, int]] = []
-        for u, f, fval, lval, ival in zip(missing, fl, fvl, lvl, ivl, strict=True):
+        # names, start lines and file names per distinct function / (cu, file) first, then per key
+        uf, finv = np.unique(fa, return_inverse=True)
+        finfo: list[tuple[str, int, int]] = []
+        for f in uf.tolist():
             fi_ = fn_info.get(f)
             if fi_ is None:
                 fi_ = (name(int(name_off[f])), int(start_line[f]), int(cu_offset[f]))
                 fn_info[f] = fi_
-            fname, fstart, cu = fi_
+            finfo.append(fi_)
+        cua = cu_offset[fa]
+        pairs, pinv = np.unique(np.stack([cua, fva]), axis=1, return_inverse=True)
+        pnames: list[str] = []
+        for cu, fval in zip(pairs[0].tolist(), pairs[1].tolist(), strict=True):
             file = files.get((cu, fval))
             if file is None:
                 file = tab_file_name(cu, fval) if fval >= 0 else "?"
                 files[(cu, fval)] = file
+            pnames.append(file)
+        finv_l = finv.reshape(-1).tolist()
+        pinv_l = pinv.reshape(-1).tolist()
+        inl: list[tuple[int, int, str, int, int, str, int]] = []
+        for u, f, fk_, pk, lval, ival in zip(
+            missing, fa.tolist(), finv_l, pinv_l, lva.tolist(), iva.tolist(), strict=True
+        ):
+            fname, fstart, _cu = finfo[fk_]
+            file = pnames[pk]
             if ival >= 0:
                 inl.append((u, f, file, lval, ival, fname, fstart))
                 continue
