@@ -33,12 +33,16 @@ def run_cli(args: list[str], stdin: str | None = None, timeout: float = 60) -> R
     env["OPENBLAS_NUM_THREADS"] = "1"
     fd, rss_file = tempfile.mkstemp(prefix="symkeep-rss-")
     os.close(fd)
-    # The child reports its own peak RSS at exit: RUSAGE_CHILDREN would also count every earlier child
-    # of this (long-lived) test worker.
+    # The child reports its own peak RSS (VmHWM, kept per address space, so reset by exec) at exit:
+    # RUSAGE_CHILDREN counts every earlier child of this long-lived test worker, and ru_maxrss survives
+    # execve, so a child of a big worker would inherit the worker's peak.
     boot = (
-        "import atexit, resource, sys\n"
-        f"atexit.register(lambda: open({rss_file!r}, 'w').write("
-        "str(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)))\n"
+        "import atexit, sys\n"
+        "def _hwm():\n"
+        "    for ln in open('/proc/self/status'):\n"
+        "        if ln.startswith('VmHWM:'):\n"
+        f"            open({rss_file!r}, 'w').write(ln.split()[1])\n"
+        "atexit.register(_hwm)\n"
         "sys.argv[0] = 'symkeep'\n"
         "from symkeep.cli import main\n"
         "main()\n"
@@ -56,7 +60,7 @@ def run_cli(args: list[str], stdin: str | None = None, timeout: float = 60) -> R
     secs = time.monotonic() - t0
     try:
         with open(rss_file) as fh:
-            rss = int(fh.read() or 0) * 1024  # ru_maxrss is in KiB on Linux
+            rss = int(fh.read() or 0) * 1024  # VmHWM is in kB
     finally:
         os.unlink(rss_file)
     return Result(p.returncode, out, err, secs, rss)

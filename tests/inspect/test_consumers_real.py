@@ -12,13 +12,12 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from inspect_helpers import built
 
 from fixtures.factory import (
     MATRIX_TOOLCHAINS,
     VARIANTS,
     FixtureSpec,
-    FixtureUnavailable,
-    build_fixture,
     go_tool,
 )
 
@@ -50,10 +49,7 @@ def _line_ok(s: str) -> bool:
 def test_verdicts_match_real_tools(spec: FixtureSpec) -> None:
     from symkeep.inspect.report import inspect_path
 
-    try:
-        path = build_fixture(spec)
-    except FixtureUnavailable as e:
-        pytest.skip(str(e))
+    path = built(spec)
     if spec.variant == "shared":
         pytest.skip("a c-shared library has no main.main to ask about")
     rep = inspect_path(str(path)).to_json()

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from inspect_helpers import built
 
 from fixtures.factory import (
     FixtureSpec,
@@ -73,10 +74,7 @@ SPECS = fixture_matrix()
 
 @pytest.mark.parametrize("spec", SPECS, ids=_spec_id)
 def test_inspect_matches_go_version_m(spec: FixtureSpec) -> None:
-    try:
-        path = build_fixture(spec)
-    except FixtureUnavailable as e:
-        pytest.skip(str(e))
+    path = built(spec)
     rep = _inspect(str(path))
     gv = go_version_m(path)
     if gv["version"] is None and spec.variant == "nosections":
@@ -100,10 +98,7 @@ def test_inspect_matches_go_version_m(spec: FixtureSpec) -> None:
 
 @pytest.mark.parametrize("spec", SPECS, ids=_spec_id)
 def test_inspect_matches_go_tool_buildid(spec: FixtureSpec) -> None:
-    try:
-        path = build_fixture(spec)
-    except FixtureUnavailable as e:
-        pytest.skip(str(e))
+    path = built(spec)
     tool = go_tool(NEWEST, "buildid")
     out = subprocess.run([str(tool), str(path)], capture_output=True, text=True, check=False)
     rep = _inspect(str(path))
@@ -118,10 +113,7 @@ ELF_SPECS = [s for s in SPECS if s.goos == "linux"]
 
 @pytest.mark.parametrize("spec", ELF_SPECS, ids=_spec_id)
 def test_inspect_matches_readelf(spec: FixtureSpec) -> None:
-    try:
-        path = build_fixture(spec)
-    except FixtureUnavailable as e:
-        pytest.skip(str(e))
+    path = built(spec)
     rep = _inspect(str(path))
     notes = readelf(["-n"], path)
     m = re.search(r"Build ID: ([0-9a-f]+)", notes)

@@ -576,26 +576,13 @@ class ELFFile(Binary):
         self, off: int, size: int, entsize: int, strtab: tuple[int, int] | None, what: str
     ) -> list[Symbol]:
         """Decode ``size`` bytes of Elf_Sym at ``off`` (entry 0, the null symbol, is skipped)."""
-        import numpy as np
-
         want = C.SYM_SIZE[self.elfclass]
         if entsize and entsize < want:
             self.warnings.append(f"{what}: sh_entsize {entsize} too small")
             return []
-        ent = entsize or want
-        size = max(0, min(size, self.length - off))
-        n = size // ent
-        if n <= 1:
+        arr = self._sym_array(off, size, entsize)
+        if arr is None:
             return []
-        e = self._e
-        if self.bits == 64:
-            fields = [("name", e + "u4"), ("info", "u1"), ("other", "u1"), ("shndx", e + "u2")]
-            fields += [("value", e + "u8"), ("size", e + "u8")]
-        else:
-            fields = [("name", e + "u4"), ("value", e + "u4"), ("size", e + "u4")]
-            fields += [("info", "u1"), ("other", "u1"), ("shndx", e + "u2")]
-        dt = np.dtype({"names": [f[0] for f in fields], "formats": [f[1] for f in fields], "itemsize": ent})
-        arr = np.frombuffer(self.data, dtype=dt, count=n - 1, offset=off + ent)
         strs = bytes(self.data[strtab[0] : strtab[0] + strtab[1]]) if strtab else b""
         tsize = len(strs)
         out = []
