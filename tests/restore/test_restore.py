@@ -35,13 +35,13 @@ pytestmark = pytest.mark.skipif(not (have("nm") and have("llvm-symbolizer")), re
 # (toolchain, goarch, program, stripped variant, twin variant, PCs)
 CASES = [
     ("1.27", "amd64", "cpuhog", "sw", "default", 20000),
-    ("1.19", "amd64", "hello", "sw", "default", 3000),
-    ("1.24", "amd64", "callers", "sw", "default", 3000),
-    ("1.27", "amd64", "cpuhog", "pie_sw", "pie", 3000),
-    ("1.19", "amd64", "hello", "pie_sw", "pie", 2000),
-    ("1.27", "arm64", "hello", "sw", "default", 3000),
-    ("1.21", "386", "hello", "sw", "default", 3000),
-    ("1.27", "s390x", "hello", "sw", "default", 3000),
+    ("1.19", "amd64", "hello", "sw", "default", 20000),
+    ("1.24", "amd64", "callers", "sw", "default", 20000),
+    ("1.27", "amd64", "cpuhog", "pie_sw", "pie", 20000),
+    ("1.19", "amd64", "hello", "pie_sw", "pie", 20000),
+    ("1.27", "arm64", "hello", "sw", "default", 20000),
+    ("1.21", "386", "hello", "sw", "default", 20000),
+    ("1.27", "s390x", "hello", "sw", "default", 20000),
 ]
 IDS = [f"{t}-{a}-{p}-{v}" for t, a, p, v, _, _ in CASES]
 
