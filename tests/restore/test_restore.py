@@ -36,7 +36,9 @@ pytestmark = pytest.mark.skipif(not (have("nm") and have("llvm-symbolizer")), re
 CASES = [
     ("1.27", "amd64", "cpuhog", "sw", "default", 20000),
     ("1.19", "amd64", "hello", "sw", "default", 20000),
+    ("1.22", "amd64", "hello", "sw", "default", 20000),
     ("1.24", "amd64", "callers", "sw", "default", 20000),
+    ("1.26", "amd64", "hello", "pie_sw", "pie", 20000),
     ("1.27", "amd64", "cpuhog", "pie_sw", "pie", 20000),
     ("1.19", "amd64", "hello", "pie_sw", "pie", 20000),
     ("1.27", "arm64", "hello", "sw", "default", 20000),
