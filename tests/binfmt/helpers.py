@@ -24,7 +24,7 @@ import pytest
 from symkeep.errors import SymkeepError
 
 try:
-    from tests.fixtures.factory import FixtureSpec, FixtureUnavailable, build_fixture, fixtures_dir, toolchain
+    from fixtures.factory import FixtureSpec, FixtureUnavailable, build_fixture, fixtures_dir, toolchain
 except ImportError:  # pytest put tests/ (not the repo root) on sys.path
     from fixtures.factory import (  # type: ignore[no-redef]
         FixtureSpec,

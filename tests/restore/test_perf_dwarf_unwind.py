@@ -19,12 +19,13 @@ import sys
 from pathlib import Path
 
 import pytest
-from tests.restore.tools import have
 
 from fixtures.factory import FixtureSpec, FixtureUnavailable, build_fixture
 from symkeep.restore.ehframe import PRESERVE, unwindable_copy
 from symkeep.restore.model import FUNC_FLAG_TOPFRAME
 from symkeep.symbolize import open_go_binary
+
+from .tools import have
 
 
 def _fixture(tc: str, arch: str, prog: str, variant: str) -> Path:

@@ -15,7 +15,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from tests.restore.tools import (
+
+from fixtures.factory import FixtureSpec, FixtureUnavailable, build_fixture
+from symkeep.restore import restore_result
+from symkeep.symbolize import open_go_binary
+
+from .tools import (
     Chain,
     compare,
     have,
@@ -25,10 +30,6 @@ from tests.restore.tools import (
     symbolize_addr2line,
     symbolize_llvm,
 )
-
-from fixtures.factory import FixtureSpec, FixtureUnavailable, build_fixture
-from symkeep.restore import restore_result
-from symkeep.symbolize import open_go_binary
 
 pytestmark = pytest.mark.skipif(not (have("nm") and have("llvm-symbolizer")), reason="needs nm, llvm-symbolizer")
 
