@@ -230,7 +230,7 @@ def test_no_buildinfo_falls_back(spec: FixtureSpec, tmp_path: Path) -> None:
     with open_binary(dst) as b:
         assert read_buildinfo(b) is None
         v, source = go_version(b)
-        has_syms = b.symbol("runtime.buildVersion") is not None
+        has_syms = b.symbol_go("runtime.buildVersion") is not None
     assert v == real
     assert source == ("symbol" if has_syms else "scan")
 
@@ -241,7 +241,7 @@ def test_version_scan_without_symbols(tmp_path: Path) -> None:
     dst = tmp_path / "x"
     _zero_buildinfo(src, dst)
     with open_binary(dst) as b:
-        assert b.symbol("runtime.buildVersion") is None
+        assert b.symbol_go("runtime.buildVersion") is None
         assert go_version(b) == (truth_json(src)["GoVersion"], "scan")
 
 

@@ -489,7 +489,7 @@ def _read_buildinfo(b: Binary) -> BuildInfo | None:
 
 
 def _version_from_symbol(b: Binary) -> str | None:
-    sym = b.symbol("runtime.buildVersion")
+    sym = b.symbol_go("runtime.buildVersion")
     if sym is None or not sym.value:
         return None
     try:

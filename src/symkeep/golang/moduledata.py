@@ -220,7 +220,7 @@ def find_moduledata(
         return None
     sym = None
     try:
-        sym = bin.symbol("runtime.firstmoduledata") if use_symbols else None
+        sym = bin.symbol_go("runtime.firstmoduledata") if use_symbols else None
     except FormatError:
         sym = None
     if sym is not None and sym.value:
@@ -241,7 +241,7 @@ def resolve_text_start(bin: Binary, tab: PclnTab, md: ModuleData | None) -> tupl
     Go 1.26, where it is still written) -> ``.text``/``__text`` section -> 0.
     """
     try:
-        sym = bin.symbol("runtime.text")
+        sym = bin.symbol_go("runtime.text")
     except FormatError:
         sym = None
     if sym is not None and sym.value:

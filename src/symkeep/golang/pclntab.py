@@ -463,8 +463,8 @@ def find_pclntab(bin: Binary) -> PclnLocation:
         if sec is not None and sec.file_size >= 16:
             return PclnLocation(sec.offset, sec.addr, sec.file_size, "section", name)
     try:
-        start = bin.symbol("runtime.pclntab") or bin.symbol("runtime.pcheader")
-        end = bin.symbol("runtime.epclntab")
+        start = bin.symbol_go("runtime.pclntab") or bin.symbol_go("runtime.pcheader")
+        end = bin.symbol_go("runtime.epclntab")
     except FormatError:
         start = end = None
     if start is not None and end is not None and end.value > start.value:

@@ -51,10 +51,7 @@ def inspect_path(path: str, arch: str | None = None) -> InspectReport:
 
 
 def _pclntab_symbols(bin: Binary) -> bool:
-    names = ("runtime.pclntab", "runtime.epclntab")
-    if bin.format == "macho":
-        return all(bin.symbol(n) is not None or bin.symbol("_" + n) is not None for n in names)
-    return all(bin.symbol(n) is not None for n in names)
+    return all(bin.symbol_go(n) is not None for n in ("runtime.pclntab", "runtime.epclntab"))
 
 
 def inspect_binary(bin: Binary) -> InspectReport:

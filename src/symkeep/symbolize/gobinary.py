@@ -138,7 +138,7 @@ class GoBinary:
             return self.moduledata.gofunc
         for name in ("go:func.*", "go.func.*"):
             try:
-                s = self.binary.symbol(name)
+                s = self.binary.symbol_go(name)
             except SymkeepError:
                 s = None
             if s is not None and s.value:
