@@ -65,19 +65,25 @@ def reference(gob: GoBinary, toks: list[str], functions: bool, inlines: bool, sh
         elif pretty:
             parts = []
             for i, f in enumerate(shown):
-                s = f"{f.function} at {f.file}:{f.line}" if functions else f"{f.file}:{f.line}"
+                s = f"{f.function} at {_loc(f)}" if functions else _loc(f)
                 parts.append(s if i == 0 else f" (inlined by) {s}")
             lines.append("\n".join(parts))
         else:
             for f in shown:
                 if functions:
                     lines.append(f.function)
-                lines.append(f"{f.file}:{f.line}")
+                lines.append(_loc(f))
         if pretty and show_addr:
             out.append(lines[0] + "".join(lines[1:]) + "\n")
         else:
             out.append("\n".join(lines) + "\n")
     return "".join(out)
+
+
+def _loc(f: object) -> str:
+    """binutils' spelling of an unknown file or line: ``??`` and ``0``."""
+    file, line = f.file, f.line  # type: ignore[attr-defined]
+    return f"{'??' if file == '?' else file}:{max(line, 0)}"
 
 
 def _tokens(g: GoBinary, n: int, seed: int) -> list[str]:

@@ -146,3 +146,26 @@ def test_not_go(tmp_path) -> None:
         pytest.skip("no ls")
     with pytest.raises(NotGoError):
         open_go_binary(ls)
+
+
+@pytest.mark.parametrize("toolchain", ["1.21", "1.27"])
+@pytest.mark.parametrize("n", [3_000, 60_000])  # per-function path / bulk (numpy) path
+def test_lookup_columns_equal_lookup(fixture, toolchain: str, n: int) -> None:
+    """lookup_columns (what addr2line and symbolize format from) names the same frames as the
+    exact per-function lookup, on both paths; unknown PCs are -1, never an empty chain."""
+    with open_go_binary(fixture(FixtureSpec(toolchain, "linux", "amd64", "sw", "callers"))) as g:
+        rng = np.random.default_rng(7)
+        pcs = rng.integers(int(g.entries[0]) - 64, int(g.entries[-1]) + 64, size=n, dtype=np.int64)
+        pcs = pcs.astype(np.uint64)
+        for ra in (False, True):
+            ids, cols = g.lookup_columns(pcs, return_address=ra)
+            assert len(ids) == n and int(ids.max()) < len(cols)
+            assert all(int(cols.off[c + 1]) > int(cols.off[c]) for c in range(len(cols)))
+            deep = 0
+            with open_go_binary(g.binary.path) as ref:
+                for p, c in zip(pcs[::7].tolist(), ids[::7].tolist(), strict=True):
+                    want = tuple(ref.lookup(p, return_address=ra))
+                    got = cols.chain(c) if c >= 0 else ()
+                    assert got == want, hex(p)
+                    deep += len(want) > 1
+            assert deep > 0  # inline chains are exercised

@@ -13,9 +13,13 @@ import struct
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from symkeep.errors import FormatError, InputError
+
+if TYPE_CHECKING:  # numpy is imported lazily (CLI start-up)
+    import numpy as np
+    import numpy.typing as npt
 
 Format = Literal["elf", "macho", "pe"]
 Endian = Literal["little", "big"]
@@ -241,6 +245,21 @@ class Binary:
             if sec.alloc and sec.file_size and sec.addr <= addr < sec.addr + sec.file_size:
                 return sec.offset + (addr - sec.addr)
         return None
+
+    def vaddrs_to_offsets(self, addrs: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_]]:
+        """Vectorized :meth:`vaddr_to_offset`: (file offsets, found) with the same precedence
+        (segments first, then sections); offsets are 0 where not found."""
+        import numpy as np
+
+        off = np.zeros(len(addrs), dtype=np.int64)
+        found = np.zeros(len(addrs), dtype=np.bool_)
+        spans = [(s.vaddr, s.filesz, s.offset) for s in self.segments() if s.load]
+        spans += [(s.addr, s.file_size, s.offset) for s in self.sections() if s.alloc and s.file_size]
+        for vaddr, size, foff in spans:
+            m = ~found & (addrs >= vaddr) & (addrs < vaddr + size)
+            off[m] = addrs[m] - vaddr + foff
+            found |= m
+        return off, found
 
     def offset_to_vaddr(self, offset: int) -> int | None:
         for seg in self.segments():

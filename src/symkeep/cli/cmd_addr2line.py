@@ -34,6 +34,34 @@ for _k, _c in enumerate(b"0123456789abcdef"):
     _NIB[_c] = _k
     _NIB[bytes([_c]).upper()[0]] = _k
 _U64 = 1 << 64
+_PARSE_CHUNK = 1 << 16  # tokens per vectorized parse step
+_OUT_CHUNK = 1 << 17  # answers per output write
+
+
+def _hex_tokens(u: npt.NDArray[np.uint8], starts: npt.NDArray[np.int64], ends: npt.NDArray[np.int64]) -> tuple[
+    npt.NDArray[np.uint64], npt.NDArray[np.bool_]
+]:
+    """(value, bad) of the tokens ``u[starts[k]:ends[k]]`` read as ``[0x]`` + 1..16 hex digits."""
+    pad = 16  # right-aligned 16-byte windows: every token's digits end at the window's end
+    lo = max(int(starts[0]) - pad, 0) if len(starts) else 0
+    hi = int(ends[-1]) if len(ends) else 0
+    up = np.zeros(hi - lo + pad, dtype=np.uint8)
+    up[pad:] = u[lo:hi]
+    s0, e0 = starts - lo + pad, ends - lo + pad
+    pre = ((ends - starts) >= 2) & (up[s0] == 0x30) & ((up[np.minimum(s0 + 1, len(up) - 1)] | 0x20) == 0x78)
+    ds = s0 + 2 * pre.astype(np.int64)
+    nd = e0 - ds
+    fast = (nd >= 1) & (nd <= 16)
+    win = np.lib.stride_tricks.sliding_window_view(up, pad)[e0 - pad]  # (tokens, 16) bytes
+    nib = _NIB[win]
+    digit = np.arange(pad, dtype=np.int64) >= (ds - (e0 - pad))[:, None]
+    badnib = np.ascontiguousarray((nib == 255) & digit).view(np.uint64)  # 16 flags = 2 words per token
+    bad = ~fast | ((badnib[:, 0] | badnib[:, 1]) != 0)
+    nib = np.where(digit, nib, 0).astype(np.uint8)
+    packed = (nib[:, 0::2] << 4) | nib[:, 1::2]  # (tokens, 8) bytes, most significant first
+    vals = np.ascontiguousarray(packed).view(">u8").reshape(-1).astype(np.uint64)
+    vals[bad] = 0
+    return vals, bad
 
 
 class _Parsed:
@@ -71,30 +99,20 @@ class _Parsed:
         edge = np.zeros(n + 2, dtype=np.int8)
         edge[1:-1] = ~_WS[u]
         d = np.diff(edge)
+        del edge
         starts = np.flatnonzero(d == 1)
         ends = np.flatnonzero(d == -1)
-        up = np.zeros(n + 2, dtype=np.uint8)
-        up[:n] = u
-        pre = ((ends - starts) >= 2) & (up[starts] == 0x30) & ((up[starts + 1] | 0x20) == 0x78)
-        ds = starts + 2 * pre.astype(np.int64)
-        nd = ends - ds
-        fast = (nd >= 1) & (nd <= 16)
+        del d
         vals = np.zeros(len(starts), dtype=np.uint64)
-        bad = ~fast
-        four = np.uint64(4)
-        for j in range(16):
-            m = fast & (nd > j)
-            if not m.any():
-                break
-            nib = _NIB[up[np.where(m, ds + j, n)]]
-            bad |= m & (nib == 255)
-            vals = np.where(m, (vals << four) | nib.astype(np.uint64), vals)
+        bad = np.ones(len(starts), dtype=np.bool_)
+        for k in range(0, len(starts), _PARSE_CHUNK):  # chunks: bounded temporaries (16 bytes per token)
+            sl = slice(k, k + _PARSE_CHUNK)
+            vals[sl], bad[sl] = _hex_tokens(u, starts[sl], ends[sl])
         ok = ~bad
         odd: dict[int, int | None] = {}
-        sl, el = starts.tolist(), ends.tolist()
 
         def tok(k: int) -> str:
-            return buf[sl[k]:el[k]].decode("ascii")
+            return buf[int(starts[k]):int(ends[k])].decode("ascii")
 
         for k in np.flatnonzero(bad).tolist():
             a = _parse_addr(tok(k))
@@ -136,19 +154,36 @@ def command(binary: str, functions: bool, inlines: bool, show_addr: bool, pretty
     _keep_heap()
     gob = open_go_binary(binary, arch=arch)
     r = _Renderer(gob, functions, inlines, show_addr, pretty_print, as_json)
-    out = sys.stdout
+    sys.stdout.flush()
+    out: Any = getattr(sys.stdout, "buffer", None) or _TextOut(sys.stdout)  # answers are UTF-8 bytes
     if addrs:
-        out.write(r.batch(_Parsed.of_tokens(list(addrs)), return_addresses, as_offset))
+        for chunk in r.batch(_Parsed.of_tokens(list(addrs)), return_addresses, as_offset):
+            out.write(chunk)
         out.flush()
         return
     for b in _stdin_batches():
         p = _Parsed.of_bytes(b) if isinstance(b, bytes) else _Parsed.of_tokens(b)
+        del b
         if len(p.vals):
-            out.write(r.batch(p, return_addresses, as_offset))
+            for chunk in r.batch(p, return_addresses, as_offset):
+                out.write(chunk)
             out.flush()
 
 
-_BATCH = 1 << 20  # bytes of input per batch
+class _TextOut:
+    """Bytes writes onto a text-only stdout (a replaced ``sys.stdout`` without ``.buffer``)."""
+
+    def __init__(self, out: Any) -> None:
+        self.out = out
+
+    def write(self, b: bytes) -> None:
+        self.out.write(b.decode())
+
+    def flush(self) -> None:
+        self.out.flush()
+
+
+_BATCH = 1 << 24  # bytes of input per batch (distinct chains are formatted once per batch)
 
 
 def _keep_heap() -> None:
@@ -241,7 +276,7 @@ def _stdin_batches(batch: int = _BATCH) -> Iterator[bytes | list[str]]:
 
 
 class _Renderer:
-    """Formats answers; the per-chain text is computed once per distinct frame chain."""
+    """Formats answers from the engine's chain columns: text per row, then per distinct chain."""
 
     def __init__(self, gob: Any, functions: bool, inlines: bool, show_addr: bool, pretty: bool,
                  as_json: bool) -> None:
@@ -249,13 +284,15 @@ class _Renderer:
         self.functions, self.inlines, self.show_addr = functions, inlines, show_addr
         self.pretty, self.as_json = pretty, as_json
         self.width = 16 if gob.binary.bits == 64 else 8
-        self._cache: dict[int, tuple[tuple[Any, ...], str]] = {}
-        self._ftext: dict[int, tuple[Any, str]] = {}
-        self._table: list[tuple[Any, ...]] | None = None
-        self._texts: list[str] = []
-        self._have: npt.NDArray[np.bool_] = np.zeros(0, dtype=np.bool_)
+        if as_json:
+            self.unknown = "[]"
+        elif pretty:
+            self.unknown = ("?? " if functions else "") + "??:0\n"
+        else:
+            self.unknown = ("??\n" if functions else "") + "??:0\n"
 
-    def batch(self, p: _Parsed, return_addresses: bool, as_offset: bool) -> str:
+    def batch(self, p: _Parsed, return_addresses: bool, as_offset: bool) -> Iterator[bytes]:
+        """The answers of one batch of addresses, UTF-8 encoded, in chunks (bounded output memory)."""
         vals, ok = p.vals, p.ok
         if as_offset:
             o2v = self.gob.binary.offset_to_vaddr
@@ -263,97 +300,88 @@ class _Renderer:
             ok = np.array([q is not None and 0 <= q < _U64 for q in pcs], dtype=np.bool_)
             vals = np.array([q if q is not None and 0 <= q < _U64 else 0 for q in pcs], dtype=np.uint64)
         ids = np.full(len(vals), -1, dtype=np.int64)
-        table: list[tuple[Any, ...]] = [()]
+        plain = not self.as_json and not self.show_addr
+        texts: list[str] = []
+        enc: list[bytes] = []
         good = np.flatnonzero(ok)
         if len(good):
-            got, table = self.gob.lookup_chain_ids(vals[good], return_address=return_addresses)
+            got, cols = self.gob.lookup_columns(vals[good], return_address=return_addresses)
             ids[good] = got
-        # text per distinct chain, then one gather + join. The engine's bulk table is the same list
-        # across batches: its texts are kept in a parallel list (one entry per chain id).
-        if table is not self._table:
-            self._table = table
-            self._texts = [""] * len(table)
-            self._have = np.zeros(len(table), dtype=np.bool_)
-        texts, have = self._texts, self._have
-        need = ids[~have[ids]]
-        if len(need):
-            cache = self._cache
-            body = self._body
-            ftext = self._ftext
-            ftext_get = ftext.get
-            plain1 = not self.as_json and not self.pretty
-            fn = self.functions
-            for u in np.unique(need).tolist():
-                ch = table[u]  # table[-1] is ()
-                if plain1 and len(ch) == 1:  # most chains: the frame's text is the answer
-                    f0 = ch[0]
-                    got_f = ftext_get(id(f0))
-                    if got_f is None:  # inline copy of _frame_text (hot loop)
-                        t = f"{f0.function}\n{f0.file}:{f0.line}\n" if fn else f"{f0.file}:{f0.line}\n"
-                        ftext[id(f0)] = (f0, t)
-                        texts[u] = t
-                    else:
-                        texts[u] = got_f[1]
-                    continue
-                got_c = cache.get(id(ch))
-                texts[u] = got_c[1] if got_c is not None else body(ch)
-            have[need] = True
-        per: Sequence[str] = [texts[int(ids[0])]] if len(ids) == 1 else itemgetter(*ids.tolist())(texts)
+            del got
+            if plain:
+                enc = self.chain_texts(cols, as_bytes=True)
+            else:
+                texts = self.chain_texts(cols)
+            del cols
+        texts.append(self.unknown)  # id -1
+        enc.append(self.unknown.encode())
+        addrs = p.addrs() if not plain else []
+        for k in range(0, len(ids), _OUT_CHUNK):
+            part = ids[k : k + _OUT_CHUNK].tolist()
+            if plain:
+                yield b"".join([enc[part[0]]] if len(part) == 1 else itemgetter(*part)(enc))
+            else:
+                per: Sequence[str] = [texts[part[0]]] if len(part) == 1 else itemgetter(*part)(texts)
+                yield self._with_addresses(p, k, addrs[k : k + _OUT_CHUNK], per).encode()
+
+    def _with_addresses(self, p: _Parsed, k0: int, addrs: list[int | None], per: Sequence[str]) -> str:
         if self.as_json:
             out: list[str] = []
             add = out.append
-            for k, (addr, text) in enumerate(zip(p.addrs(), per, strict=True)):
+            for k, (addr, text) in enumerate(zip(addrs, per, strict=True)):
                 if addr is None:
-                    add(json.dumps({"address": p.tok(k), "frames": [], "error": "not a hex address"}) + "\n")
+                    add(json.dumps({"address": p.tok(k0 + k), "frames": [], "error": "not a hex address"}) + "\n")
                     continue
                 add('{"address": "' + hex(addr) + '", "frames": ' + text + "}\n")
             return "".join(out)
-        if not self.show_addr:
-            return "".join(per)
         w = self.width
         sep = ": " if self.pretty else "\n"
-        return "".join([f"0x{(addr or 0):0{w}x}{sep}{text}" for addr, text in zip(p.addrs(), per, strict=True)])
+        return "".join([f"0x{(addr or 0):0{w}x}{sep}{text}" for addr, text in zip(addrs, per, strict=True)])
 
-    def _frame_text(self, f: Any) -> str:
-        """Text of one frame in the plain (not pretty) layout, cached per (interned) frame."""
-        got = self._ftext.get(id(f))
-        if got is not None:
-            return got[1]
-        text = f"{f.function}\n{f.file}:{f.line}\n" if self.functions else f"{f.file}:{f.line}\n"
-        self._ftext[id(f)] = (f, text)
-        return text
-
-    def _body(self, frames: tuple[Any, ...]) -> str:
-        """Everything after the address for one chain (cached; the chain is kept alive with it)."""
+    def chain_texts(self, cols: Any, as_bytes: bool = False) -> list[Any]:
+        """Text of every chain of ``cols`` (a ChainColumns) in the selected layout (not JSON when
+        ``as_bytes``: UTF-8, each row encoded as it is made, so one copy of the texts is in memory)."""
+        off: list[int] = cols.off.tolist()
+        nchain = len(off) - 1
         if self.as_json:
-            text = json.dumps([
-                {"function": f.function, "file": f.file, "line": f.line, "start_line": f.start_line,
-                 "inlined": f.inlined}
-                for f in frames
-            ])
-        else:
-            # Without -i, binutils reports the innermost (inlined) function and its line.
-            shown = frames if self.inlines else frames[:1]
-            lines: list[str] = []
-            if not shown:
-                if self.pretty:
-                    lines.append(("?? " if self.functions else "") + "??:0")
-                else:
-                    if self.functions:
-                        lines.append("??")
-                    lines.append("??:0")
-            elif self.pretty:
-                parts = []
-                for i, f in enumerate(shown):
-                    loc = f"{f.file}:{f.line}"
-                    s = (f"{f.function} at {loc}" if self.functions else loc)
-                    parts.append(s if i == 0 else f" (inlined by) {s}")
-                lines.append("\n".join(parts))
+            jn = [json.dumps(x) for x in cols.names]
+            jf = [json.dumps(x) for x in cols.files]
+            jrows = [
+                f'{{"function": {jn[n]}, "file": {jf[f]}, "line": {ln}, "start_line": {sl}, "inlined": '
+                + ("true}" if il else "false}")
+                for n, f, ln, sl, il in zip(cols.name.tolist(), cols.file.tolist(), cols.line.tolist(),
+                                            cols.start_line.tolist(), cols.inlined.tolist(), strict=True)
+            ]
+            return ["[" + ", ".join(jrows[a:b]) + "]" for a, b in zip(off, off[1:], strict=False)]
+        names = cols.names
+        files = ["??" if x == "?" else x for x in cols.files]
+        if self.inlines:
+            name_c, file_c, line_c = cols.name.tolist(), cols.file.tolist(), cols.line.tolist()
+        else:  # without -i, binutils reports the innermost (inlined) function and its line
+            head = cols.off[:-1]
+            name_c, file_c, line_c = cols.name[head].tolist(), cols.file[head].tolist(), cols.line[head].tolist()
+            off = list(range(nchain + 1))
+        fn = self.functions
+        if self.pretty:
+            locs = [f"{files[f]}:{ln if ln > 0 else 0}" for f, ln in zip(file_c, line_c, strict=True)]
+            if fn:
+                locs = [f"{names[n]} at {loc}" for n, loc in zip(name_c, locs, strict=True)]
+            # the pretty layout puts each inline caller on its own line
+            ptexts = ["\n (inlined by) ".join(locs[a:b]) + "\n" for a, b in zip(off, off[1:], strict=False)]
+            return [t.encode() for t in ptexts] if as_bytes else ptexts
+        rows: list[Any]
+        if as_bytes:
+            if fn:
+                rows = [f"{names[n]}\n{files[f]}:{ln if ln > 0 else 0}\n".encode()
+                        for n, f, ln in zip(name_c, file_c, line_c, strict=True)]
             else:
-                ft = self._frame_text
-                text = "".join([ft(f) for f in shown])
-                self._cache[id(frames)] = (frames, text)
-                return text
-            text = "\n".join(lines) + "\n"
-        self._cache[id(frames)] = (frames, text)
-        return text
+                rows = [f"{files[f]}:{ln if ln > 0 else 0}\n".encode() for f, ln in zip(file_c, line_c, strict=True)]
+        elif fn:
+            rows = [f"{names[n]}\n{files[f]}:{ln if ln > 0 else 0}\n"
+                    for n, f, ln in zip(name_c, file_c, line_c, strict=True)]
+        else:
+            rows = [f"{files[f]}:{ln if ln > 0 else 0}\n" for f, ln in zip(file_c, line_c, strict=True)]
+        if len(rows) == nchain:
+            return rows
+        empty = b"" if as_bytes else ""
+        return [empty.join(rows[a:b]) if b - a != 1 else rows[a] for a, b in zip(off, off[1:], strict=False)]

@@ -30,7 +30,12 @@ import numpy as np
 import numpy.typing as npt
 
 from symkeep.errors import SymkeepError
-from symkeep.golang.pcln_constants import FUNC_FIXED_118, FUNC_FIXED_120, PCDATA_INL_TREE_INDEX
+from symkeep.golang.pcln_constants import (
+    FUNC_FIXED_118,
+    FUNC_FIXED_120,
+    FUNCDATA_INL_TREE,
+    PCDATA_INL_TREE_INDEX,
+)
 from symkeep.golang.pclntab import PclnTab
 
 __all__ = ["BulkUnsupported", "PcTables", "KIND_FILE", "KIND_LINE", "KIND_INL"]
@@ -105,6 +110,14 @@ class PcTables:
         inl = np.zeros(nfunc, dtype=np.int64)
         if bool(has_inl.any()):
             inl[has_inl] = _u32_at(u8, inl_pos[has_inl], big)
+        # funcdata[FUNCDATA_InlTree] (u32 offsets from gofunc, Go 1.18+): -1 where absent
+        self.inl_funcdata = np.full(nfunc, -1, dtype=np.int64)
+        if tab.generation != "1.16" and bool(has_inl.any()):
+            nfd = u8[recs + o_pcdata - 1].astype(np.int64)
+            fd_pos = recs + o_pcdata + 4 * npcdata + 4 * FUNCDATA_INL_TREE
+            sel = np.flatnonzero(has_inl & (inl != 0) & (nfd > FUNCDATA_INL_TREE) & (fd_pos + 4 <= n))
+            v = _u32_at(u8, fd_pos[sel], big)
+            self.inl_funcdata[sel] = np.where(v == 0xFFFFFFFF, -1, v)
         offs = np.stack([_u32_at(u8, recs + o_pcfile, big), _u32_at(u8, recs + o_pcln, big), inl])
         # -- varints of the pctab region -----------------------------------------------------------
         lo = int(tab.pctab_offset)
@@ -232,7 +245,13 @@ class PcTables:
         fv, fok = self.values(KIND_FILE, fidx, starts)
         lv, lok = self.values(KIND_LINE, fidx, starts)
         iv, _ = self.values(KIND_INL, fidx, starts)
-        cov = np.flatnonzero(fok & lok)
+        # functions without a file or line table (go:buildid, go:textfipsstart): the name alone,
+        # key (function, -1, 0, -1), like the per-function path
+        noline = (self._tid[KIND_FILE][fidx] < 0) | (self._tid[KIND_LINE][fidx] < 0)
+        fv = np.where(noline, -1, fv)
+        lv = np.where(noline, 0, lv)
+        iv = np.where(noline, -1, iv)
+        cov = np.flatnonzero((fok & lok) | noline)
         cols = [fidx[cov], fv[cov], lv[cov], iv[cov]]
         first_row, inverse = unique_rows(cols)
         slot = np.full(len(starts), -1, dtype=np.int64)

@@ -186,7 +186,7 @@ def write_dwarf(src: SourceLike, funcs: Sequence[FunctionLike], ptr_size: int, e
                 if e_ > end:
                     end = e_
                 fr = r.frames
-                if not fr:
+                if not fr or fr[0].file == "?":  # unknown, or a function without line tables (name only)
                     continue
                 inner = fr[0]
                 if not rows or rows[-1][1] != inner.file or rows[-1][2] != inner.line:

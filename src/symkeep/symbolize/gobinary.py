@@ -24,20 +24,20 @@ import numpy.typing as npt
 from symkeep.binfmt import open_binary
 from symkeep.binfmt.base import Binary
 from symkeep.errors import FormatError, InputError, SymkeepError
-from symkeep.golang.bulk import KIND_FILE, KIND_INL, KIND_LINE, BulkUnsupported, PcTables
+from symkeep.golang.bulk import BulkUnsupported, PcTables
 from symkeep.golang.functab import Function, FunctionList, entries_to_pcs
-from symkeep.golang.inline import InlineTree
+from symkeep.golang.inline import InlineRecords, InlineTree
 from symkeep.golang.moduledata import ModuleData, find_moduledata, resolve_text_start
 from symkeep.golang.pcln_constants import (
     FUNCDATA_INL_TREE,
     FUNCDATA_INL_TREE_OLD,
-    INLINE_REC_116,
-    INLINE_REC_120,
     MAX_INLINE_DEPTH,
     PCDATA_INL_TREE_INDEX,
 )
 from symkeep.golang.pclntab import PclnLocation, PclnTab, RawFunc, find_pclntab
 from symkeep.golang.pcvalue import PCTable, decode_pcvalue, decode_pcvalue_lists
+from symkeep.symbolize.bulkchains import expand_slots
+from symkeep.symbolize.columns import ChainColumns
 from symkeep.symbolize.frames import Frame, PCRange
 
 __all__ = ["GoBinary", "open_go_binary"]
@@ -125,9 +125,8 @@ class GoBinary:
         self._bulk_slot_chains: list[tuple[Frame, ...] | None] | None = None
         self._bulk_built: npt.NDArray[np.bool_] = np.zeros(0, dtype=np.bool_)
         self._bulk_files: dict[tuple[int, int], str] = {}
-        self._bulk_outer: dict[tuple[int, int], tuple[Frame, ...]] = {}
+        self._records: InlineRecords | None = None
         self._bulk_trees: dict[int, InlineTree | None] = {}
-        self._bulk_fn: dict[int, tuple[str, int, int]] = {}  # function -> (name, start line, cu offset)
         self._names: dict[int, str] = {}  # nameOff -> function name (inline records repeat them)
 
     # -- setup -------------------------------------------------------------------------------------
@@ -284,6 +283,9 @@ class GoBinary:
             ie, iv = self._lists(raw.pcdata[PCDATA_INL_TREE_INDEX], entry, limit)
         else:
             ie, iv = _EMPTY_LISTS
+        if raw.pcfile == 0 or raw.pcln == 0:
+            # no line table at all (go:buildid, go:textfipsstart, ...): the function's name alone
+            return [entry], [(self._frame(fn.name, "?", 0, fn.start_line, False),)], limit
         starts: list[int] = []
         frames: list[tuple[Frame, ...]] = []
         cover = entry if not fe or not le else min(fe[-1], le[-1])
@@ -470,12 +472,7 @@ class GoBinary:
 
         ``table[-1]`` is ``()`` and id -1 means unknown. Lets bulk callers work per distinct chain
         (``np.unique(ids)``) without materializing one Python reference per PC. Do not mutate ``table``."""
-        try:
-            arr = np.asarray(pcs if isinstance(pcs, np.ndarray) else list(pcs), dtype=np.uint64)
-        except (OverflowError, ValueError, TypeError) as e:
-            raise InputError(f"PCs must be unsigned 64-bit integers: {e}") from e
-        if arr.ndim != 1:
-            raise InputError("PCs must be a flat sequence")
+        arr = _as_pcs(pcs)
         # Millions of small objects would trigger the cyclic GC over and over (quadratic-looking slowdown).
         was_enabled = gc.isenabled()
         gc.disable()
@@ -485,12 +482,42 @@ class GoBinary:
             if was_enabled:
                 gc.enable()
 
-    def _lookup_ids(
-        self, arr: npt.NDArray[np.uint64], return_address: bool
-    ) -> tuple[npt.NDArray[np.int64], list[tuple[Frame, ...]]]:
+    def lookup_columns(
+        self, pcs: Iterable[int] | npt.NDArray[np.uint64], return_address: bool = False
+    ) -> tuple[npt.NDArray[np.int64], ChainColumns]:
+        """The distinct chains of ``pcs`` as columns: ``(ids, cols)``, the chain of ``pcs[k]`` is
+        ``cols`` chain ``ids[k]`` (-1: unknown). Same frames as :meth:`lookup_chains`, without building
+        Frame objects on the bulk path: for formatting hundreds of thousands of distinct chains."""
+        arr = _as_pcs(pcs)
         n = len(arr)
         if n == 0 or self._nfunc == 0:
-            return np.full(n, -1, dtype=np.int64), [()]
+            return np.full(n, -1, dtype=np.int64), ChainColumns.empty()
+        was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            arr, idx, valid = self._functions_of(arr, return_address)
+            if self._use_bulk(n):
+                try:
+                    bt = self._bulk_tables()
+                    slot = self._bulk_slots(bt, arr, idx, valid)
+                    return _columns_of(slot, lambda u: self._expand(bt, u))
+                except (SymkeepError, IndexError, ValueError, OverflowError, MemoryError):
+                    self._bulk_failed = True
+                    self._bulk = None
+            ids, table = self._lookup_ids_functions(arr, idx, valid)
+            return _columns_of(
+                ids,
+                lambda u: ChainColumns.from_chains([table[i] for i in u.tolist()]),
+                lambda u: np.array([bool(table[i]) for i in u.tolist()], dtype=np.bool_),
+            )
+        finally:
+            if was_enabled:
+                gc.enable()
+
+    def _functions_of(
+        self, arr: npt.NDArray[np.uint64], return_address: bool
+    ) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.int64], npt.NDArray[np.bool_]]:
+        """(pcs to look up, function index, inside a function) of every PC (one ``searchsorted``)."""
         ents = self._entries
         idx = np.searchsorted(ents, arr, side="right").astype(np.int64) - 1
         valid = (idx >= 0) & (idx < self._nfunc)
@@ -498,13 +525,31 @@ class GoBinary:
         if return_address:
             start = ents[np.clip(idx, 0, self._nfunc)]
             arr = np.where(valid & (arr > start), arr - np.uint64(1), arr)
-        if (n >= _BULK_MIN or (self._bulk is not None and n >= _BULK_REUSE_MIN)) and not self._bulk_failed:
+        return arr, idx, valid
+
+    def _use_bulk(self, n: int) -> bool:
+        return (n >= _BULK_MIN or (self._bulk is not None and n >= _BULK_REUSE_MIN)) and not self._bulk_failed
+
+    def _lookup_ids(
+        self, arr: npt.NDArray[np.uint64], return_address: bool
+    ) -> tuple[npt.NDArray[np.int64], list[tuple[Frame, ...]]]:
+        n = len(arr)
+        if n == 0 or self._nfunc == 0:
+            return np.full(n, -1, dtype=np.int64), [()]
+        arr, idx, valid = self._functions_of(arr, return_address)
+        if self._use_bulk(n):
             try:
                 return self._lookup_bulk(arr, idx, valid)
             except (SymkeepError, IndexError, ValueError, OverflowError, MemoryError):
                 # irregular tables (BulkUnsupported) or anything unexpected: the exact per-function path
                 self._bulk_failed = True
                 self._bulk = None
+        return self._lookup_ids_functions(arr, idx, valid)
+
+    def _lookup_ids_functions(
+        self, arr: npt.NDArray[np.uint64], idx: npt.NDArray[np.int64], valid: npt.NDArray[np.bool_]
+    ) -> tuple[npt.NDArray[np.int64], list[tuple[Frame, ...]]]:
+        """The per-function path: decode (and cache) only the functions the PCs touch."""
         touched = np.unique(idx[valid]).tolist()
         # One global range table over the touched functions: starts (sorted, since functions are
         # sorted and each function's ranges lie inside it) and their frame chains.
@@ -532,17 +577,10 @@ class GoBinary:
     def _lookup_bulk(
         self, arr: npt.NDArray[np.uint64], idx: npt.NDArray[np.int64], valid: npt.NDArray[np.bool_]
     ) -> tuple[npt.NDArray[np.int64], list[tuple[Frame, ...]]]:
-        """:meth:`_lookup_ids` over the bulk-decoded tables: three ``searchsorted`` for file, line
-        and inline index of every PC, then one chain per distinct (function, file, line, inline)."""
+        """:meth:`_lookup_ids` over the bulk-decoded tables: the slot of every PC, then one chain per
+        distinct (function, file, line, inline) slot, kept across calls."""
         bt = self._bulk_tables()
-        if len(arr) >= 4096:  # sorted queries walk the 800k-entry table cache-friendly: ~2x faster
-            order = np.argsort(arr)
-            r = np.empty(len(arr), dtype=np.int64)
-            r[order] = np.searchsorted(bt.starts, arr[order], side="right")
-            r -= 1
-        else:
-            r = np.searchsorted(bt.starts, arr, side="right").astype(np.int64) - 1
-        slot = np.where(valid & (r >= 0), bt.slot[np.maximum(r, 0)], -1)
+        slot = self._bulk_slots(bt, arr, idx, valid)
         chains = self._bulk_slot_chains
         if chains is None:
             chains = [None] * (len(bt.slot_keys[0]) + 1)
@@ -559,152 +597,75 @@ class GoBinary:
             built[todo] = True
         return slot, cast("list[tuple[Frame, ...]]", chains)
 
+    def _bulk_slots(
+        self, bt: PcTables, arr: npt.NDArray[np.uint64], idx: npt.NDArray[np.int64], valid: npt.NDArray[np.bool_]
+    ) -> npt.NDArray[np.int64]:
+        """Slot of every PC (-1: unknown): one ``searchsorted`` over the global range table."""
+        if len(arr) >= 4096:  # sorted queries walk the 800k-entry table cache-friendly: ~2x faster
+            order = np.argsort(arr)
+            r = np.empty(len(arr), dtype=np.int64)
+            r[order] = np.searchsorted(bt.starts, arr[order], side="right")
+            r -= 1
+        else:
+            r = np.searchsorted(bt.starts, arr, side="right").astype(np.int64) - 1
+        slot: npt.NDArray[np.int64] = np.where(valid & (r >= 0), bt.slot[np.maximum(r, 0)], -1)
+        return slot
+
     def _bulk_fill(self, bt: PcTables, chains: list[tuple[Frame, ...] | None], missing: list[int]) -> None:
-        """Build the chains of the distinct (function, file, line, inline index) keys ``missing``."""
-        m = np.asarray(missing, dtype=np.int64)
-        fa, fva, lva, iva = (k[m] for k in bt.slot_keys)
-        fn_info = self._bulk_fn
+        """Frame chains of the slots ``missing`` from :meth:`_expand` (interned like the per-function path)."""
+        cols = self._expand(bt, np.asarray(missing, dtype=np.int64))
         frames_d = self._frames
         frames_get = frames_d.get
         chains_sd = self._chains.setdefault
-        tab_file_name = self.pclntab.file_name
-        files = self._bulk_files
-        name_off, start_line, cu_offset = bt.name_off, bt.start_line, bt.cu_offset
-        name = self._name
-        # names, start lines and file names per distinct function / (cu, file) first, then per key
-        uf, finv = np.unique(fa, return_inverse=True)
-        finfo: list[tuple[str, int, int]] = []
-        for f in uf.tolist():
-            fi_ = fn_info.get(f)
-            if fi_ is None:
-                fi_ = (name(int(name_off[f])), int(start_line[f]), int(cu_offset[f]))
-                fn_info[f] = fi_
-            finfo.append(fi_)
-        cua = cu_offset[fa]
-        pairs, pinv = np.unique(np.stack([cua, fva]), axis=1, return_inverse=True)
-        pnames: list[str] = []
-        for cu, fval in zip(pairs[0].tolist(), pairs[1].tolist(), strict=True):
-            file = files.get((cu, fval))
-            if file is None:
-                file = tab_file_name(cu, fval) if fval >= 0 else "?"
-                files[(cu, fval)] = file
-            pnames.append(file)
-        finv_l = finv.reshape(-1).tolist()
-        pinv_l = pinv.reshape(-1).tolist()
-        inl: list[tuple[int, int, str, int, int, str, int]] = []
-        for u, f, fk_, pk, lval, ival in zip(
-            missing, fa.tolist(), finv_l, pinv_l, lva.tolist(), iva.tolist(), strict=True
-        ):
-            fname, fstart, _cu = finfo[fk_]
-            file = pnames[pk]
-            if ival >= 0:
-                inl.append((u, f, file, lval, ival, fname, fstart))
-                continue
-            fk = (fname, file, lval, fstart, False)
-            fr = frames_get(fk)
+        names, files = cols.names, cols.files
+        rows: list[Frame] = []
+        add = rows.append
+        for n, f, ln, sl, il in zip(cols.name.tolist(), cols.file.tolist(), cols.line.tolist(),
+                                    cols.start_line.tolist(), cols.inlined.tolist(), strict=True):
+            key = (names[n], files[f], ln, sl, il)
+            fr = frames_get(key)
             if fr is None:
-                fr = _make_frame(fname, file, lval, fstart, False)
-                frames_d[fk] = fr
-            chains[u] = chains_sd((id(fr),), (fr,))
-        if inl:
-            self._bulk_fill_inline(bt, chains, inl)
-
-    def _bulk_fill_inline(
-        self, bt: PcTables, chains: list[tuple[Frame, ...] | None], inl: list[tuple[int, int, str, int, int, str, int]]
-    ) -> None:
-        """Inline keys of :meth:`_bulk_fill`: the innermost record and its parent's (file, line, inline
-        index) of every key in numpy; the Python walk (:meth:`_bulk_outer_of`) only for deeper chains
-        and anything irregular. Same chains as :meth:`_bulk_inline_chain`."""
-        n = len(inl)
-        fa = np.fromiter((t[1] for t in inl), dtype=np.int64, count=n)
-        ia = np.fromiter((t[4] for t in inl), dtype=np.int64, count=n)
-        nm, ppc, sl, ok = self._bulk_records(fa, ia)
-        ents = self._entries
-        entry = ents[fa].astype(np.int64)
-        limit = ents[fa + 1].astype(np.int64)
-        pc = entry + ppc
-        inside = ok & (pc >= entry) & (pc < limit)
-        pcu = np.where(inside, pc, entry).astype(np.uint64)
-        fno, _ = bt.values(KIND_FILE, fa, pcu)
-        line, _ = bt.values(KIND_LINE, fa, pcu)
-        nix, _ = bt.values(KIND_INL, fa, pcu)
-        frame = self._frame
-        name = self._name
-        outer_d = self._bulk_outer
-        files = self._bulk_files
-        tab_file_name = self.pclntab.file_name
-        chains_sd = self._chains.setdefault
-        for (u, f, file, lval, ival, fname, fstart), rok, nmo, sli, ins, fn_, ln, nx in zip(
-            inl, ok.tolist(), nm.tolist(), sl.tolist(), inside.tolist(), fno.tolist(), line.tolist(),
-            nix.tolist(), strict=True,
-        ):
-            if not rok:  # unreadable here (or outside the pclntab): the exact per-record path
-                ch = self._bulk_inline_chain(bt, f, file, lval, ival, fname, fstart)
-                if ch is None:
-                    fr = frame(fname, file, lval, fstart, False)
-                    ch = chains_sd((id(fr),), (fr,))
-                chains[u] = ch
-                continue
-            inner = frame(name(nmo), file, lval, sli, True)
-            outer = outer_d.get((f, ival))
-            if outer is None:
-                if not ins:
-                    outer = (frame(fname, "?", -1, fstart, False),)
-                elif nx < 0 or nx == ival:
-                    cu = int(bt.cu_offset[f])
-                    pfile = files.get((cu, fn_))
-                    if pfile is None:
-                        pfile = tab_file_name(cu, fn_) if fn_ >= 0 else "?"
-                        files[(cu, fn_)] = pfile
-                    outer = (frame(fname, pfile, ln, fstart, False),)
-                else:
-                    tree = self._bulk_tree(f)
-                    if tree is None:  # cannot happen when the record was readable; stay exact anyway
-                        ch = self._bulk_inline_chain(bt, f, file, lval, ival, fname, fstart)
-                        if ch is None:
-                            fr = frame(fname, file, lval, fstart, False)
-                            ch = chains_sd((id(fr),), (fr,))
-                        chains[u] = ch
-                        continue
-                    outer = self._bulk_outer_of(bt, tree, f, ival, fname, fstart)
-                outer_d[(f, ival)] = outer
-            ch = (inner, *outer)
+                fr = _make_frame(*key)
+                frames_d[key] = fr
+            add(fr)
+        offs = cols.off.tolist()
+        for u, a, b in zip(missing, offs, offs[1:], strict=False):
+            ch = tuple(rows[a:b])
             chains[u] = chains_sd(tuple(map(id, ch)), ch)
 
-    def _bulk_records(
-        self, fa: npt.NDArray[np.int64], ia: npt.NDArray[np.int64]
-    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.bool_]]:
-        """(name_off, parent_pc, start_line, ok) of inline record ``ia[k]`` of function ``fa[k]``, read
-        with one numpy gather where the tree lies inside the in-memory pclntab (Go 1.26+); ``ok`` is
-        False elsewhere (the caller then reads that record through :class:`InlineTree`)."""
-        n = len(fa)
-        tab = self.pclntab
-        data = tab.data
-        pv = tab.vaddr
-        uf, inv = np.unique(fa, return_inverse=True)
-        base = np.full(len(uf), -1, dtype=np.int64)
-        for k, f in enumerate(uf.tolist()):
+    def _expand(self, bt: PcTables, slots: npt.NDArray[np.int64]) -> ChainColumns:
+        if self._records is None:
+            loc = self.location
+            self._records = InlineRecords(
+                self.binary, self.pclntab.generation == "1.20", self.pclntab.vaddr, len(self.pclntab.data), loc.offset
+            )
+        files = self._bulk_files
+        tab_file_name = self.pclntab.file_name
+
+        def file_of(cu: int, fno: int) -> str:
+            got = files.get((cu, fno))
+            if got is None:
+                got = tab_file_name(cu, fno) if fno >= 0 else "?"
+                files[(cu, fno)] = got
+            return got
+
+        return expand_slots(bt, slots, self._tree_addrs, self._records, self._name, file_of)
+
+    def _tree_addrs(self, funcs: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+        """Inline tree address of each function (-1: none): gofunc + funcdata from the bulk tables'
+        vectorized read (Go 1.18+), else :meth:`_inline_tree` per function."""
+        bt = self._bulk
+        if bt is not None and self.pclntab.generation in ("1.18", "1.20"):
+            if self.gofunc is None:
+                return np.full(len(funcs), -1, dtype=np.int64)
+            fd = bt.inl_funcdata[funcs]
+            return np.where(fd >= 0, fd + self.gofunc, -1)
+        out = np.full(len(funcs), -1, dtype=np.int64)
+        for k, f in enumerate(funcs.tolist()):
             tree = self._bulk_tree(f)
-            if tree is not None and tree._pd and pv <= tree.addr < pv + len(data):
-                base[k] = tree.addr - pv
-        rec = INLINE_REC_120 if tab.generation == "1.20" else INLINE_REC_116
-        b = base[inv.reshape(-1)]
-        off = b + ia * rec
-        ok = (b >= 0) & (ia >= 0) & (ia <= 1 << 24) & (off + rec <= len(data))
-        z = np.zeros(n, dtype=np.int64)
-        if not bool(ok.any()):
-            return z, z, z, ok
-        u8 = np.frombuffer(data, dtype=np.uint8)
-        o = np.where(ok, off, 0)
-        dt = np.dtype(">i4" if tab.byteorder == "big" else "<i4")
-
-        def i32(at: int) -> npt.NDArray[np.int64]:
-            raw = u8[o[:, None] + (at + np.arange(4))]
-            return np.ascontiguousarray(raw).view(dt).reshape(-1).astype(np.int64)
-
-        if rec == INLINE_REC_120:
-            return i32(4), i32(8), i32(12), ok
-        return i32(12), i32(16), z, ok
+            if tree is not None:
+                out[k] = tree.addr
+        return out
 
     def _bulk_tree(self, f: int) -> InlineTree | None:
         if f in self._bulk_trees:
@@ -715,56 +676,6 @@ class GoBinary:
             tree = None
         self._bulk_trees[f] = tree
         return tree
-
-    def _bulk_inline_chain(
-        self, bt: PcTables, f: int, file: str, line: int, ival: int, fname: str, fstart: int
-    ) -> tuple[Frame, ...] | None:
-        """The chain :meth:`_build_ranges` builds for inline index ``ival >= 0`` in function ``f``;
-        None when the record is unreadable (then the physical frame alone, as there)."""
-        tree = self._bulk_tree(f)
-        rec = tree.get(ival) if tree is not None else None
-        if tree is None or rec is None:
-            return None
-        inner = self._frame(self._name(rec.name_off), file, line, rec.start_line, True)
-        ch = (inner, *self._bulk_outer_of(bt, tree, f, ival, fname, fstart))
-        return self._chains.setdefault(tuple(map(id, ch)), ch)
-
-    def _bulk_outer_of(
-        self, bt: PcTables, tree: InlineTree, f: int, ix: int, fname: str, fstart: int
-    ) -> tuple[Frame, ...]:
-        """Caller frames of inline record ``ix`` of function ``f`` (the ``outer`` of _build_ranges)."""
-        got = self._bulk_outer.get((f, ix))
-        if got is not None:
-            return got
-        entry, limit = self._entries_list[f], self._entries_list[f + 1]
-        cu = int(bt.cu_offset[f])
-        tab = self.pclntab
-        values_at = bt.values_at
-        frame = self._frame
-        out: list[Frame] = []
-        seen = {ix}
-        cur = ix
-        while True:
-            rec = tree.get(cur)
-            pc = entry + rec.parent_pc if rec is not None else -1
-            if rec is None or not entry <= pc < limit:
-                out.append(frame(fname, "?", -1, fstart, False))
-                break
-            fno, line, nix = values_at(f, pc)
-            file = tab.file_name(cu, fno) if fno >= 0 else "?"
-            if nix < 0 or nix in seen or len(out) >= MAX_INLINE_DEPTH:
-                out.append(frame(fname, file, line, fstart, False))
-                break
-            seen.add(nix)
-            nrec = tree.get(nix)
-            if nrec is None:
-                out.append(frame(fname, file, line, fstart, False))
-                break
-            out.append(frame(self._name(nrec.name_off), file, line, nrec.start_line, True))
-            cur = nix
-        res = tuple(out)
-        self._bulk_outer[(f, ix)] = res
-        return res
 
     def ranges(self, func: Function | int) -> list[PCRange]:
         """Maximal [start, end) ranges of ``func`` with a constant frame chain (unknown parts omitted)."""
@@ -799,6 +710,34 @@ class GoBinary:
         starts = [entry, *ends]
         starts.pop()  # a range starts at the entry or where the previous one ended
         return list(zip(starts, ends, vals, strict=True))
+
+
+def _as_pcs(pcs: Iterable[int] | npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
+    try:
+        arr = np.asarray(pcs if isinstance(pcs, np.ndarray) else list(pcs), dtype=np.uint64)
+    except (OverflowError, ValueError, TypeError) as e:
+        raise InputError(f"PCs must be unsigned 64-bit integers: {e}") from e
+    if arr.ndim != 1:
+        raise InputError("PCs must be a flat sequence")
+    return arr
+
+
+def _columns_of(
+    ids: npt.NDArray[np.int64],
+    build: Callable[[npt.NDArray[np.int64]], ChainColumns],
+    known_chain: Callable[[npt.NDArray[np.int64]], npt.NDArray[np.bool_]] | None = None,
+) -> tuple[npt.NDArray[np.int64], ChainColumns]:
+    """Renumber chain ids to the distinct known ones and build their columns (``build(distinct ids)``).
+
+    ``known_chain(distinct ids)``: False for ids whose chain is empty (unknown; they become -1)."""
+    u = np.unique(ids[ids >= 0])
+    if known_chain is not None:
+        u = u[known_chain(u)]
+    pos = np.searchsorted(u, ids)
+    hit = (ids >= 0) & (pos < len(u))
+    hit[hit] = u[pos[hit]] == ids[hit]
+    out = np.where(hit, pos, -1).astype(np.int64)
+    return out, build(u.astype(np.int64))
 
 
 def _to_ranges(starts: list[int], frames: list[tuple[Frame, ...]], end: int) -> list[PCRange]:

@@ -1,0 +1,86 @@
+"""ChainColumns: many frame chains as parallel numpy columns instead of Frame objects.
+
+Bulk consumers (addr2line text, pprof Line[] records, full-table decodes) format hundreds of
+thousands of distinct chains; building one Frame object per frame costs more than the decoding.
+Columns keep one row per frame, with names and files as indices into small string lists.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from symkeep.symbolize.frames import Frame
+
+__all__ = ["ChainColumns"]
+
+I64 = npt.NDArray[np.int64]
+
+
+@dataclass(slots=True)
+class ChainColumns:
+    """Chain ``c`` is rows ``off[c]:off[c + 1]``, innermost first; an empty chain is unknown.
+
+    Row columns: ``name`` (index into ``names``), ``file`` (index into ``files``; the file ``"?"`` is
+    unknown), ``line`` (-1 or 0 when unknown), ``start_line`` (0 before Go 1.20) and ``inlined``
+    (True for every row of a chain but its last)."""
+
+    off: I64
+    name: I64
+    file: I64
+    line: I64
+    start_line: I64
+    inlined: npt.NDArray[np.bool_]
+    names: list[str]
+    files: list[str]
+
+    def __len__(self) -> int:
+        return len(self.off) - 1
+
+    @property
+    def nrows(self) -> int:
+        return int(self.off[-1]) if len(self.off) else 0
+
+    def chain(self, c: int) -> tuple[Frame, ...]:
+        """Chain ``c`` as Frame objects (for callers that want objects; not interned)."""
+        a, b = int(self.off[c]), int(self.off[c + 1])
+        return tuple(
+            Frame(self.names[n], self.files[f], ln, sl, inl)
+            for n, f, ln, sl, inl in zip(
+                self.name[a:b].tolist(), self.file[a:b].tolist(), self.line[a:b].tolist(),
+                self.start_line[a:b].tolist(), self.inlined[a:b].tolist(), strict=True,
+            )
+        )
+
+    @classmethod
+    def from_chains(cls, chains: Sequence[tuple[Frame, ...]]) -> ChainColumns:
+        """Columns of Frame chains (the per-function lookup path's answers)."""
+        name_ix: dict[str, int] = {}
+        file_ix: dict[str, int] = {}
+        off = [0]
+        nm: list[int] = []
+        fl: list[int] = []
+        ln: list[int] = []
+        sl: list[int] = []
+        il: list[bool] = []
+        for ch in chains:
+            for f in ch:
+                nm.append(name_ix.setdefault(f.function, len(name_ix)))
+                fl.append(file_ix.setdefault(f.file, len(file_ix)))
+                ln.append(f.line)
+                sl.append(f.start_line)
+                il.append(f.inlined)
+            off.append(len(nm))
+        return cls(
+            np.array(off, dtype=np.int64), np.array(nm, dtype=np.int64), np.array(fl, dtype=np.int64),
+            np.array(ln, dtype=np.int64), np.array(sl, dtype=np.int64), np.array(il, dtype=np.bool_),
+            list(name_ix), list(file_ix),
+        )
+
+    @classmethod
+    def empty(cls) -> ChainColumns:
+        z = np.zeros(0, dtype=np.int64)
+        return cls(np.zeros(1, dtype=np.int64), z, z, z, z, np.zeros(0, dtype=np.bool_), [], [])
