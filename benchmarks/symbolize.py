@@ -132,7 +132,7 @@ def main() -> int:
         prof_in = parse_profile(inp.read_bytes(), name=str(inp))
         c1 = pt()
         cold = open_go_binary(binary)
-        look = getattr(cold, "lookup_chains", cold.lookup_many)
+        look = cold.lookup_columns
         look(np.array(addrs, dtype=np.uint64))
         c2 = pt()
         look(np.array(addrs, dtype=np.uint64))

@@ -17,6 +17,7 @@ from symkeep.profile.mapping import Translator
 from symkeep.profile.pprof import Profile, StringTable, parse_profile, serialize_profile
 from symkeep.profile.symbolizer import _Functions, _LineEncoder, symbolize_profile
 from symkeep.symbolize import Frame, open_go_binary
+from symkeep.symbolize.columns import ChainColumns
 
 
 @pytest.mark.parametrize("variant", ["sw", "pie_sw"])
@@ -60,7 +61,7 @@ def test_line_encoder_bytes_match_protobuf() -> None:
         Frame("main.a", "/x/a.go", 200, 10, True),  # same function, other line
     ]
     chains: list[tuple[Frame, ...]] = [(frames[0], frames[1]), (frames[2],), (), (frames[3], frames[4], frames[0])]
-    got = enc.chains(chains)
+    got = enc.columns(ChainColumns.from_chains(chains))
     for chain, b in zip(chains, got, strict=True):
         loc = Profile().location.add()
         for fr in chain:

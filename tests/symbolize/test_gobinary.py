@@ -169,3 +169,23 @@ def test_lookup_columns_equal_lookup(fixture, toolchain: str, n: int) -> None:
                     assert got == want, hex(p)
                     deep += len(want) > 1
             assert deep > 0  # inline chains are exercised
+
+
+@pytest.mark.parametrize("toolchain", ["1.21", "1.27"])
+def test_decode_all_equals_per_function_ranges(fixture, toolchain: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The whole-binary RangeTable (bulk) answers every range start and a random sample of PCs
+    like the per-function lookup; the per-function fallback builds the same table."""
+    path = fixture(FixtureSpec(toolchain, "linux", "amd64", "sw", "callers"))
+    with open_go_binary(path) as g, open_go_binary(path) as ref:
+        t = g.decode_all()
+        assert g._bulk is not None  # the numpy path was taken
+        rng = np.random.default_rng(3)
+        pcs = np.concatenate([t.starts[::5], rng.integers(int(t.starts[0]) - 8, t.end + 8, 20_000).astype(np.uint64)])
+        ids = t.lookup(pcs)
+        for p, c in zip(pcs.tolist(), ids.tolist(), strict=True):
+            assert (t.cols.chain(c) if c >= 0 else ()) == tuple(ref.lookup(p)), hex(p)
+        monkeypatch.setattr(ref, "_bulk_failed", True)
+        t2 = ref.decode_all()
+        ids2 = t2.lookup(pcs)
+        for p, c, c2 in zip(pcs.tolist()[::13], ids.tolist()[::13], ids2.tolist()[::13], strict=True):
+            assert (t.cols.chain(c) if c >= 0 else ()) == (t2.cols.chain(c2) if c2 >= 0 else ()), hex(p)

@@ -55,11 +55,13 @@ def command(
     addresses and writes one Location per address with its full inline chain. The summary goes to
     stderr (with --json: JSON, to stdout when -o is a file).
     """
+    from symkeep.cli.heap import keep_heap
     from symkeep.profile.folded import profile_to_folded
     from symkeep.profile.pprof import serialize_profile
     from symkeep.profile.summary import format_summary
     from symkeep.profile.symbolizer import symbolize_file
 
+    keep_heap()
     if fmt == "pprof" and output == "-" and sys.stdout.isatty():
         raise click.UsageError("refusing to write a binary profile to a terminal: use -o FILE or --format folded")
     result = symbolize_file(

@@ -44,6 +44,9 @@ KIND_FILE, KIND_LINE, KIND_INL = 0, 1, 2
 _SHIFT = 40
 _REL_MAX = 1 << _SHIFT
 _MAX_TABLES = 1 << 22  # table id << 40 stays below 2**62
+# Rows of the range build: tables shared by many functions (identical small functions, hostile input)
+# repeat per function; up to this many rows are fine (~40 bytes each while building).
+_ROW_BUDGET = 1 << 23
 
 I64 = npt.NDArray[np.int64]
 
@@ -222,7 +225,7 @@ class PcTables:
         size = ents[1:] - ents[:-1]
         keys_rel = (self._keys & np.uint64(_REL_MAX - 1)).astype(np.int64)
         tstart = np.concatenate([[0], self._tend[:-1]]).astype(np.int64)
-        budget = 4 * len(self._keys) + 4 * nfunc + 4096
+        budget = max(4 * len(self._keys) + 4 * nfunc + 4096, _ROW_BUDGET)
         parts = [ents[:-1][size > 0]]
         total = 0
         for kind in (KIND_FILE, KIND_LINE, KIND_INL):

@@ -306,6 +306,21 @@ class PclnTab:
             raise FormatError(f"unterminated {what}", off, what="pclntab")
         return d[off:end].decode("utf-8", "replace")
 
+    def funcnames(self, name_offs: list[int]) -> list[str]:
+        """Many function names at once (bulk symbolization); "?" where unreadable, like callers of
+        :meth:`funcname` that catch its FormatError."""
+        d = self.data
+        n = len(d)
+        base = self._nametab
+        find = d.find
+        out: list[str] = []
+        add = out.append
+        for o in name_offs:
+            off = base + o
+            end = find(b"\0", off, off + 65536) if 0 <= off < n else -1
+            add(d[off:end].decode("utf-8", "replace") if end >= 0 else "?")
+        return out
+
     def _funcname(self, name_off: int) -> str:
         return self.cstring(self._nametab + name_off, "function name")
 

@@ -13,6 +13,7 @@ import gc
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
@@ -237,15 +238,16 @@ def _symbolize_profile(
         if len(sel) < len(todo):
             mr.failed["address outside the mapping's file"] += len(todo) - len(sel)
         pcs = link[sel]
+        enc = _LineEncoder(funcs)
         try:
-            results = _lookup(gb, pcs, [todo[i].id in rets for i in sel.tolist()] if rets else None)
+            blobs = _lookup(gb, pcs, [todo[i].id in rets for i in sel.tolist()] if rets else None, enc)
         except SymkeepError as e:
             mr.failed[f"lookup failed: {type(e).__name__}"] += len(pcs)
             mr.notes.append(str(e))
             continue
-        enc = _LineEncoder(funcs)
         nomatch = 0
-        for i, lines in zip(sel.tolist(), enc.chains(results), strict=True):
+        found = np.zeros(len(sel), dtype=np.bool_)
+        for k, (i, lines) in enumerate(zip(sel.tolist(), blobs, strict=True)):
             loc = todo[i]
             if not lines:
                 if force and loc.line:
@@ -253,6 +255,7 @@ def _symbolize_profile(
                 else:
                     nomatch += 1
                 continue
+            found[k] = True
             if force and loc.line:
                 del loc.line[:]
             # Line[] as pre-encoded bytes: merging them into the Location appends them.
@@ -264,9 +267,8 @@ def _symbolize_profile(
             mr.failed["no function at address"] += nomatch
         if mr.symbolized:
             symbolized = np.zeros(len(todo), dtype=np.bool_)
-            symbolized[sel[[bool(fr) for fr in results]]] = True
+            symbolized[sel[found]] = True
             _set_flags(m, locs, todo, symbolized, enc, funcs, st)
-        del results  # the encoder's frame cache is keyed by id(): drop both together
     for gb in opened.values():
         close = getattr(gb, "close", None)
         if close is not None:
@@ -275,21 +277,32 @@ def _symbolize_profile(
     return report
 
 
-def _lookup(gb: Any, pcs: npt.NDArray[np.uint64], is_ret: list[bool] | None) -> list[Any]:
-    """One ``lookup_many`` per kind of address (call-site PCs, raw return addresses)."""
-    # lookup_chains (shared chain tuples) when the engine has it, else lookup_many (lists).
-    look = getattr(gb, "lookup_chains", None) or gb.lookup_many
-    if is_ret is None or not any(is_ret):
-        return list(look(pcs, return_address=False))
-    mask = np.array(is_ret, dtype=np.bool_)
-    results: list[Any] = [None] * len(pcs)
+def _lookup(gb: Any, pcs: npt.NDArray[np.uint64], is_ret: list[bool] | None, enc: _LineEncoder) -> list[bytes]:
+    """Serialized Line[] per PC (b"" when unknown): one engine lookup per kind of address (call-site
+    PCs, raw return addresses), encoded once per distinct chain."""
+    out: list[bytes] = [b""] * len(pcs)
+    mask = np.array(is_ret, dtype=np.bool_) if is_ret is not None else np.zeros(len(pcs), dtype=np.bool_)
     for want_ret in (False, True):
         idx = np.flatnonzero(mask == want_ret)
-        if len(idx):
-            got = look(pcs[idx], return_address=want_ret)
-            for k, fr in zip(idx.tolist(), got, strict=True):
-                results[k] = fr
-    return results
+        if not len(idx):
+            continue
+        look_cols = getattr(gb, "lookup_columns", None)
+        if look_cols is not None:
+            ids, cols = look_cols(pcs[idx], return_address=want_ret)
+        else:  # an engine with only lookup_many (Frame lists)
+            from symkeep.symbolize.columns import ChainColumns
+
+            chains = [tuple(c) for c in gb.lookup_many(pcs[idx], return_address=want_ret)]
+            cols = ChainColumns.from_chains(chains)
+            ids = np.array([c if chains[c] else -1 for c in range(len(chains))], dtype=np.int64)
+        blobs = enc.columns(cols)
+        blobs.append(b"")  # id -1: unknown
+        got = [blobs[int(ids[0])]] if len(ids) == 1 else list(itemgetter(*ids.tolist())(blobs))
+        if len(idx) == len(pcs):
+            return got
+        for k, b in zip(idx.tolist(), got, strict=True):
+            out[k] = b
+    return out
 
 
 def _uvarint(x: int) -> bytes:
@@ -310,59 +323,49 @@ _LINE_TAG = [b"\x22" + bytes((i,)) for i in range(0x80)]  # Location.line (field
 
 
 class _LineEncoder:
-    """Frame -> serialized ``Location.line`` entry (field 4), cached per Frame object.
+    """Serialized ``Location.line`` entries (field 4) of frame chains given as ChainColumns.
 
-    Keyed by ``id(frame)``: the engine hands out the same Frame objects for every PC of a range, and
-    hashing frozen dataclasses field by field would cost more than the encoding. The caller keeps the
-    frames alive while the encoder lives. Also records whether every frame had a name, file, line."""
+    Functions are interned once per distinct (name, file, start line) row; each row is encoded once
+    and a chain's Line[] is the concatenation of its rows. Also records whether every frame had a
+    name, a file and a line (the mapping's has_* flags)."""
 
     def __init__(self, funcs: _Functions) -> None:
         self.funcs = funcs
-        self.cache: dict[int, bytes] = {}
-        self.heads: dict[tuple[str, str, int], bytes] = {}  # function key -> encoded function_id
-        self.lines: dict[int, bytes] = {}  # line -> encoded line field
         self.all_named = self.all_files = self.all_lines = True
 
-    def chains(self, results: list[Any]) -> list[bytes]:
-        """Serialized Line[] of every frame chain (b"" for an empty one), innermost first.
+    def columns(self, cols: Any) -> list[bytes]:
+        """Serialized Line[] of every chain of ``cols``, innermost first."""
+        from symkeep.golang.bulk import unique_rows
 
-        Cached per chain object too: the engine's ``lookup_chains`` hands out one shared tuple per
-        distinct chain (with ``lookup_many``'s fresh lists this cache only costs a dict probe).
-        One flat loop: this runs once per frame of 10^5..10^6 locations."""
+        if cols.nrows == 0:
+            return [b""] * len(cols)
+        first, inv = unique_rows([cols.name, cols.file, cols.start_line])
+        names, files = cols.names, cols.files
         intern = self.funcs.intern
-        heads, lines, fcache = self.heads, self.lines, self.cache
-        fget = fcache.get
-        by_chain: dict[int, bytes] = {}
-        cget = by_chain.get
-        out: list[bytes] = []
-        app = out.append
-        for frames in results:
-            b = cget(id(frames))
-            if b is None:
-                parts: list[bytes] = []
-                for fr in frames:
-                    fb = fget(id(fr))
-                    if fb is None:
-                        key = (fr.function, fr.file, fr.start_line)
-                        head = heads.get(key)
-                        if head is None:
-                            head = heads[key] = b"\x08" + _uvarint(intern(*key))
-                            if not key[0]:
-                                self.all_named = False
-                            if not key[1]:
-                                self.all_files = False
-                        line = fr.line
-                        lb = lines.get(line)
-                        if lb is None:
-                            lb = lines[line] = b"\x10" + _uvarint(line) if line else b""
-                            if line <= 0:
-                                self.all_lines = False
-                        body = head + lb
-                        fb = fcache[id(fr)] = _LINE_TAG[len(body)] + body  # a Line body is < 128 bytes
-                    parts.append(fb)
-                b = by_chain[id(frames)] = parts[0] if len(parts) == 1 else b"".join(parts)
-            app(b)
-        return out
+        heads: list[bytes] = []
+        for n, f, sl in zip(cols.name[first].tolist(), cols.file[first].tolist(),
+                            cols.start_line[first].tolist(), strict=True):
+            name, file = names[n], files[f]
+            if file == "?":
+                file = ""  # unknown (a function without line tables)
+            if not name:
+                self.all_named = False
+            if not file:
+                self.all_files = False
+            heads.append(b"\x08" + _uvarint(intern(name, file, sl)))
+        lines = cols.line
+        if bool((lines <= 0).any()):
+            self.all_lines = False
+        # the encoded line field once per distinct line value
+        ul, linv = np.unique(lines, return_inverse=True)
+        lfield = [b"\x10" + _uvarint(ln) if ln else b"" for ln in ul.tolist()]
+        tags = _LINE_TAG
+        rows = [
+            tags[len(body)] + body  # a Line body is < 128 bytes
+            for body in (heads[h] + lfield[k] for h, k in zip(inv.tolist(), linv.reshape(-1).tolist(), strict=True))
+        ]
+        off = cols.off.tolist()
+        return [rows[a] if b - a == 1 else b"".join(rows[a:b]) for a, b in zip(off, off[1:], strict=False)]
 
 
 def _set_flags(

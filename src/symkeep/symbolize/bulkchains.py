@@ -31,7 +31,7 @@ def expand_slots(
     slots: I64,
     tree_addrs: Callable[[I64], I64],
     records: InlineRecords | None,
-    name_of: Callable[[int], str],
+    names_of: Callable[[list[int]], list[str]],
     file_of: Callable[[int, int], str],
 ) -> ChainColumns:
     """Columns of the chains of ``slots`` (indices into ``bt.slot_keys``), in that order.
@@ -94,7 +94,7 @@ def expand_slots(
         cu[dst] = np.repeat(fcu[s], k)
     # -- strings: once per distinct name offset and (compilation unit, file index) ---------------
     un, ninv = np.unique(name, return_inverse=True)
-    names = [name_of(x) for x in un.tolist()]
+    names = names_of(un.tolist())
     ffirst, finv = unique_rows([cu, fno])
     files = [file_of(c, f) for c, f in zip(cu[ffirst].tolist(), fno[ffirst].tolist(), strict=True)]
     return ChainColumns(off, ninv.reshape(-1).astype(np.int64), finv, line, start, inlined, names, files)

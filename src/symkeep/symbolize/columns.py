@@ -84,3 +84,21 @@ class ChainColumns:
     def empty(cls) -> ChainColumns:
         z = np.zeros(0, dtype=np.int64)
         return cls(np.zeros(1, dtype=np.int64), z, z, z, z, np.zeros(0, dtype=np.bool_), [], [])
+
+
+@dataclass(slots=True)
+class RangeTable:
+    """Every PC range of a binary with its chain: range ``k`` is ``[starts[k], starts[k + 1])``
+    (the last one ends at ``end``) and has chain ``chain[k]`` of ``cols`` (-1: unknown, e.g. padding).
+    Adjacent ranges may share a chain. What a whole-binary decode (restore, indexes) consumes."""
+
+    starts: npt.NDArray[np.uint64]
+    chain: I64
+    end: int
+    cols: ChainColumns
+
+    def lookup(self, pcs: npt.NDArray[np.uint64]) -> I64:
+        """Chain id of each PC (-1: unknown)."""
+        r = np.searchsorted(self.starts, pcs, side="right").astype(np.int64) - 1
+        ok = (r >= 0) & (pcs < np.uint64(self.end))
+        return np.where(ok, self.chain[np.maximum(r, 0)], -1)

@@ -37,7 +37,7 @@ from symkeep.golang.pcln_constants import (
 from symkeep.golang.pclntab import PclnLocation, PclnTab, RawFunc, find_pclntab
 from symkeep.golang.pcvalue import PCTable, decode_pcvalue, decode_pcvalue_lists
 from symkeep.symbolize.bulkchains import expand_slots
-from symkeep.symbolize.columns import ChainColumns
+from symkeep.symbolize.columns import ChainColumns, RangeTable
 from symkeep.symbolize.frames import Frame, PCRange
 
 __all__ = ["GoBinary", "open_go_binary"]
@@ -411,6 +411,14 @@ class GoBinary:
             frames.append(())
         return starts, frames, limit
 
+    def _names_of(self, name_offs: list[int]) -> list[str]:
+        """:meth:`_name` of many offsets (the unknown ones decoded in one pass)."""
+        cache = self._names
+        missing = [o for o in name_offs if o not in cache]
+        if missing:
+            cache.update(zip(missing, self.pclntab.funcnames(missing), strict=True))
+        return [cache[o] for o in name_offs]
+
     def _name(self, name_off: int) -> str:
         got = self._names.get(name_off)
         if got is not None:
@@ -649,7 +657,7 @@ class GoBinary:
                 files[(cu, fno)] = got
             return got
 
-        return expand_slots(bt, slots, self._tree_addrs, self._records, self._name, file_of)
+        return expand_slots(bt, slots, self._tree_addrs, self._records, self._names_of, file_of)
 
     def _tree_addrs(self, funcs: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
         """Inline tree address of each function (-1: none): gofunc + funcdata from the bulk tables'
@@ -698,6 +706,41 @@ class GoBinary:
         for i in range(max(start, 0), stop):
             st, fr, end = build(i)
             yield funcs[i], _to_ranges(st, fr, end), (self.sp_deltas(i) if sp_deltas else None)
+
+    def decode_all(self) -> RangeTable:
+        """Decode everything at once: every function's line, file and inline tables and every inline
+        chain, as one :class:`RangeTable` (numpy; the bulk decoder, or the per-function path for
+        formats it declines)."""
+        if not self._bulk_failed and self._nfunc:
+            try:
+                bt = self._bulk_tables()
+                cols = self._expand(bt, np.arange(len(bt.slot_keys[0]), dtype=np.int64))
+                keep = np.ones(len(bt.slot), dtype=np.bool_)  # maximal ranges: merge equal neighbours
+                keep[1:] = bt.slot[1:] != bt.slot[:-1]
+                return RangeTable(bt.starts[keep], bt.slot[keep], int(self._entries[-1]), cols)
+            except (SymkeepError, IndexError, ValueError, OverflowError, MemoryError):
+                self._bulk_failed = True
+                self._bulk = None
+        starts: list[int] = []
+        chain_of: dict[int, int] = {}
+        chains: list[tuple[Frame, ...]] = []
+        ids: list[int] = []
+        for i in range(self._nfunc):  # each function's ranges start at its entry: no gaps between
+            st, fr, _end = self._build_ranges(i)
+            for a, ch in zip(st, fr, strict=True):
+                starts.append(a)
+                if not ch:
+                    ids.append(-1)
+                    continue
+                c = chain_of.get(id(ch))
+                if c is None:
+                    c = chain_of[id(ch)] = len(chains)
+                    chains.append(ch)
+                ids.append(c)
+        return RangeTable(
+            np.array(starts, dtype=np.uint64), np.array(ids, dtype=np.int64),
+            int(self._entries[-1]) if self._nfunc else 0, ChainColumns.from_chains(chains),
+        )
 
     def sp_deltas(self, func: Function | int) -> list[tuple[int, int, int]]:
         """(start, end, sp delta) ranges from the function's pcsp table."""
