@@ -262,6 +262,41 @@ class PcTables:
         self.starts: npt.NDArray[np.uint64] = starts
         self.slot: I64 = slot
         self.slot_keys: list[I64] = [c[first_row] for c in cols]
+        # bucket index over the starts: PC >> shift -> last start at or before the bucket's first PC
+        lo = int(starts[0]) if len(starts) else 0
+        span = (int(starts[-1]) - lo + 1) if len(starts) else 1
+        shift = 0
+        while (span >> shift) > 2 * max(len(starts), 1):
+            shift += 1
+        nb = (span >> shift) + 2
+        bounds = np.uint64(lo) + (np.arange(nb, dtype=np.uint64) << np.uint64(shift))
+        self._blo, self._bshift = lo, shift
+        self._bfirst: I64 = np.searchsorted(starts, bounds, side="right").astype(np.int64) - 1
+
+    def find(self, pcs: npt.NDArray[np.uint64]) -> I64:
+        """Index of the last range start at or before each PC (-1 before the first), like
+        ``searchsorted(starts, pcs, "right") - 1`` but through the bucket index: a short forward scan
+        from the PC's bucket instead of a binary search per PC (or a sort of the PCs)."""
+        starts = self.starts
+        n = len(pcs)
+        if not len(starts):
+            return np.full(n, -1, dtype=np.int64)
+        lo = self._blo
+        nb = len(self._bfirst)
+        below = pcs < np.uint64(lo)
+        b = ((np.where(below, np.uint64(lo), pcs) - np.uint64(lo)) >> np.uint64(self._bshift)).astype(np.int64)
+        b = np.minimum(b, nb - 1)
+        r = self._bfirst[b]
+        last = len(starts) - 1
+        act = np.flatnonzero(r < last)
+        while len(act):
+            nxt = r[act] + 1
+            step = starts[nxt] <= pcs[act]
+            act = act[step]
+            r[act] = nxt[step]
+            act = act[r[act] < last]
+        r[below] = -1
+        return r
 
     def values(self, kind: int, func: I64, pcs: npt.NDArray[np.uint64]) -> tuple[I64, npt.NDArray[np.bool_]]:
         """Table values of ``kind`` at ``pcs`` (each inside function ``func``): (values, covered).

@@ -503,15 +503,19 @@ class GoBinary:
         was_enabled = gc.isenabled()
         gc.disable()
         try:
-            arr, idx, valid = self._functions_of(arr, return_address)
             if self._use_bulk(n):
                 try:
                     bt = self._bulk_tables()
-                    slot = self._bulk_slots(bt, arr, idx, valid)
-                    return _columns_of(slot, lambda u: self._expand(bt, u))
+                    if return_address:
+                        arr, idx, valid = self._functions_of(arr, return_address)
+                        slot = self._bulk_slots(bt, arr, idx, valid)
+                    else:
+                        slot = self._bulk_slots_direct(bt, arr)
+                    return _slot_columns(slot, len(bt.slot_keys[0]), lambda u: self._expand(bt, u))
                 except (SymkeepError, IndexError, ValueError, OverflowError, MemoryError):
                     self._bulk_failed = True
                     self._bulk = None
+            arr, idx, valid = self._functions_of(arr, return_address)
             ids, table = self._lookup_ids_functions(arr, idx, valid)
             return _columns_of(
                 ids,
@@ -606,18 +610,28 @@ class GoBinary:
         return slot, cast("list[tuple[Frame, ...]]", chains)
 
     def _bulk_slots(
-        self, bt: PcTables, arr: npt.NDArray[np.uint64], idx: npt.NDArray[np.int64], valid: npt.NDArray[np.bool_]
+        self,
+        bt: PcTables,
+        arr: npt.NDArray[np.uint64],
+        idx: npt.NDArray[np.int64] | None,
+        valid: npt.NDArray[np.bool_] | None,
     ) -> npt.NDArray[np.int64]:
-        """Slot of every PC (-1: unknown): one ``searchsorted`` over the global range table."""
-        if len(arr) >= 4096:  # sorted queries walk the 800k-entry table cache-friendly: ~2x faster
-            order = np.argsort(arr)
-            r = np.empty(len(arr), dtype=np.int64)
-            r[order] = np.searchsorted(bt.starts, arr[order], side="right")
-            r -= 1
-        else:
-            r = np.searchsorted(bt.starts, arr, side="right").astype(np.int64) - 1
-        slot: npt.NDArray[np.int64] = np.where(valid & (r >= 0), bt.slot[np.maximum(r, 0)], -1)
+        """Slot of every PC (-1: unknown): one ``searchsorted`` over the global range table
+        (``valid``: PCs inside a function; None = checked by the caller)."""
+        r = bt.find(arr)
+        ok = (r >= 0) if valid is None else (valid & (r >= 0))
+        slot: npt.NDArray[np.int64] = np.where(ok, bt.slot[np.maximum(r, 0)], -1)
         return slot
+
+    def _bulk_slots_direct(self, bt: PcTables, arr: npt.NDArray[np.uint64]) -> npt.NDArray[np.int64]:
+        """:meth:`_bulk_slots` without the function search: a slot names its function, and a PC
+        belongs to it when it lies in [entry, end) (functions are contiguous, so this is exact)."""
+        slot = self._bulk_slots(bt, arr, None, None)
+        known = slot >= 0
+        f = bt.slot_keys[0][np.maximum(slot, 0)]
+        ents = self._entries
+        inside = (arr >= ents[f]) & (arr < ents[f + 1])
+        return np.where(known & inside, slot, -1)
 
     def _bulk_fill(self, bt: PcTables, chains: list[tuple[Frame, ...] | None], missing: list[int]) -> None:
         """Frame chains of the slots ``missing`` from :meth:`_expand` (interned like the per-function path)."""
@@ -781,6 +795,19 @@ def _columns_of(
     hit[hit] = u[pos[hit]] == ids[hit]
     out = np.where(hit, pos, -1).astype(np.int64)
     return out, build(u.astype(np.int64))
+
+
+def _slot_columns(
+    slot: npt.NDArray[np.int64], nslot: int, build: Callable[[npt.NDArray[np.int64]], ChainColumns]
+) -> tuple[npt.NDArray[np.int64], ChainColumns]:
+    """:func:`_columns_of` for bulk slots: a presence table instead of a sort (slots are dense)."""
+    known = slot >= 0
+    present = np.zeros(nslot + 1, dtype=np.bool_)
+    present[slot[known]] = True
+    present[-1] = False
+    rank = np.cumsum(present, dtype=np.int64) - 1
+    out = np.where(known, rank[slot], -1)
+    return out, build(np.flatnonzero(present[:-1]).astype(np.int64))
 
 
 def _to_ranges(starts: list[int], frames: list[tuple[Frame, ...]], end: int) -> list[PCRange]:
