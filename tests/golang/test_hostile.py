@@ -109,6 +109,15 @@ def test_inline_parent_cycle_is_bounded(base) -> None:
     assert time.perf_counter() - t0 < 2
     assert 1 <= len(frames) <= len(before) + 1
     assert frames[-1].function == f.name and not frames[-1].inlined
+    # the numpy path (batches >= 20k PCs: golang.bulk + symbolize.bulkchains) ends the walk the same way
+    with _open(path, buf) as g3:
+        pcs = np.full(25_000, r.start, dtype=np.uint64)
+        t0 = time.perf_counter()
+        ids, cols = g3.lookup_columns(pcs)
+        assert g3._bulk is not None
+        assert time.perf_counter() - t0 < 5
+        assert cols.chain(int(ids[0])) == tuple(frames)
+        assert tuple(g3.lookup_chains(pcs)[0]) == tuple(frames)
 
 
 def test_truncated_pcvalue_and_garbage() -> None:
@@ -168,7 +177,16 @@ def test_fuzz_header_and_tables(base, data) -> None:
                 g.sp_deltas(f)
         except SymkeepError:
             pass
-    assert time.perf_counter() - t0 < 5
+        # a batch large enough for the numpy path: same answers as the per-function path, or a typed error
+        big = rng.integers(lo, hi, size=20_000, dtype=np.uint64)
+        try:
+            ids, cols = g.lookup_columns(big)
+            for k in range(0, len(big), 997):
+                want = tuple(g.lookup(int(big[k])))
+                assert (cols.chain(int(ids[k])) if ids[k] >= 0 else ()) == want
+        except SymkeepError:
+            pass
+    assert time.perf_counter() - t0 < 10
 
 
 def test_pclntab_truncations(base) -> None:
