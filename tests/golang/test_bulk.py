@@ -110,8 +110,6 @@ def test_tables_match_decoder(fixture) -> None:
                 probes = np.array(starts + [e - 1 for e in ends], dtype=np.uint64)
                 got, ok = bt.values(kind, np.full(len(probes), i, dtype=np.int64), probes)
                 assert ok.all() and got.tolist() == vals + vals
-                for p, v in zip(probes.tolist(), got.tolist(), strict=True):
-                    assert bt.value_at(kind, i, p) == v
                 checked += 1
         assert checked > 1500
 

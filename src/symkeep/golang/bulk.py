@@ -24,8 +24,6 @@ would grow past that (tables shared by very many functions) is declined as well.
 
 from __future__ import annotations
 
-from bisect import bisect_right
-
 import numpy as np
 import numpy.typing as npt
 
@@ -205,16 +203,9 @@ class PcTables:
         self._tid: I64 = np.where(offs == 0, -1, ti)
         self.nfunc = nfunc
         self.entries = entries.astype(np.uint64)
-        self.has_inline_table = offs[KIND_INL] != 0
-        self._keys_list: list[int] | None = None
         # free the decode temporaries first: the range build peaks on its own (~200 MB less RSS on cmd/compile)
         del vals, zeros, vi, ud, pd, delta, cs, value, pcs, rel_end, tid, keep
         self._build_ranges()
-        self._vals_list: list[int] = []
-        self._tend_list: list[int] = []
-        self._tid_list: list[list[int]] = []
-        self._tid_cols: list[tuple[int, ...]] = []
-        self._entries_list: list[int] = []
 
     def _build_ranges(self) -> None:
         """Global range table: ``starts`` (sorted absolute PCs where the file, line or inline value of
@@ -312,37 +303,6 @@ class PcTables:
             np.full(len(func), -1, dtype=np.int64)
         )
         return v.astype(np.int64), ok
-
-    def value_at(self, kind: int, func: int, pc: int) -> int:
-        """Scalar :meth:`values` (inline walks): -1 when not covered or ``pc`` is before the entry."""
-        return self.values_at(func, pc)[kind]
-
-    def values_at(self, func: int, pc: int) -> tuple[int, int, int]:
-        """(file, line, inline index) of function ``func`` at ``pc``: :meth:`value_at` of each kind."""
-        if not self._entries_list:
-            self._lists()
-        entry = self._entries_list[func]
-        if pc < entry:
-            return (-1, -1, -1)
-        rel = pc - entry
-        keys, vals, tend = self._keys_list or [], self._vals_list, self._tend_list
-        out = [-1, -1, -1]
-        for kind, t in enumerate(self._tid_cols[func]):
-            if t >= 0:
-                hi = tend[t + 1]
-                p = bisect_right(keys, (t << _SHIFT) | rel, tend[t], hi)
-                if p < hi:
-                    out[kind] = vals[p]
-        return (out[0], out[1], out[2])
-
-    def _lists(self) -> None:
-        if self._keys_list is None:
-            self._keys_list = self._keys.tolist()
-            self._vals_list = self._vals.tolist()
-            self._tend_list = [0, *self._tend.tolist()]  # row range of table t: [t, t + 1]
-            self._tid_list = self._tid.tolist()
-            self._entries_list = self.entries.tolist()
-            self._tid_cols = [tuple(c) for c in self._tid.T.tolist()]
 
 
 def _sorted_unique(a: I64) -> I64:

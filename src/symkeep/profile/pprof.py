@@ -169,7 +169,7 @@ def validate_profile(prof: profile_pb2.Profile, *, name: str = "profile") -> Non
         chk(f.filename, "function filename")
     # Locations and samples are the bulk (10^5..10^6 entries): check them with set operations and
     # look for the culprit (for the message) only when a check fails.
-    locs = prof.location
+    locs = list(prof.location)  # one wrapper per location, reused by every pass below
     id_list = [loc.id for loc in locs]
     lids = set(id_list)
     if len(lids) != len(id_list) or 0 in lids:
@@ -184,7 +184,8 @@ def validate_profile(prof: profile_pb2.Profile, *, name: str = "profile") -> Non
         for loc in locs:
             if loc.mapping_id and loc.mapping_id not in mids:
                 raise FormatError(f"location {loc.id} refers to unknown mapping {loc.mapping_id}", what=name)
-    used_funcs = {ln.function_id for loc in locs if loc.line for ln in loc.line}
+    with_lines = [loc.line for loc in locs if loc.line]
+    used_funcs = {ln.function_id for lines in with_lines for ln in lines}
     used_funcs.discard(0)
     if not used_funcs <= fids:
         for loc in locs:
