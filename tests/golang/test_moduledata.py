@@ -114,3 +114,30 @@ def test_entries_with_several_text_sections() -> None:
     assert got == sorted(got)
     assert entries_to_pcs(raw, 0x400000, sects[:1], True).tolist() == [0x400000 + x for x in raw.tolist()]
     assert entries_to_pcs(raw, 0x400000, None, False).tolist() == raw.tolist()
+
+
+@pytest.mark.parametrize("tc", ["1.21", "1.27"])
+def test_several_text_sections(fixture, tc: str) -> None:
+    """External linking on ppc64le with a small -debugtextsize: the linker splits text into sections
+    (runtime.text, runtime.text.1, ...) with gaps between them; every function entry is then resolved
+    through moduledata.textsectmap and must equal its ELF symbol (external linking names ABI0
+    wrappers ``X.abi0``; the pclntab calls them ``X``)."""
+    path = fixture(FixtureSpec(tc, "linux", "ppc64le", "textsect", "hello"))
+    out = subprocess.run(["nm", str(path)], capture_output=True, text=True, check=True).stdout
+    values: dict[str, set[int]] = {}
+    for ln in out.splitlines():
+        parts = ln.split(" ", 2)
+        if len(parts) == 3 and parts[0]:
+            values.setdefault(parts[2], set()).add(int(parts[0], 16))
+    with open_go_binary(path) as g:
+        assert g.moduledata is not None
+        sects = g.moduledata.textsectmap
+        assert len(sects) >= 3
+        assert sects[0].baseaddr in values["runtime.text"]
+        for k, s in enumerate(sects[1:], 1):
+            assert s.baseaddr in values[f"runtime.text.{k}"]
+        later = 0
+        for f in g.functions():
+            assert f.entry in values.get(f.name, set()) | values.get(f.name + ".abi0", set()), f.name
+            later += f.entry >= sects[1].baseaddr
+        assert later > 500
