@@ -506,11 +506,7 @@ class GoBinary:
             if self._use_bulk(n):
                 try:
                     bt = self._bulk_tables()
-                    if return_address:
-                        arr, idx, valid = self._functions_of(arr, return_address)
-                        slot = self._bulk_slots(bt, arr, idx, valid)
-                    else:
-                        slot = self._bulk_slots_direct(bt, arr)
+                    slot = self._slots_of(bt, arr, return_address)
                     return _slot_columns(slot, len(bt.slot_keys[0]), lambda u: self._expand(bt, u))
                 except (SymkeepError, IndexError, ValueError, OverflowError, MemoryError):
                     self._bulk_failed = True
@@ -548,14 +544,14 @@ class GoBinary:
         n = len(arr)
         if n == 0 or self._nfunc == 0:
             return np.full(n, -1, dtype=np.int64), [()]
-        arr, idx, valid = self._functions_of(arr, return_address)
         if self._use_bulk(n):
             try:
-                return self._lookup_bulk(arr, idx, valid)
+                return self._lookup_bulk(arr, return_address)
             except (SymkeepError, IndexError, ValueError, OverflowError, MemoryError):
                 # irregular tables (BulkUnsupported) or anything unexpected: the exact per-function path
                 self._bulk_failed = True
                 self._bulk = None
+        arr, idx, valid = self._functions_of(arr, return_address)
         return self._lookup_ids_functions(arr, idx, valid)
 
     def _lookup_ids_functions(
@@ -587,12 +583,12 @@ class GoBinary:
         return self._bulk
 
     def _lookup_bulk(
-        self, arr: npt.NDArray[np.uint64], idx: npt.NDArray[np.int64], valid: npt.NDArray[np.bool_]
+        self, arr: npt.NDArray[np.uint64], return_address: bool
     ) -> tuple[npt.NDArray[np.int64], list[tuple[Frame, ...]]]:
         """:meth:`_lookup_ids` over the bulk-decoded tables: the slot of every PC, then one chain per
         distinct (function, file, line, inline) slot, kept across calls."""
         bt = self._bulk_tables()
-        slot = self._bulk_slots(bt, arr, idx, valid)
+        slot = self._slots_of(bt, arr, return_address)
         chains = self._bulk_slot_chains
         if chains is None:
             chains = [None] * (len(bt.slot_keys[0]) + 1)
@@ -622,6 +618,14 @@ class GoBinary:
         ok = (r >= 0) if valid is None else (valid & (r >= 0))
         slot: npt.NDArray[np.int64] = np.where(ok, bt.slot[np.maximum(r, 0)], -1)
         return slot
+
+    def _slots_of(self, bt: PcTables, arr: npt.NDArray[np.uint64], return_address: bool) -> npt.NDArray[np.int64]:
+        """Slot of every PC (-1: unknown). Return addresses need the function first (pc - 1 only past
+        its entry); plain PCs skip that search (:meth:`_bulk_slots_direct`)."""
+        if return_address:
+            arr, idx, valid = self._functions_of(arr, True)
+            return self._bulk_slots(bt, arr, idx, valid)
+        return self._bulk_slots_direct(bt, arr)
 
     def _bulk_slots_direct(self, bt: PcTables, arr: npt.NDArray[np.uint64]) -> npt.NDArray[np.int64]:
         """:meth:`_bulk_slots` without the function search: a slot names its function, and a PC
