@@ -286,15 +286,7 @@ def _lookup(gb: Any, pcs: npt.NDArray[np.uint64], is_ret: list[bool] | None, enc
         idx = np.flatnonzero(mask == want_ret)
         if not len(idx):
             continue
-        look_cols = getattr(gb, "lookup_columns", None)
-        if look_cols is not None:
-            ids, cols = look_cols(pcs[idx], return_address=want_ret)
-        else:  # an engine with only lookup_many (Frame lists)
-            from symkeep.symbolize.columns import ChainColumns
-
-            chains = [tuple(c) for c in gb.lookup_many(pcs[idx], return_address=want_ret)]
-            cols = ChainColumns.from_chains(chains)
-            ids = np.array([c if chains[c] else -1 for c in range(len(chains))], dtype=np.int64)
+        ids, cols = gb.lookup_columns(pcs[idx], return_address=want_ret)
         blobs = enc.columns(cols)
         blobs.append(b"")  # id -1: unknown
         got = [blobs[int(ids[0])]] if len(ids) == 1 else list(itemgetter(*ids.tolist())(blobs))
