@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from fixtures.env import strict as _strict
 from fixtures.factory import (
     FixtureSpec,
     FixtureUnavailable,
@@ -27,10 +28,6 @@ from fixtures.factory import (
     prebuild,
 )
 from symkeep.errors import ToolError
-
-
-def _strict() -> bool:
-    return bool(os.environ.get("CI")) or os.environ.get("SYMKEEP_STRICT") == "1"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

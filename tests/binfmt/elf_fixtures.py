@@ -15,8 +15,10 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-TOOLCHAINS = Path.home() / ".cache" / "symkeep" / "toolchains"
-CACHE = Path(os.environ.get("SYMKEEP_CACHE", str(Path.home() / ".cache" / "symkeep"))) / "test-elf"
+from fixtures.env import cache_root, toolchains_root
+
+TOOLCHAINS = toolchains_root()
+CACHE = cache_root() / "test-elf"
 DEBIAN_GO119 = Path("/usr/lib/go-1.19")
 
 PROGRAM = """package main

@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from symkeep.binfmt import macho_constants as C
 from symkeep.binfmt import open_binary
 from symkeep.binfmt.macho import MachOFile, open_macho
-from symkeep.errors import FormatError, InputError, NotABinaryError, SymkeepError
+from symkeep.errors import FormatError, NotABinaryError, SymkeepError, UsageError
 
 from .helpers import (
     TOOLCHAINS,
@@ -388,7 +388,7 @@ def test_universal_file(tmp_path: Path, magic64: bool) -> None:
             assert [(s.name, s.addr, s.size) for s in b.sections()] == [
                 (cstr(s["Name"]), s["Addr"], s["Size"]) for s in g["File"]["Sections"]
             ]
-    with pytest.raises(InputError, match="no ppc64 slice"):
+    with pytest.raises(UsageError, match="no ppc64 slice"):
         open_binary(fat, arch="ppc64")
 
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
+from fixtures.env import unavailable
 from fixtures.factory import FixtureSpec, FixtureUnavailable, build_fixture
 from symkeep.errors import SymkeepError
 
@@ -39,6 +39,6 @@ def get_fixture(spec: FixtureSpec) -> Path:
     except FixtureUnavailable as e:
         pytest.skip(f"{spec}: {e}")
     except SymkeepError as e:
-        if "not found" in str(e) and not os.environ.get("CI"):
-            pytest.skip(f"{spec}: {e}")
+        if "not found" in str(e):
+            unavailable(f"{spec}: {e}")
         raise

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from fixtures.env import toolchains_root, unavailable
 from fixtures.factory import FixtureSpec
 from symkeep.golang.bulk import KIND_FILE, KIND_INL, KIND_LINE, BulkUnsupported, PcTables
 from symkeep.golang.pclntab import PclnTab
@@ -15,7 +16,7 @@ from symkeep.golang.pcvalue import decode_pcvalue_lists
 from symkeep.symbolize import GoBinary, open_go_binary
 from symkeep.symbolize import gobinary as gobinary_mod
 
-COMPILE = Path("/root/.cache/symkeep/toolchains/go1.27.3/go/pkg/tool/linux_amd64/compile")
+COMPILE = toolchains_root() / "go1.27.3" / "go" / "pkg" / "tool" / "linux_amd64" / "compile"
 N = 100_000
 
 
@@ -58,7 +59,7 @@ def _check_equal(path: Path, n: int = N, expect_bulk: bool = True) -> None:
 
 def test_compile_go127() -> None:
     if not COMPILE.exists():
-        pytest.skip(f"{COMPILE} missing (go1.27.3 toolchain not installed)")
+        unavailable(f"{COMPILE} missing (go1.27.3 toolchain not installed)")
     _check_equal(COMPILE)
 
 

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from fixtures.env import unavailable
+
 from .helpers import MatrixRun, run
 
 pytestmark = pytest.mark.slow
@@ -96,14 +98,14 @@ def test_nm_gdb_perf_fail_after_s(matrix_run: MatrixRun, tc: str) -> None:
 
 def _perf_top(binary: Path) -> str:
     if shutil.which("perf") is None:
-        pytest.skip("perf not installed")
+        unavailable("perf not installed")
     with tempfile.TemporaryDirectory() as home:
         env = {**os.environ, "HOME": home}
         data = Path(home) / "perf.data"
         r = subprocess.run(["perf", "record", "-q", "-e", "cpu-clock", "-o", str(data), "--", str(binary),
                             "-work", "0.5s"], capture_output=True, text=True, env=env, timeout=120)
         if r.returncode != 0:
-            pytest.skip(f"perf record does not work here: {r.stderr[-300:]}")
+            unavailable(f"perf record does not work here: {r.stderr[-300:]}")
         return run(["perf", "report", "-i", str(data), "--stdio", "--sort", "sym"], env=env)
 
 

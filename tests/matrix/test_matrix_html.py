@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from fixtures.env import unavailable
+
 from .helpers import MatrixRun, png_pixels
 
 pytestmark = pytest.mark.slow
@@ -21,8 +23,7 @@ def _chromium() -> str:
         p = shutil.which(c)
         if p:
             return p
-    pytest.skip("no chromium")
-    raise AssertionError
+    unavailable("no chromium")
 
 
 def _browse(html: Path, *extra: str) -> subprocess.CompletedProcess[str]:

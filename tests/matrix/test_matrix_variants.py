@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from symkeep.errors import InputError
+from symkeep.errors import UsageError
 from symkeep.matrix.variants import DEFAULT_VARIANTS, parse_variant, select_variants
 
 
@@ -30,5 +30,5 @@ def test_custom_variant_with_post_step() -> None:
 
 @pytest.mark.parametrize("bad", ["nosuch", "x=notaflag", "x=|post:zip", "=-ldflags=-s", "x=-ldflags='-s"])
 def test_bad_variants(bad: str) -> None:
-    with pytest.raises(InputError):
+    with pytest.raises(UsageError):
         select_variants(bad)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import os
 import shutil
 import subprocess
 import sys
@@ -11,6 +10,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+
+from fixtures.env import cache_root
 
 sys.path.insert(0, str(Path(__file__).parent))
 
@@ -46,7 +47,7 @@ def _build_heapdump(toolchain: str) -> Path:
     for f in sorted(src.iterdir()):
         h.update(f.name.encode() + f.read_bytes())
     h.update(tc.version.encode())
-    root = Path(os.environ.get("SYMKEEP_CACHE") or Path.home() / ".cache" / "symkeep") / "fixtures"
+    root = cache_root() / "fixtures"
     out = root / f"heapdump-{tc.version}-sw-{h.hexdigest()[:16]}"
     if not out.is_file():
         tmp = out.with_suffix(".tmp")

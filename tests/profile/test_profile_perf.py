@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from sk_profile_helpers import frames_by_location
 
+from fixtures.env import unavailable
 from symkeep.binfmt import open_binary
 from symkeep.profile.folded import profile_to_folded
 from symkeep.profile.mapping import Translator
@@ -33,7 +34,7 @@ def _perf(tmp: Path, binary: Path, record_args: list[str], script_args: list[str
         capture_output=True, text=True, env=env, timeout=120,
     )
     if r.returncode != 0:
-        pytest.skip(f"perf record not permitted here: {r.stderr.strip()[-200:]}")
+        unavailable(f"perf record not permitted here: {r.stderr.strip()[-200:]}")
     out = tmp / "perf.txt"
     with out.open("w") as fh:
         subprocess.run(["perf", "script", "-i", str(data), *script_args], stdout=fh, stderr=subprocess.DEVNULL, env=env, check=True, timeout=120)

@@ -17,7 +17,7 @@ import numpy as np
 
 from symkeep.binfmt import macho_constants as C
 from symkeep.binfmt.base import Binary, FatSlice, Kind, Section, Segment, Symbol
-from symkeep.errors import FormatError, InputError, NotABinaryError
+from symkeep.errors import FormatError, NotABinaryError, UsageError
 
 __all__ = ["MachOFile", "LoadCommand", "open_macho", "parse_fat", "FatArch"]
 
@@ -112,7 +112,7 @@ def open_macho(path: str, data: mmap.mmap | bytes, arch: str | None = None) -> M
             match = [a for a in archs if a.arch == arch]
             if not match:
                 have = ", ".join(s.arch for s in slices)
-                raise InputError(f"{path}: universal file has no {arch} slice (has {have})")
+                raise UsageError(f"{path}: universal file has no {arch} slice (has {have})")
             chosen = match[0]
         m = MachOFile(path, data, base=chosen.offset, length=chosen.size)
         m.fat_slices = slices

@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from symkeep.errors import InputError
+from symkeep.errors import InputError, UsageError
 
 
 def _split(s: str | None) -> list[str] | None:
@@ -19,7 +19,7 @@ def _split(s: str | None) -> list[str] | None:
     try:
         return shlex.split(s)
     except ValueError as e:
-        raise InputError(f"cannot parse arguments {s!r}: {e}") from e
+        raise UsageError(f"cannot parse arguments {s!r}: {e}") from e
 
 
 @click.command(name="matrix")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from symkeep.errors import InputError
+from symkeep.errors import OutputError
 
 FORMATS = ("pprof", "folded")
 INPUTS = ("auto", "pprof", "perf", "folded")
@@ -85,7 +85,7 @@ def command(
         try:
             Path(output).write_bytes(data)
         except OSError as e:
-            raise InputError(f"{output}: cannot write: {e.strerror or e}") from e
+            raise OutputError(f"{output}: cannot write: {e.strerror or e}") from e
     if quiet:
         return
     summary = result.report.to_json()

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 from functools import total_ordering
 
-from symkeep.errors import InputError
+from symkeep.errors import InputError, UsageError
 
 __all__ = ["GoVersion", "VERSION_RE", "is_go_version"]
 
@@ -53,7 +53,7 @@ class GoVersion:
         if m is None:
             if devel:
                 return cls(raw=s.strip(), minor=None, pre="devel", extra=text)
-            raise InputError(f"not a Go version: {s!r}")
+            raise UsageError(f"not a Go version: {s!r}")
         minor = int(m.group(1)) if m.group(1) is not None else 0
         patch = int(m.group(2)) if m.group(2) is not None else 0
         pre = m.group(3) or ""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+from symkeep.errors import SymkeepError
 from symkeep.golang.goversion import GoVersion
 
 
@@ -49,7 +50,7 @@ def _minor(v: str | None) -> int | None:
         return None
     try:
         return GoVersion.parse(v).minor
-    except ValueError:
+    except (ValueError, SymkeepError):
         return None
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import shlex
 from dataclasses import dataclass, field
 
-from symkeep.errors import InputError
+from symkeep.errors import UsageError
 
 __all__ = ["DEFAULT_VARIANTS", "POST_STEPS", "Variant", "parse_variant", "select_variants"]
 
@@ -86,22 +86,22 @@ def parse_variant(text: str) -> list[Variant]:
     ``split``, ``restore``) starts from flags other than the defaults.
     """
     if "=" not in text:
-        raise InputError(f"bad variant {text!r}: expected NAME=FLAGS (or a default variant name)")
+        raise UsageError(f"bad variant {text!r}: expected NAME=FLAGS (or a default variant name)")
     name, _, rest = text.partition("=")
     name = name.strip()
     if not name or not name.replace("_", "").replace("-", "").isalnum():
-        raise InputError(f"bad variant name {name!r}: use letters, digits, - and _")
+        raise UsageError(f"bad variant name {name!r}: use letters, digits, - and _")
     flags_part, _, post_part = rest.partition("|")
     post: str | None = None
     if post_part.strip():
         p = post_part.strip().removeprefix("post:")
         if p not in POST_STEPS:
-            raise InputError(f"bad post step {p!r} in variant {name!r}: one of {', '.join(POST_STEPS)}")
+            raise UsageError(f"bad post step {p!r} in variant {name!r}: one of {', '.join(POST_STEPS)}")
         post = p
     try:
         words = shlex.split(flags_part)
     except ValueError as e:
-        raise InputError(f"bad flags in variant {name!r}: {e}") from e
+        raise UsageError(f"bad flags in variant {name!r}: {e}") from e
     ldflags = gcflags = buildmode = None
     trimpath = cgo = False
     extra: list[str] = []
@@ -119,7 +119,7 @@ def parse_variant(text: str) -> list[Variant]:
         elif w.startswith("-"):
             extra.append(w)
         else:
-            raise InputError(f"bad flag {w!r} in variant {name!r}")
+            raise UsageError(f"bad flag {w!r} in variant {name!r}")
     if ldflags and "linkmode=external" in ldflags:
         cgo = True
     label = rest.strip() or name
@@ -151,7 +151,7 @@ def select_variants(spec: str | None) -> list[Variant]:
         elif it in by_name:
             new = [by_name[it]]
         else:
-            raise InputError(f"unknown variant {it!r} (known: {', '.join(by_name)}; or NAME=FLAGS)")
+            raise UsageError(f"unknown variant {it!r} (known: {', '.join(by_name)}; or NAME=FLAGS)")
         names_new = {v.name for v in new}
         chosen = [c for c in chosen if c.name not in names_new] + new
     names = {c.name for c in chosen}

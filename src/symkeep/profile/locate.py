@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from symkeep.binfmt.debugdirs import pprof_candidates
 from symkeep.errors import MismatchError, SymkeepError
 
 __all__ = ["BinaryIDs", "Candidate", "Locator", "binary_ids", "debuginfod_fetch"]
@@ -189,28 +190,14 @@ def _ids_match(path: str, build_id: str) -> bool:
 
 
 def _dir_candidates(d: str, filename: str, build_id: str) -> list[str]:
-    base = os.path.basename(filename)
-    out: list[str] = []
+    out = pprof_candidates(d, filename, build_id)
     bid = build_id.strip()
-    if bid and "/" not in bid and ".." not in bid:
-        out.append(os.path.join(d, bid, base) if base else os.path.join(d, bid))
-        bdir = os.path.join(d, bid)
-        if os.path.isdir(bdir):
-            with contextlib.suppress(OSError):
-                out.extend(sorted(os.path.join(bdir, n) for n in os.listdir(bdir))[:64])
-        if filename:
-            out.append(os.path.join(d, filename.lstrip("/"), bid))  # perf ~/.debug layout
-            out.append(os.path.join(d, filename.lstrip("/"), bid, "elf"))
-        if len(bid) > 2:
-            out.append(os.path.join(d, bid[:2], bid[2:] + ".debug"))
-            out.append(os.path.join(d, ".build-id", bid[:2], bid[2:] + ".debug"))
-            out.append(os.path.join(d, ".build-id", bid[:2], bid[2:]))
-    if filename:
-        if base:
-            out.append(os.path.join(d, base))
-        out.append(os.path.join(d, filename.lstrip("/")))
-    seen: set[str] = set()
-    return [c for c in out if not (c in seen or seen.add(c))]  # type: ignore[func-returns-value]
+    bdir = os.path.join(d, bid)
+    if bid and out and out[0].startswith(bdir) and os.path.isdir(bdir):
+        with contextlib.suppress(OSError):  # pprof's $dir/<bid>/ may hold the binary under any name
+            extra = sorted(os.path.join(bdir, n) for n in os.listdir(bdir))[:64]
+            out = out[:1] + [c for c in extra if c not in out] + out[1:]
+    return out
 
 
 def _default_cache() -> str:

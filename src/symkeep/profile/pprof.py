@@ -14,7 +14,7 @@ from pathlib import Path
 
 from google.protobuf.message import DecodeError
 
-from symkeep.errors import FormatError, InputError
+from symkeep.errors import FormatError, InputError, OutputError
 from symkeep.profile import profile_pb2
 
 Profile = profile_pb2.Profile
@@ -125,7 +125,7 @@ def write_profile(prof: profile_pb2.Profile, path: str | Path, *, compress: bool
     try:
         Path(path).write_bytes(data)
     except OSError as e:
-        raise InputError(f"{path}: cannot write: {e.strerror or e}") from e
+        raise OutputError(f"{path}: cannot write: {e.strerror or e}") from e
 
 
 def validate_profile(prof: profile_pb2.Profile, *, name: str = "profile") -> None:

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from symkeep.errors import SymkeepError
+from symkeep.errors import LimitError, SymkeepError
 from symkeep.profile import profile_pb2
 from symkeep.profile.locate import Locator
 from symkeep.profile.mapping import KERNEL_ADDR_MIN, Translator, classify_mapping
@@ -502,7 +502,7 @@ def symbolize_file(
     except OSError as e:
         raise InputError(f"{path}: {e.strerror or e}") from e
     if len(data) > MAX_INPUT_BYTES:
-        raise InputError(f"{path}: larger than {MAX_INPUT_BYTES} bytes")
+        raise LimitError(f"{path}: larger than {MAX_INPUT_BYTES} bytes")
     fmt = detect_input(data) if input_format == "auto" else input_format
     names: dict[int, str] = {}
     rets: set[int] = set()

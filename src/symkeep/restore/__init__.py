@@ -40,7 +40,13 @@ from symkeep.binfmt.elf_constants import (
     STT_FUNC,
     STT_NOTYPE,
 )
-from symkeep.errors import FormatError, InputError, NotABinaryError, SymkeepError
+from symkeep.errors import (
+    FormatError,
+    NotABinaryError,
+    OutputError,
+    SymkeepError,
+    UnsupportedError,
+)
 from symkeep.restore.cfi import arch_regs, write_debug_frame
 from symkeep.restore.dwarf_writer import write_dwarf
 from symkeep.restore.elfwriter import (
@@ -162,7 +168,7 @@ def restore_result(gobin: Any, source: SourceLike | None = None) -> RestoreResul
     """Build the debug file for ``gobin`` (a ``symkeep.symbolize.GoBinary``)."""
     binary = gobin.binary
     if getattr(binary, "format", "elf") != "elf":
-        raise InputError(f"restore writes ELF debug files; {binary.path} is {binary.format.upper()} "
+        raise UnsupportedError(f"restore writes ELF debug files; {binary.path} is {binary.format.upper()} "
                          "(Mach-O/PE debug companions are not supported)")
     src: SourceLike = source if source is not None else gobin
     try:
@@ -339,7 +345,7 @@ def write_atomic(path: str | os.PathLike[str], data: bytes, mode: int = 0o644) -
                 os.unlink(tmp)
             raise
     except OSError as e:
-        raise InputError(f"cannot write {p}: {e.strerror or e}") from e
+        raise OutputError(f"cannot write {p}: {e.strerror or e}") from e
 
 
 def restore_to_file(gobin: Any, path: str | os.PathLike[str]) -> RestoreResult:

@@ -14,7 +14,7 @@ import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from symkeep.errors import InputError
+from symkeep.errors import UnsupportedError
 from symkeep.restore.leb import sleb, uleb
 from symkeep.restore.model import FUNC_FLAG_TOPFRAME, FunctionLike, SourceLike
 
@@ -58,7 +58,7 @@ ARCH_REGS: dict[int, ArchRegs] = {
 def arch_regs(machine: int) -> ArchRegs:
     r = ARCH_REGS.get(machine)
     if r is None:
-        raise InputError(f"no CFI rules for ELF machine {machine}")
+        raise UnsupportedError(f"no CFI rules for ELF machine {machine}")
     return r
 
 

@@ -13,7 +13,7 @@ import zlib
 from pathlib import Path
 
 from symkeep.binfmt.elf_constants import SHT_PROGBITS, SHT_STRTAB
-from symkeep.errors import FormatError, InputError
+from symkeep.errors import FormatError, InputError, LimitError
 from symkeep.restore.elfwriter import read_elf_header
 
 MAX_BINARY = 1 << 33
@@ -105,7 +105,7 @@ def write_debuglinked_copy(binary_path: str | os.PathLike[str], out_path: str | 
     try:
         size = os.path.getsize(binary_path)
         if size > MAX_BINARY:
-            raise InputError(f"{binary_path}: too large ({size} bytes)")
+            raise LimitError(f"{binary_path}: too large ({size} bytes)")
         data = Path(binary_path).read_bytes()
         mode = os.stat(binary_path).st_mode & 0o777
     except OSError as e:

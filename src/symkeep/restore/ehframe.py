@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from symkeep.binfmt.elf_constants import PT_LOAD, SHF_ALLOC, SHT_NOBITS, SHT_PROGBITS, SHT_STRTAB
-from symkeep.errors import FormatError, InputError, SymkeepError
+from symkeep.errors import FormatError, SymkeepError, UnsupportedError, UsageError
 from symkeep.restore.cfi import DATA_ALIGN, arch_regs, cie_instructions, fde_program
 from symkeep.restore.elfwriter import ElfHeader, StrTab, read_elf_header
 from symkeep.restore.leb import sleb, uleb
@@ -82,7 +82,7 @@ def _cie(machine: int, ptr_size: int, endian: str) -> bytes:
     """``zR`` CIE, FDE pointers pcrel|sdata4 (what gcc/ld emit), padded to the pointer size."""
     regs = arch_regs(machine)
     if regs.lr > 0xFF:
-        raise InputError(f"return-address column {regs.lr} does not fit a version-1 CIE")
+        raise UnsupportedError(f"return-address column {regs.lr} does not fit a version-1 CIE")
     body = bytearray(struct.pack(endian + "I", 0) + bytes([1]) + b"zR\0" + uleb(1) + sleb(DATA_ALIGN))
     body += bytes([regs.lr]) + uleb(1) + bytes([DW_EH_PE_pcrel | DW_EH_PE_sdata4])
     body += cie_instructions(regs, ptr_size)
@@ -185,7 +185,7 @@ def choose_window(funcs: Sequence[FunctionLike], need: int, lo: int, hi: int,
         if best is None or j - i < best[0]:
             best = (j - i, i, j)
     if best is None:
-        raise InputError(f"no run of unprotected functions can hold {need} bytes of unwind tables")
+        raise UnsupportedError(f"no run of unprotected functions can hold {need} bytes of unwind tables")
     _, i, j = best
     return bounds[i], bounds[i] + need, [f.name for f in fs[i:j]]
 
@@ -195,7 +195,7 @@ def _exec_segment(hdr: ElfHeader) -> tuple[int, int, int]:
     for p in hdr.phdrs:
         if p.type == PT_LOAD and p.flags & PF_X and p.filesz:
             return p.vaddr, p.offset, p.filesz
-    raise InputError("no executable PT_LOAD segment: perf maps nothing to unwind through")
+    raise UnsupportedError("no executable PT_LOAD segment: perf maps nothing to unwind through")
 
 
 def unwindable_copy(gobin: Any, source: SourceLike | None = None,
@@ -209,7 +209,7 @@ def unwindable_copy(gobin: Any, source: SourceLike | None = None,
     read-only data mapping: perf 6.1 does for ``--call-graph=dwarf`` (it sets ``mmap_data``; measured)."""
     binary = gobin.binary
     if getattr(binary, "format", "elf") != "elf":
-        raise InputError(f"an unwindable copy is ELF only; {binary.path} is {binary.format.upper()}")
+        raise UnsupportedError(f"an unwindable copy is ELF only; {binary.path} is {binary.format.upper()}")
     try:
         return _unwindable_copy(gobin, binary, source if source is not None else gobin, keep, place)
     except SymkeepError:
@@ -275,7 +275,7 @@ def _rodata_region(hdr: ElfHeader, need: int) -> tuple[int, int, int, str]:
         for p in hdr.phdrs:
             if p.type == PT_LOAD and not p.flags & PF_X and p.vaddr <= s.addr and s.addr + need + 8 <= p.vaddr + p.filesz:
                 return p.vaddr, p.offset, s.addr, s.name
-    raise InputError("no .gopclntab in a non-executable PT_LOAD segment large enough for the unwind tables; "
+    raise UnsupportedError("no .gopclntab in a non-executable PT_LOAD segment large enough for the unwind tables; "
                      "place them in text instead")
 
 
@@ -285,7 +285,7 @@ def _unwindable_copy(gobin: Any, binary: Any, src: SourceLike, keep: Callable[[F
     machine, ps, en = hdr.machine, hdr.ptr_size, hdr.endian
     funcs = list(src.functions())
     if not funcs:
-        raise InputError(f"{binary.path}: no functions to describe")
+        raise UnsupportedError(f"{binary.path}: no functions to describe")
     programs = fde_programs(src, funcs, machine, ps, en)
     extra = _original_table(hdr, binary, programs)
     hdr_size = HDR_FIXED + 8 * (len(programs) + len(extra))
@@ -300,7 +300,7 @@ def _unwindable_copy(gobin: Any, binary: Any, src: SourceLike, keep: Callable[[F
     elif place == "rodata":
         vaddr, foff, start, section = _rodata_region(hdr, need)
     else:
-        raise InputError(f"unknown placement {place!r} (text or rodata)")
+        raise UsageError(f"unknown placement {place!r} (text or rodata)")
     hdr_addr = (start + 7) & ~7
     eh_addr = hdr_addr + eh_off
     eh, table = build_eh_frame(programs, eh_addr, machine, ps, en)
@@ -308,7 +308,7 @@ def _unwindable_copy(gobin: Any, binary: Any, src: SourceLike, keep: Callable[[F
     blob = ehh + b"\0" * (eh_off - len(ehh)) + eh
     blob_off = hdr_addr - vaddr + foff
     if blob_off < 0 or blob_off + len(blob) > binary.length:
-        raise InputError("unwind tables do not fit the file")
+        raise UnsupportedError("unwind tables do not fit the file")
 
     data = bytearray(binary.read(0, binary.length))
     data[blob_off : blob_off + len(blob)] = blob

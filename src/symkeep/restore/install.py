@@ -14,14 +14,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from symkeep.errors import InputError
+from symkeep.binfmt.debugdirs import build_id_debug_path, perf_cache_entry, perf_cache_link
+from symkeep.errors import OutputError
 
 
 def build_id_path(root: str | os.PathLike[str], build_id: str) -> Path:
-    bid = build_id.lower()
-    if len(bid) < 3 or any(c not in "0123456789abcdef" for c in bid):
-        raise InputError(f"not a hex build ID: {build_id!r}")
-    return Path(root) / ".build-id" / bid[:2] / f"{bid[2:]}.debug"
+    return build_id_debug_path(root, build_id)
 
 
 def install_build_id(root: str | os.PathLike[str], build_id: str, data: bytes) -> Path:
@@ -46,17 +44,14 @@ def install_perf_cache(binary_path: str | os.PathLike[str], build_id: str, data:
     given, as its ``elf`` file); returns the ``debug`` path."""
     from symkeep.restore import write_atomic
 
-    bid = build_id.lower()
-    build_id_path("/", bid)  # validates
     root = Path(cache) if cache is not None else perf_cache_dir()
-    abs_bin = os.path.abspath(os.fspath(binary_path)).lstrip("/")
-    d = root / abs_bin / bid
+    d = perf_cache_entry(root, binary_path, build_id)
     target = d / "debug"
     write_atomic(target, data)
     if elf is not None:
         write_atomic(d / "elf", elf, mode=0o755)
-    link_dir = root / ".build-id" / bid[:2]
-    link = link_dir / bid[2:]
+    link = perf_cache_link(root, build_id)
+    link_dir = link.parent
     rel = os.path.relpath(d, link_dir)
     try:
         link_dir.mkdir(parents=True, exist_ok=True)
@@ -66,5 +61,5 @@ def install_perf_cache(binary_path: str | os.PathLike[str], build_id: str, data:
         if not link.is_symlink():
             os.symlink(rel, link)
     except OSError as e:
-        raise InputError(f"cannot create perf build-id link {link}: {e.strerror or e}") from e
+        raise OutputError(f"cannot create perf build-id link {link}: {e.strerror or e}") from e
     return target

@@ -23,7 +23,7 @@ import numpy.typing as npt
 
 from symkeep.binfmt import open_binary
 from symkeep.binfmt.base import Binary
-from symkeep.errors import FormatError, InputError, SymkeepError
+from symkeep.errors import FormatError, SymkeepError, UsageError
 from symkeep.golang.bulk import BulkUnsupported, PcTables
 from symkeep.golang.functab import Function, FunctionList, entries_to_pcs
 from symkeep.golang.inline import InlineRecords, InlineTree
@@ -777,9 +777,9 @@ def _as_pcs(pcs: Iterable[int] | npt.NDArray[np.uint64]) -> npt.NDArray[np.uint6
     try:
         arr = np.asarray(pcs if isinstance(pcs, np.ndarray) else list(pcs), dtype=np.uint64)
     except (OverflowError, ValueError, TypeError) as e:
-        raise InputError(f"PCs must be unsigned 64-bit integers: {e}") from e
+        raise UsageError(f"PCs must be unsigned 64-bit integers: {e}") from e
     if arr.ndim != 1:
-        raise InputError("PCs must be a flat sequence")
+        raise UsageError("PCs must be a flat sequence")
     return arr
 
 
