@@ -8,6 +8,7 @@ against the real tool on every fixture variant.
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import asdict, dataclass
 
 from symkeep.errors import SymkeepError
@@ -32,6 +33,13 @@ class BinaryFacts:
     dwarf_line: bool
     gnu_build_id: str | None
     dwarf_compressed: bool = False
+    # Where the Go code starts (symkeep: runtime.text symbol, moduledata.text, ...), and where
+    # cmd/internal/objfile thinks it starts: the runtime.text symbol of .symtab, else the .text
+    # section. Function entries in 1.18+ tables are offsets from it (``entry_offsets``).
+    text_start: int | None = None
+    go_tool_text_start: int | None = None
+    go_tool_text_source: str = ""
+    entry_offsets: bool = False
 
 
 @dataclass(frozen=True)
@@ -82,6 +90,21 @@ def go_tool_finds_pclntab(f: BinaryFacts) -> tuple[bool, str]:
     return False, "unknown format"
 
 
+def go_tool_text_shift(f: BinaryFacts) -> int:
+    """How many bytes before the real start of the Go code the go tools place it (0: they are right).
+
+    Externally linked ELF binaries carry C code (crt, cgo, static C libraries) at the start of .text,
+    before runtime.text. Without .symtab, cmd/internal/objfile takes the .text section address as the
+    text start, and debug/gosym adds every 1.18+ function entry offset to it: every function moves
+    down by this many bytes, so every PC gets a neighbouring function's name or a wrong line.
+    """
+    if f.format != "elf" or not f.entry_offsets:
+        return 0
+    if f.text_start is None or f.go_tool_text_start is None:
+        return 0
+    return f.text_start - f.go_tool_text_start
+
+
 def verdicts(f: BinaryFacts) -> list[Verdict]:
     out: list[Verdict] = []
     minor = _minor(f.go_version)
@@ -90,8 +113,17 @@ def verdicts(f: BinaryFacts) -> list[Verdict]:
                        pcln_reason if f.pclntab_found else "no pclntab found"))
 
     ok, why = go_tool_finds_pclntab(f)
-    out.append(Verdict("go tool pprof / go tool addr2line", ok, ok,
-                       (why + "; one frame per PC (no inline frames)") if ok else why))
+    shift = go_tool_text_shift(f) if ok else 0
+    if shift:
+        where = "before" if shift > 0 else "after"
+        why = (f"misattributes every PC: takes the text start from {f.go_tool_text_source}, {abs(shift):,} "
+               f"bytes {where} runtime.text ({f.go_tool_text_start:#x} instead of {f.text_start:#x}), so it "
+               f"answers for the code {abs(shift):,} bytes away (wrong function or line); C code precedes "
+               "the Go code and no .symtab says where it starts")
+        out.append(Verdict("go tool pprof / go tool addr2line", False, False, why))
+    else:
+        out.append(Verdict("go tool pprof / go tool addr2line", ok, ok,
+                           (why + "; one frame per PC (no inline frames)") if ok else why))
 
     names = f.has_symtab or f.dwarf
     lines = f.dwarf and f.dwarf_line
@@ -156,14 +188,22 @@ def verdicts(f: BinaryFacts) -> list[Verdict]:
     return out
 
 
-def advice(f: BinaryFacts, dwarf_bytes: int, symtab_bytes: int, file_size: int) -> list[str]:
-    """Concrete next steps for this binary."""
+def advice(f: BinaryFacts, dwarf_bytes: int, symtab_bytes: int, file_size: int, path: str = "BIN") -> list[str]:
+    """Concrete next steps for this binary; commands name ``path`` (shell-quoted) so they can be pasted."""
     tips: list[str] = []
     minor = _minor(f.go_version)
     stripped = not f.has_symtab and not f.dwarf
+    q = shlex.quote(path)
+    dbg = shlex.quote(path + ".debug")
     if stripped and f.format == "elf":
-        tips.append("perf/gdb/addr2line are blind on this binary: `symkeep restore BIN -o BIN.debug "
+        tips.append(f"perf/gdb/addr2line are blind on this binary: `symkeep restore {q} -o {dbg} "
                     "--install ~/.debug-symkeep` writes a debug file from .gopclntab that they can read.")
+    shift = go_tool_text_shift(f) if go_tool_finds_pclntab(f)[0] else 0
+    if shift:
+        tips.append(f"`go tool pprof`/`go tool addr2line` put every function {abs(shift):,} bytes off on this "
+                    f"binary (wrong names and lines, silently): symbolize its profiles with `symkeep symbolize "
+                    f"PROFILE --binary {q}` and its addresses with `symkeep addr2line -e {q}`, or keep .symtab "
+                    "(link without -s) so the go tools find runtime.text.")
     if not stripped and file_size:
         saved = dwarf_bytes + symtab_bytes
         pct = 100.0 * saved / file_size

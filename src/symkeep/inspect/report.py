@@ -54,6 +54,27 @@ def _pclntab_symbols(bin: Binary) -> bool:
     return all(bin.symbol_go(n) is not None for n in ("runtime.pclntab", "runtime.epclntab"))
 
 
+def _go_tool_text_start(bin: Binary, has_symtab: bool) -> tuple[int | None, str]:
+    """The text start cmd/internal/objfile (go tool addr2line/pprof/objdump) uses for an ELF file.
+
+    ``PCLineTable`` starts from the ``.text`` section address and replaces it with the
+    ``runtime.text`` symbol when ``.symtab`` has one (it never reads ``.dynsym``).
+    """
+    if bin.format != "elf":
+        return None, ""
+    if has_symtab:
+        try:
+            sym = bin.symbol("runtime.text")
+        except SymkeepError:
+            sym = None
+        if sym is not None and sym.value:
+            return sym.value, "the runtime.text symbol"
+    sec = bin.section(".text")
+    if sec is None:
+        return None, ""
+    return sec.addr, ".text"
+
+
 def inspect_binary(bin: Binary) -> InspectReport:
     from symkeep.golang import buildid, buildinfo
     from symkeep.golang.pclntab import find_pclntab
@@ -90,6 +111,7 @@ def inspect_binary(bin: Binary) -> InspectReport:
 
     dw = summarize(bin)
     has_symtab = retention.has_symtab(bin)
+    tool_text, tool_text_source = _go_tool_text_start(bin, has_symtab)
     pcln_sec = None
     for s in bin.sections():
         if s.file_size and s.offset == loc.offset:
@@ -112,6 +134,10 @@ def inspect_binary(bin: Binary) -> InspectReport:
         dwarf_line=dw.has_line,
         gnu_build_id=gnu,
         dwarf_compressed=dw.compressed,
+        text_start=text_start,
+        go_tool_text_start=tool_text,
+        go_tool_text_source=tool_text_source,
+        entry_offsets=tab.has_entry_offsets,
     )
     sections = [
         {"name": s.name, "size": s.file_size, "mem_size": s.size, "addr": s.addr,
@@ -164,6 +190,6 @@ def inspect_binary(bin: Binary) -> InspectReport:
         dwarf={"present": dw.present, "version": dw.version, "line": dw.has_line, "frame": dw.has_frame,
                "compressed": dw.compressed, "bytes": dw.bytes},
         consumers=verdicts(facts),
-        advice=advice(facts, dw.bytes, symtab_bytes, file_size),
+        advice=advice(facts, dw.bytes, symtab_bytes, file_size, path=str(bin.path)),
         warnings=warnings,
     )
