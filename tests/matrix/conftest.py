@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 
@@ -15,7 +16,9 @@ from .helpers import TOOLCHAINS, MatrixRun, require_toolchains, run_cli
 def matrix_run(tmp_path_factory: pytest.TempPathFactory) -> MatrixRun:
     require_toolchains(*TOOLCHAINS)
     d = tmp_path_factory.mktemp("matrix")
-    args = ["--go", TOOLCHAINS[0], "--go", TOOLCHAINS[1], "--profile-seconds", "0.3", "--repeat", "1",
+    # SYMKEEP_MATRIX_JOBS: parallel builds (default: the number of cores; 1 on a shared machine)
+    jobs = ["-j", os.environ["SYMKEEP_MATRIX_JOBS"]] if os.environ.get("SYMKEEP_MATRIX_JOBS") else []
+    args = ["--go", TOOLCHAINS[0], "--go", TOOLCHAINS[1], "--profile-seconds", "0.3", "--repeat", "1", *jobs,
             "--cache-dir", str(d / "cache"), "--json", "-o", str(d / "report.json"),
             "--html", str(d / "report.html"), "--quiet"]
     t0 = time.monotonic()
@@ -29,7 +32,7 @@ def matrix_run(tmp_path_factory: pytest.TempPathFactory) -> MatrixRun:
     second = time.monotonic() - t0
     assert p2.returncode == 0, p2.stderr[-3000:]
     return MatrixRun(report, d / "report.html", first, second, json.loads((d / "report2.json").read_text()),
-                     p.stderr)
+                     p.stderr, args[:-6], d)
 
 
 @pytest.fixture(scope="session")

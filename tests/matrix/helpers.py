@@ -27,6 +27,8 @@ class MatrixRun:
     rerun_seconds: float
     rerun_report: dict[str, Any]
     stderr: str
+    args: list[str]  # the CLI arguments of the run minus the output options (re-runs hit its cache)
+    cwd: Path
 
     def result(self, tc_minor: str, variant: str) -> dict[str, Any]:
         for r in self.report["results"]:

@@ -7,6 +7,7 @@ variant's binary, and the matrix's own verdict for the same binary; they must ag
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -202,3 +203,45 @@ def test_split_and_restore_give_gdb_back(matrix_run: MatrixRun) -> None:
 def test_rerun_uses_cache(matrix_run: MatrixRun) -> None:
     assert all(r["cached"] for r in matrix_run.rerun_report["results"] if r["status"] == "ok")
     assert matrix_run.rerun_seconds < 0.10 * matrix_run.seconds, (matrix_run.rerun_seconds, matrix_run.seconds)
+
+
+_EVIDENCE = re.compile(r"(0x[0-9a-f]+): go tool pprof says (\S+) (\S+):(\d+); the runtime said (\S+) (\S+):(\d+)")
+
+
+@pytest.mark.parametrize("tc", ALL)
+def test_extlink_sw_go_pprof_cell_shows_the_misattribution(matrix_run: MatrixRun, tc: str) -> None:
+    """extlink_sw: C code before runtime.text and no .symtab; go tool pprof names the runtime profile's
+    addresses wrongly. The cell is ✗ with a frame it named vs the runtime's; the raw go tool addr2line
+    of the toolchain says the same wrong thing at that address, and on the extlink build (same .text,
+    with .symtab) it says what the runtime said."""
+    from fixtures.factory import go_tool
+
+    sw, ext = matrix_run.result(tc, "extlink_sw"), matrix_run.result(tc, "extlink")
+    v = sw["probes"]["go_pprof"]
+    assert v["status"] == "fail" and "misattributes" in v["reason"], v
+    m = _EVIDENCE.search(v["line"])
+    assert m, v["line"]
+    addr, said, right = m.group(1), (m.group(2), m.group(4)), (m.group(5), m.group(7))
+    assert said != right
+    assert ext["probes"]["go_pprof"]["status"] == "ok", ext["probes"]["go_pprof"]
+    assert matrix_run.result(tc, "sw")["probes"]["go_pprof"]["status"] == "ok"
+    # independently, with the raw tool (the demo is not PIE: runtime and link-time addresses agree)
+    tool = str(go_tool(tc, "addr2line"))
+    for binary, want in ((Path(sw["binary"]), said), (Path(ext["binary"]), right)):
+        r = subprocess.run([tool, str(binary)], input=addr + "\n", capture_output=True, text=True, timeout=120)
+        name, fileline = r.stdout.splitlines()[:2]
+        assert (name, fileline.rpartition(":")[2]) == want, (binary.name, r.stdout)
+    assert _text(Path(sw["binary"])) == _text(Path(ext["binary"]))
+    # and inspect says so
+    from symkeep.inspect.report import inspect_path
+
+    go = {c.name: c for c in inspect_path(sw["binary"]).consumers}["go tool pprof / go tool addr2line"]
+    assert not go.works and "bytes before runtime.text" in go.reason
+
+
+def _text(p: Path) -> tuple[str, str]:
+    """.text address and size (readelf)."""
+    out = run(["readelf", "-S", "-W", str(p)])
+    m = re.search(r"\s\.text\s+PROGBITS\s+([0-9a-f]+)\s+[0-9a-f]+\s+([0-9a-f]+)", out)
+    assert m, out
+    return m.group(1), m.group(2)

@@ -8,7 +8,7 @@ from symkeep.matrix.variants import DEFAULT_VARIANTS, parse_variant, select_vari
 
 def test_default_set_covers_the_issue() -> None:
     labels = {v.name for v in DEFAULT_VARIANTS}
-    assert {"default", "s", "w", "sw", "s_w0", "sw_trimpath", "pie", "pie_sw", "extlink", "gobuildid",
+    assert {"default", "s", "w", "sw", "s_w0", "sw_trimpath", "pie", "pie_sw", "extlink", "extlink_sw", "gobuildid",
             "noinline", "strip", "split", "restore"} <= labels
     assert next(v for v in DEFAULT_VARIANTS if v.name == "extlink").cgo
 

@@ -17,7 +17,10 @@ import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from symkeep.matrix.pprofpb import Profile
 
 __all__ = ["PROBES", "ProbeContext", "Verdict", "run_probe"]
 
@@ -122,23 +125,85 @@ def probe_runtime_pprof(ctx: ProbeContext) -> Verdict:
 
 
 def probe_go_pprof(ctx: ProbeContext) -> Verdict:
+    """`go tool pprof -symbolize=local` on the runtime profile with every name removed.
+
+    Judged against the runtime's own names for the same addresses (the in-process profile): on a
+    stripped externally linked binary the tool names confidently and wrongly (FACTS §2a), so naming
+    ``main.*`` with a line is not enough.
+    """
     if ctx.pprof_tool is None:
         return Verdict("error", ctx.pprof_tool_error or "go tool pprof unavailable")
     if ctx.profile is None:
         return Verdict("error", f"needs the runtime profile: {ctx.profile_error}")
-    from symkeep.matrix.pprofpb import strip_symbols
+    from symkeep.matrix.pprofpb import parse_profile, strip_symbols
 
     raw = ctx.workdir / "unsymbolized.pb.gz"
     raw.write_bytes(strip_symbols(ctx.profile))
+    out = ctx.workdir / "go-pprof.pb.gz"
     home = _empty_home()
     env = {**os.environ, "HOME": home, "PPROF_BINARY_PATH": home, "PPROF_TMPDIR": home}
-    cmd = [str(ctx.pprof_tool), "-raw", "-symbolize=local", str(ctx.binary), str(raw)]
-    rc, out = _run(cmd, ctx.timeout, env=env)
+    cmd = [str(ctx.pprof_tool), "-proto", "-symbolize=local", "-output", str(out), str(ctx.binary), str(raw)]
+    rc, text = _run(cmd, ctx.timeout, env=env)
     shutil.rmtree(home, ignore_errors=True)
-    if rc != 0:
-        return Verdict("fail", f"go tool pprof exited {rc}", _cmdline(cmd), _first(out))
-    loc_section = out.split("Locations", 1)[-1].splitlines()
-    return _judge_lines(loc_section, ctx.own_prefix, _cmdline(cmd), "go tool pprof")
+    if rc != 0 or not out.is_file():
+        return Verdict("fail", f"go tool pprof exited {rc}", _cmdline(cmd), _first(text))
+    try:
+        got = parse_profile(out.read_bytes())
+        truth = parse_profile(ctx.profile)
+    except Exception as e:  # noqa: BLE001 - an unreadable answer is this probe's verdict
+        return Verdict("error", f"go tool pprof wrote no readable profile: {e}", _cmdline(cmd))
+    cmp = compare_to_runtime(truth, got, ctx.own_prefix)
+    if cmp.total and cmp.right < MIN_AGREEMENT * cmp.total:
+        return Verdict("fail", f"go tool pprof misattributes: it names {cmp.right} of {cmp.total} sampled "
+                       "addresses as the runtime's own profile does (function and line)", _cmdline(cmd),
+                       cmp.example)
+    lines = [f"{n} {f}:{ln}" for lid in got.locations for n, f, ln in got.frames(lid)]
+    v = _judge_lines(lines, ctx.own_prefix, _cmdline(cmd), "go tool pprof")
+    agree = f"names {cmp.right} of {cmp.total} sampled addresses as the runtime's own profile does"
+    v.reason = f"{v.reason}; {agree}" if v.reason else agree
+    return v
+
+
+# Share of sampled addresses a symbolizer must name as the runtime did (function and line) to count.
+MIN_AGREEMENT = 0.95
+
+
+@dataclass
+class Agreement:
+    total: int = 0
+    right: int = 0
+    example: str = ""  # the first disagreement, preferring one of the program's own functions
+
+
+def compare_to_runtime(truth: Profile, got: Profile, prefix: str) -> Agreement:
+    """Per location address: the tool's (outer function, innermost line) vs the runtime's frames.
+
+    ``go tool pprof`` gives one frame per address (the physical function with the innermost line), so
+    that is what is compared. Addresses the runtime itself could not name are skipped.
+    """
+    ours = {addr: lid for lid, (addr, _m, _l) in got.locations.items()}
+    a = Agreement()
+    other = ""
+    for lid, (addr, _mid, lines) in sorted(truth.locations.items()):
+        fr = truth.frames(lid)
+        if not lines or not fr[-1][0]:
+            continue
+        want = (fr[-1][0], fr[0][2])
+        gid = ours.get(addr)
+        gf = got.frames(gid) if gid is not None else []
+        have = (gf[-1][0], gf[0][2]) if gf else ("", 0)
+        a.total += 1
+        if have == want:
+            a.right += 1
+            continue
+        said = f"{gf[-1][0]} {gf[0][1]}:{gf[0][2]}" if gf else "nothing"
+        ev = (f"{addr:#x}: go tool pprof says {said}; the runtime said {fr[-1][0]} "
+              f"{fr[0][1]}:{fr[0][2]}")
+        if not a.example and fr[-1][0].startswith(prefix):
+            a.example = ev
+        other = other or ev
+    a.example = a.example or other
+    return a
 
 
 def _addr_args(ctx: ProbeContext, n: int = 6) -> list[str]:

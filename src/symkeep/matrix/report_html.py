@@ -47,8 +47,8 @@ def _chart(report: dict[str, Any], col: int, tc: str) -> str:
     if not rows:
         return f'<p class="small">No size data for {escape(tc)}.</p>'
     maxsize = max(s["file"] for _, s in rows) or 1
-    # Monospace 12px is ~7.3px a character: size the label column to the longest label shown.
-    longest = max(len(v["label"][:56]) for v, _ in rows)
+    # Monospace 12px is ~7.3px a character: size the label column to the longest label (never cut).
+    longest = max(len(v["label"]) for v, _ in rows)
     label_w, bar_w, bar_h, gap = max(200, int(longest * 7.4) + 16), 560, 18, 6
     h = len(rows) * (bar_h + gap) + 30
     w = label_w + bar_w + 150
@@ -57,8 +57,8 @@ def _chart(report: dict[str, Any], col: int, tc: str) -> str:
              f'aria-label="size by retention class, {escape(tc)}">']
     for i, (v, s) in enumerate(rows):
         y = 10 + i * (bar_h + gap)
-        parts.append(f'<text x="{label_w - 8}" y="{y + 13}" text-anchor="end" font-size="12" '
-                     f'font-family="monospace">{escape(v["label"][:56])}</text>')
+        parts.append(f'<text class="bar-label" x="{label_w - 8}" y="{y + 13}" text-anchor="end" font-size="12" '
+                     f'font-family="monospace">{escape(v["label"])}</text>')
         x = float(label_w)
         for cls in rc.CLASSES:
             n = int(s["classes"].get(cls, 0))
@@ -127,16 +127,18 @@ def render_html(report: dict[str, Any]) -> str:
                      f'<td class="ev">{escape(why)}</td></tr>')
         o.append("</table>")
 
-    o.append("<h2>Build and run time</h2><table><tr><th>variant</th>")
-    for tc in tcs:
-        o.append(f'<th>{escape(tc)}<br>build s</th><th>start-up ms</th><th>RSS MiB</th>'
-                 f'<th>ops/CPU-s Δ</th><th>profile overhead (median [min…max])</th>')
-    o.append("</tr>")
+    o.append('<h2>Build and run time</h2><table class="runtime"><tr><th>variant</th><th>toolchain</th>'
+             "<th>build s</th><th>start-up ms</th><th>RSS MiB</th><th>ops/CPU-s Δ</th>"
+             "<th>profile overhead (median [min…max])</th></tr>")
     for row in rc.runtime_rows(report):
-        o.append(f'<tr><td class="label">{escape(row["variant"]["label"])}</td>')
-        for c in row["cells"]:
+        n = len(row["cells"])
+        for i, (tc, c) in enumerate(zip(tcs, row["cells"], strict=True)):
+            o.append("<tr>")
+            if i == 0:
+                o.append(f'<td class="label" rowspan="{n}">{escape(row["variant"]["label"])}</td>')
+            o.append(f"<td>{escape(tc)}</td>")
             if c is None:
-                o.append("<td>—</td>" * 5)
+                o.append("<td>—</td>" * 5 + "</tr>")
                 continue
             o.append(f"<td>{rc.fmt_num(c['build_s'], 1)}</td>")
             o.append(f"<td>{rc.fmt_num(c['startup_ms'], 0)}</td><td>{rc.fmt_num(c['rss_mib'], 1)}</td>")
@@ -146,7 +148,7 @@ def render_html(report: dict[str, Any]) -> str:
             else:
                 lo, hi = c["overhead_spread"]
                 o.append(f"<td>{c['overhead']:.1f}% [{lo:.1f}…{hi:.1f}]</td>")
-        o.append("</tr>")
+            o.append("</tr>")
     o.append("</table>")
 
     recs = report.get("recommendations", {})

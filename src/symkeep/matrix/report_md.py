@@ -45,25 +45,23 @@ def render_markdown(report: dict[str, Any]) -> str:
         out.append("")
     out.append("## Build and run time")
     out.append("")
-    head = ["variant"]
-    for t in tcs:
-        head += [f"{t} build s", f"{t} start-up ms", f"{t} RSS MiB", f"{t} ops/CPU-s Δ", f"{t} profile overhead"]
+    head = ["variant", "toolchain", "build s", "start-up ms", "RSS MiB", "ops/CPU-s Δ", "profile overhead"]
     out.append("| " + " | ".join(head) + " |")
     out.append("|" + "|".join("---" for _ in head) + "|")
     for row in rc.runtime_rows(report):
-        cells = [_esc(row["variant"]["label"])]
-        for c in row["cells"]:
+        for i, (tc, c) in enumerate(zip(tcs, row["cells"], strict=True)):
+            cells = [_esc(row["variant"]["label"]) if i == 0 else "", f"`{tc}`"]
             if c is None:
                 cells += ["—"] * 5
-                continue
-            cells += [rc.fmt_num(c["build_s"], 1), rc.fmt_num(c["startup_ms"], 0), rc.fmt_num(c["rss_mib"], 1)]
-            cells.append(rc.fmt_pct(c["ops_delta"]) if c["ops_delta"] is not None else "—")
-            if c["overhead"] is None:
-                cells.append("n/a")
             else:
-                lo, hi = c["overhead_spread"]
-                cells.append(f"{c['overhead']:.1f}% [{lo:.1f}…{hi:.1f}]")
-        out.append("| " + " | ".join(cells) + " |")
+                cells += [rc.fmt_num(c["build_s"], 1), rc.fmt_num(c["startup_ms"], 0), rc.fmt_num(c["rss_mib"], 1)]
+                cells.append(rc.fmt_pct(c["ops_delta"]) if c["ops_delta"] is not None else "—")
+                if c["overhead"] is None:
+                    cells.append("n/a")
+                else:
+                    lo, hi = c["overhead_spread"]
+                    cells.append(f"{c['overhead']:.1f}% [{lo:.1f}…{hi:.1f}]")
+            out.append("| " + " | ".join(cells) + " |")
     out.append("")
     recs = report.get("recommendations", {})
     if recs:

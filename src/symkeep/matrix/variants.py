@@ -71,6 +71,9 @@ DEFAULT_VARIANTS: tuple[Variant, ...] = (
     Variant("pie", "-buildmode=pie", buildmode="pie"),
     Variant("pie_sw", "-buildmode=pie -ldflags='-s -w'", ldflags="-s -w", buildmode="pie"),
     Variant("extlink", "-ldflags=-linkmode=external (cgo)", ldflags="-linkmode=external", cgo=True),
+    # C code precedes runtime.text and no .symtab says where Go starts: go tool pprof misattributes.
+    Variant("extlink_sw", "-ldflags='-linkmode=external -s -w' (cgo)", ldflags="-linkmode=external -s -w",
+            cgo=True),
     Variant("gobuildid", "-ldflags='-B gobuildid'", ldflags="-B gobuildid"),
     Variant("noinline", "-gcflags=all=-l", gcflags="all=-l"),
     Variant("strip", "default + binutils strip", post="strip", base="default"),
