@@ -18,7 +18,7 @@ pytestmark = pytest.mark.slow
 
 # rich marks a cut cell or title with "…" at its end; the report's own "…" sits between two numbers
 # (the spread of the profiling overhead, "[1.6…2.0]").
-_CUT = re.compile(r"…(?![\d.]+\])")
+_CUT = re.compile(r"…(?![-−\d.]+\])")
 
 
 def _render(report: dict, width: int) -> str:

@@ -232,19 +232,26 @@ def test_symbolize_cpu_profile_vs_in_process(tc: str, tmp_path: Path) -> None:
     print(f"go{tc}: {len(orig.sample)} samples; names and lines agree on {names_lines / tot:.3%} of the weight; "
           f"{len(file_only)} locations ({sum(file_only.values()) / tot:.2%} of the weight) differ in a file only")
     assert not bad, bad[:10]
-    # Every file-only difference is the `function-file` class: DWARF at that address agrees with symkeep.
+    # Every file-only difference is the `function-file` class: DWARF at that address agrees with symkeep,
+    # and so does the runtime itself (FuncForPC(addr).FileLine(addr): the innermost frame's file:line).
     if file_only:
         lids = sorted(file_only)
         dwarf = llvm_frames(p.twin, [addr[lid] for lid in lids])
-        for lid, th in zip(lids, dwarf, strict=True):
-            ours = [(_name(n), _file(f), ln) for n, f, ln in b[lid]]
+        rt = subprocess.run([str(p.stripped), "-pcs", *[f"{addr[lid]:#x}" for lid in lids]], capture_output=True,
+                            text=True, timeout=120, check=True).stdout.splitlines()
+        for lid, th, ln in zip(lids, dwarf, rt, strict=True):
+            ours = [(_name(n), _file(f), line) for n, f, line in b[lid]]
             assert _norm(th, ours) == ours, (hex(addr[lid]), a[lid], b[lid], th)
+            _a, _n, file, line = ln.split("\t")
+            assert (_file(file), int(line)) == ours[0][1:], (hex(addr[lid]), ln, ours)
 
 
-def test_function_file_class_exists_in_the_binary() -> None:
-    """The `function-file` instructions exist and symkeep agrees with DWARF on them: PCs whose single
-    (not inlined) frame has a file other than its function's declaration file (llvm's StartFileName)."""
-    p = _pair("1.27", "cgohog")
+@pytest.mark.parametrize("tc", ["1.21", "1.27"])
+def test_function_file_class_exists_and_the_runtime_agrees(tc: str) -> None:
+    """The `function-file` instructions: PCs whose single (not inlined) frame has a file other than its
+    function's declaration file (DWARF: llvm's FileName vs StartFileName). There the runtime itself
+    (``runtime.FuncForPC(pc).FileLine(pc)``, printed by ``cgohog -pcs``), DWARF and symkeep agree."""
+    p = _pair(tc, "cgohog")
     rng = np.random.default_rng(3)
     pcs = [int(x) for x in rng.integers(p.go_text, p.go_etext, size=N)]
     r = subprocess.run(["llvm-symbolizer", "--inlines", "--output-style=JSON", f"--obj={p.twin}"],
@@ -253,16 +260,20 @@ def test_function_file_class_exists_in_the_binary() -> None:
     odd = [int(row["Address"], 16) for row in rows
            if len(row["Symbol"]) == 1 and row["Symbol"][0]["FileName"]
            and row["Symbol"][0].get("StartFileName") and row["Symbol"][0]["Line"]
-           and row["Symbol"][0]["FileName"] != row["Symbol"][0]["StartFileName"]]
+           and row["Symbol"][0]["FileName"] != row["Symbol"][0]["StartFileName"]][:200]
     if not odd:
         unavailable("llvm-symbolizer gives no StartFileName (LLVM < 14?)")
-    out = _symkeep("addr2line", "--json", "-e", str(p.stripped), *[f"{pc:#x}" for pc in odd[:200]])
+    out = _symkeep("addr2line", "--json", "-e", str(p.stripped), *[f"{pc:#x}" for pc in odd])
     ours = [[(f["function"], f["file"], f["line"]) for f in json.loads(x)["frames"]] for x in out.splitlines()]
-    dwarf = llvm_frames(p.twin, odd[:200])
-    for pc, fr, th in zip(odd, ours, dwarf, strict=False):
+    rt = subprocess.run([str(p.stripped), "-pcs", *[f"{pc:#x}" for pc in odd]], capture_output=True, text=True,
+                        timeout=120, check=True).stdout.splitlines()
+    runtime = [(name, file, int(line)) for _a, name, file, line in (ln.split("\t") for ln in rt)]
+    dwarf = llvm_frames(p.twin, odd)
+    for pc, fr, th, want in zip(odd, ours, dwarf, runtime, strict=True):
         got = [(_name(n), _file(f), ln) for n, f, ln in fr]
         assert _norm(th, got) == got, (hex(pc), got, th)
-    print(f"{len(odd)} of {N} PCs have a frame outside its function's own file; symkeep agrees with DWARF")
+        assert got == [(_name(want[0]), _file(want[1]), want[2])], (hex(pc), got, want)
+    print(f"go{tc}: {len(odd)} PCs with a frame outside its function's own file; symkeep, DWARF and the runtime agree")
 
 
 def test_vs_go_addr2line_leaves_extlink_sw_out() -> None:

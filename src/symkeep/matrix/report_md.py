@@ -55,7 +55,10 @@ def render_markdown(report: dict[str, Any]) -> str:
                 cells += ["—"] * 5
             else:
                 cells += [rc.fmt_num(c["build_s"], 1), rc.fmt_num(c["startup_ms"], 0), rc.fmt_num(c["rss_mib"], 1)]
-                cells.append(rc.fmt_pct(c["ops_delta"]) if c["ops_delta"] is not None else "—")
+                if row["variant"]["name"] == "default":
+                    cells.append("ref")
+                else:
+                    cells.append(rc.fmt_pct(c["ops_delta"]) if c["ops_delta"] is not None else "—")
                 if c["overhead"] is None:
                     cells.append("n/a")
                 else:
