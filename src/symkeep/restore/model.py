@@ -1,13 +1,17 @@
-"""What the writers need from a symbol source: structural protocols matched by ``GoBinary``.
-
-Kept as protocols so the DWARF/CFI writers can be fed by anything with the same shape (the
-pclntab engine in production, small hand-made sources in unit tests).
+"""What the writers need from a symbol source: structural protocols (``source.EngineSource`` over a
+``GoEngine`` in production; anything of the same shape, e.g. a hand-made source in a unit test).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+from symkeep.binfmt.elf import ELFFile
+from symkeep.errors import UnsupportedError
+
+if TYPE_CHECKING:
+    from symkeep.symbolize import GoEngine
 
 
 class FrameLike(Protocol):
@@ -32,6 +36,8 @@ class RangeLike(Protocol):
 
 class FunctionLike(Protocol):
     @property
+    def index(self) -> int: ...
+    @property
     def name(self) -> str: ...
     @property
     def entry(self) -> int: ...
@@ -54,3 +60,12 @@ class SourceLike(Protocol):
 
 
 FUNC_FLAG_TOPFRAME = 1  # abi.FuncFlagTopFrame: unwinders must stop here
+
+
+def elf_of(gobin: GoEngine, what: str) -> ELFFile:
+    """The engine's binary as an ``ELFFile``: every writer here produces ELF (UnsupportedError else)."""
+    binary = gobin.binary
+    if not isinstance(binary, ELFFile):
+        raise UnsupportedError(f"{what} is ELF only; {binary.path} is {binary.format.upper()} "
+                               "(Mach-O/PE debug companions are not supported)")
+    return binary
