@@ -47,7 +47,14 @@ from symkeep.restore.dwarf_writer import write_dwarf
 from symkeep.restore.elfwriter import NULL_SHDR, OutSection, StrTab, pack_symbols, write_elf
 from symkeep.restore.model import FunctionLike, SourceLike, elf_of
 from symkeep.restore.source import EngineSource
-from symkeep.restore.symtab import BOUNDARY_SYMBOLS, SectionIndex, elf_symbol_name, linker_names
+from symkeep.restore.symtab import (
+    BOUNDARY_SYMBOLS,
+    SectionIndex,
+    elf_symbol_name,
+    go_version_tuple,
+    is_local,
+    linker_names,
+)
 from symkeep.symbolize import GoEngine
 
 __all__ = ["DWARF_VERSION", "RestoreResult", "restore_result"]
@@ -172,15 +179,23 @@ def _restore(gobin: GoEngine, elf: ELFFile, src: SourceLike) -> RestoreResult:
             continue
         s = rows[idx][1]
         value = s.addr if where == "start" else s.addr + s.size
+        if name == "runtime.text" and gobin.text_start:
+            value = gobin.text_start  # external linking: C code precedes the Go text in .text
         syms.append(Sym(strtab.add(name), local_notype, 0, idx, value, 0))
     etext, text_idx = _etext(gobin), by_name.get(".text", 0)
     if text_idx and etext:
         syms.append(Sym(strtab.add("runtime.etext"), local_notype, 0, text_idx, etext, 0))
-    first_global = len(syms)
-    global_func = (STB_GLOBAL << 4) | STT_FUNC
-    for i, f in enumerate(funcs):
-        size = max(0, dw.ends[i] - f.entry)
-        syms.append(Sym(strtab.add(elf_symbol_name(names[i])), global_func, 0, index.index_of(f.entry), f.entry, size))
+    version = go_version_tuple(gobin.go_version)
+    local = [is_local(f.name, version) for f in funcs]
+    first_global = 0
+    for binding in (STB_LOCAL, STB_GLOBAL):  # ELF: every local symbol before the first global one
+        if binding == STB_GLOBAL:
+            first_global = len(syms)
+        info = (binding << 4) | STT_FUNC
+        for i, f in enumerate(funcs):
+            if local[i] == (binding == STB_LOCAL):
+                syms.append(Sym(strtab.add(elf_symbol_name(names[i])), info, 0, index.index_of(f.entry), f.entry,
+                                max(0, dw.ends[i] - f.entry)))
     symtab_idx = len(out)
     out.append(OutSection(".symtab", SHT_SYMTAB, 0, data=pack_symbols(ident, syms), link=symtab_idx + 1,
                           info=first_global, addralign=ps, entsize=elf.layout.sym.size))
