@@ -107,11 +107,13 @@ def _abbrevs() -> bytes:
 
 @dataclass
 class _Inl:
-    name: str
-    call_file: str
+    """An inline instance: callee (index into the chains' names), caller's call file (index) and line."""
+
+    name: int
+    call_file: int
     call_line: int
     ranges: list[list[int]] = field(default_factory=list)
-    kids: dict[tuple[str, str, int], _Inl] = field(default_factory=dict)
+    kids: dict[tuple[int, int, int], _Inl] = field(default_factory=dict)
 
 
 @dataclass
@@ -172,14 +174,24 @@ def write_dwarf(src: SourceLike, funcs: Sequence[FunctionLike], ptr_size: int, e
 
     producer_off = strs.add(producer)
     compdir_off = strs.add(".")
+    ch = src.chains()
+    off, cname, cfile, cline, cnames, cfiles = ch.off, ch.name, ch.file, ch.line, ch.names, ch.files
+    unknown_files = {i for i, f in enumerate(cfiles) if f == "?"}
 
     for pkg, idxs in units.items():
         files: dict[str, int] = {}
+        by_index: dict[int, int] = {}
 
         def fidx(name: str, files: dict[str, int] = files) -> int:
             n = files.get(name)
             if n is None:
                 n = files[name] = len(files) + 1
+            return n
+
+        def fidx_i(i: int, by_index: dict[int, int] = by_index) -> int:
+            n = by_index.get(i)
+            if n is None:
+                n = by_index[i] = fidx(cfiles[i])
             return n
 
         unit_ranges: list[tuple[int, int]] = []
@@ -192,30 +204,30 @@ def write_dwarf(src: SourceLike, funcs: Sequence[FunctionLike], ptr_size: int, e
         cur_file = 1
         for i in idxs:
             f = funcs[i]
-            rs = src.ranges(f)
+            starts, range_ends, chain_ids = src.ranges(f)
             entry = f.entry
             end = entry
-            rows: list[tuple[int, str, int]] = []
-            root = _Inl(f.name, "", 0)
-            for r in rs:
-                s, e_ = r.start, r.end
-                if e_ <= s:
+            rows: list[tuple[int, int, int]] = []  # (address, file index or -1 for f.file, line)
+            root = _Inl(-1, -1, 0)
+            for s, e_, c in zip(starts, range_ends, chain_ids, strict=True):
+                if e_ <= s or c < 0:
+                    continue
+                a, b = off[c], off[c + 1]
+                if a == b:
                     continue
                 if e_ > end:
                     end = e_
-                fr = r.frames
-                if not fr or fr[0].file == "?":  # unknown, or a function without line tables (name only)
+                fi_, ln_ = cfile[a], cline[a]
+                if fi_ in unknown_files:  # a function without line tables (name only)
                     continue
-                inner = fr[0]
-                if not rows or rows[-1][1] != inner.file or rows[-1][2] != inner.line:
-                    rows.append((s, inner.file, inner.line))
+                if not rows or rows[-1][1] != fi_ or rows[-1][2] != ln_:
+                    rows.append((s, fi_, ln_))
                 node = root
-                for d in range(len(fr) - 2, -1, -1):
-                    caller = fr[d + 1]
-                    key = (fr[d].function, caller.file, caller.line)
+                for d in range(b - 2, a - 1, -1):
+                    key = (cname[d], cfile[d + 1], cline[d + 1])
                     kid = node.kids.get(key)
                     if kid is None:
-                        kid = node.kids[key] = _Inl(fr[d].function, caller.file, caller.line)
+                        kid = node.kids[key] = _Inl(key[0], key[1], key[2])
                     kr = kid.ranges
                     if kr and kr[-1][1] == s:
                         kr[-1][1] = e_
@@ -237,9 +249,9 @@ def write_dwarf(src: SourceLike, funcs: Sequence[FunctionLike], ptr_size: int, e
                 cur_addr, cur_line, cur_file = entry, 1, 1
                 seq_open = True
             if not rows:
-                rows.append((entry, f.file, f.start_line))
-            for addr, fname, ln in rows:
-                fi = fidx(fname)
+                rows.append((entry, -1, f.start_line))
+            for addr, fname_i, ln in rows:
+                fi = fidx_i(fname_i) if fname_i >= 0 else fidx(f.file)
                 if fi != cur_file:
                     prog += b"\x04" + uleb(fi)
                     cur_file = fi
@@ -275,19 +287,20 @@ def write_dwarf(src: SourceLike, funcs: Sequence[FunctionLike], ptr_size: int, e
                     n_inl += 1
                     has_kids = bool(node2.kids)
                     nr = node2.ranges
+                    callee = cnames[node2.name]
                     if len(nr) == 1:
                         dies += uleb(AB_INL_PC_KIDS if has_kids else AB_INL_PC)
-                        abstract.setdefault(node2.name, []).append(len(dies))
+                        abstract.setdefault(callee, []).append(len(dies))
                         dies += b"\0\0\0\0" + pack_addr(nr[0][0] & addr_mask)
                         dies += uleb(nr[0][1] - nr[0][0])
                     else:
                         dies += uleb(AB_INL_RNG_KIDS if has_kids else AB_INL_RNG)
-                        abstract.setdefault(node2.name, []).append(len(dies))
+                        abstract.setdefault(callee, []).append(len(dies))
                         dies += b"\0\0\0\0" + u32.pack(len(rnglists))
                         for a, b in nr:
                             rnglists += pack_addr(a & addr_mask) + pack_addr(b & addr_mask)
                         rnglists += pack_addr(0) + pack_addr(0)
-                    dies += uleb(fidx(node2.call_file)) + uleb(max(0, node2.call_line))
+                    dies += uleb(fidx_i(node2.call_file)) + uleb(max(0, node2.call_line))
                     if has_kids:
                         pending.append(None)
                         pending.extend(reversed(list(node2.kids.values())))

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from symkeep.binfmt.elf import ELFFile
@@ -12,26 +13,6 @@ from symkeep.errors import UnsupportedError
 
 if TYPE_CHECKING:
     from symkeep.symbolize import GoEngine
-
-
-class FrameLike(Protocol):
-    @property
-    def function(self) -> str: ...
-    @property
-    def file(self) -> str: ...
-    @property
-    def line(self) -> int: ...
-    @property
-    def start_line(self) -> int: ...
-
-
-class RangeLike(Protocol):
-    @property
-    def start(self) -> int: ...
-    @property
-    def end(self) -> int: ...
-    @property
-    def frames(self) -> Sequence[FrameLike]: ...
 
 
 class FunctionLike(Protocol):
@@ -53,9 +34,29 @@ class FunctionLike(Protocol):
     def package(self) -> str: ...
 
 
+@dataclass(frozen=True, slots=True)
+class Chains:
+    """Frame chains as columns (Python lists, for the writers' loops): chain ``c`` is rows
+    ``off[c]:off[c + 1]``, innermost first; ``name``/``file`` index ``names``/``files`` (file ``"?"`` is
+    unknown); ``line`` is the row's line."""
+
+    off: list[int]
+    name: list[int]
+    file: list[int]
+    line: list[int]
+    names: Sequence[str]
+    files: Sequence[str]
+
+
 class SourceLike(Protocol):
     def functions(self) -> Sequence[FunctionLike]: ...
-    def ranges(self, func: FunctionLike) -> Sequence[RangeLike]: ...
+
+    def chains(self) -> Chains: ...
+
+    def ranges(self, func: FunctionLike) -> tuple[list[int], list[int], list[int]]:
+        """(starts, ends, chain ids) of ``func``'s PC ranges, in address order (-1: unknown)."""
+        ...
+
     def sp_deltas(self, func: FunctionLike) -> Sequence[tuple[int, int, int]]: ...
 
 
