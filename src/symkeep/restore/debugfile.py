@@ -11,7 +11,6 @@ the DWARF sections.
 from __future__ import annotations
 
 import dataclasses
-import struct
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,12 +39,12 @@ from symkeep.binfmt.elf_constants import (
 )
 from symkeep.binfmt.elfstructs import Shdr, Sym
 from symkeep.binfmt.notes import NT_GNU_BUILD_ID, OWNER_GNU, note_bytes, walk_notes
-from symkeep.errors import FormatError, NotABinaryError, SymkeepError
+from symkeep.errors import NotABinaryError
 from symkeep.golang.buildid import gnu_build_id, go_build_id
 from symkeep.restore.cfi import arch_regs, write_debug_frame
 from symkeep.restore.dwarf_writer import write_dwarf
 from symkeep.restore.elfwriter import NULL_SHDR, OutSection, StrTab, pack_symbols, write_elf
-from symkeep.restore.model import FunctionLike, SourceLike, elf_of
+from symkeep.restore.model import FunctionLike, SourceLike, elf_of, format_errors
 from symkeep.restore.source import EngineSource
 from symkeep.restore.symtab import (
     BOUNDARY_SYMBOLS,
@@ -95,13 +94,8 @@ class RestoreResult:
 def restore_result(gobin: GoEngine, source: SourceLike | None = None) -> RestoreResult:
     """Build the debug file for ``gobin`` (``source`` overrides where functions and ranges come from)."""
     elf = elf_of(gobin, "restore")
-    try:
-        src: SourceLike = source if source is not None else EngineSource(gobin)
-        return _restore(gobin, elf, src)
-    except SymkeepError:
-        raise
-    except (IndexError, struct.error, ValueError, OverflowError, KeyError) as e:
-        raise FormatError(f"cannot restore debug info: {type(e).__name__}: {e}", what="restore") from e
+    with format_errors("the debug file"):
+        return _restore(gobin, elf, source if source is not None else EngineSource(gobin))
 
 
 def _input_sections(elf: ELFFile) -> list[tuple[str, Shdr]]:

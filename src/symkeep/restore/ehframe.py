@@ -40,7 +40,7 @@ from symkeep.errors import FormatError, SymkeepError, UnsupportedError, UsageErr
 from symkeep.restore.cfi import DATA_ALIGN, arch_regs, cie_instructions, fde_program
 from symkeep.restore.elfwriter import NULL_SHDR, append_section_table, section_rows
 from symkeep.restore.leb import sleb, uleb
-from symkeep.restore.model import FunctionLike, SourceLike, elf_of
+from symkeep.restore.model import FunctionLike, SourceLike, elf_of, format_errors
 from symkeep.restore.source import EngineSource
 from symkeep.symbolize import GoEngine
 
@@ -213,12 +213,8 @@ def unwindable_copy(gobin: GoEngine, source: SourceLike | None = None,
     debug file carries its content) and keeps every code byte, but needs perf to have recorded the
     read-only data mapping: perf 6.1 does for ``--call-graph=dwarf`` (it sets ``mmap_data``; measured)."""
     elf = elf_of(gobin, "an unwindable copy")
-    try:
+    with format_errors(".eh_frame"):
         return _unwindable_copy(gobin, elf, source if source is not None else EngineSource(gobin), keep, place)
-    except SymkeepError:
-        raise
-    except (IndexError, struct.error, ValueError, OverflowError, KeyError) as e:
-        raise FormatError(f"cannot build .eh_frame: {type(e).__name__}: {e}", what="eh_frame") from e
 
 
 def default_keep(gobin: GoEngine) -> Callable[[FunctionLike], bool]:

@@ -4,12 +4,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+import struct
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from symkeep.binfmt.elf import ELFFile
-from symkeep.errors import UnsupportedError
+from symkeep.errors import FormatError, SymkeepError, UnsupportedError
 
 if TYPE_CHECKING:
     from symkeep.symbolize import GoEngine
@@ -70,3 +72,15 @@ def elf_of(gobin: GoEngine, what: str) -> ELFFile:
         raise UnsupportedError(f"{what} is ELF only; {binary.path} is {binary.format.upper()} "
                                "(Mach-O/PE debug companions are not supported)")
     return binary
+
+
+@contextlib.contextmanager
+def format_errors(what: str) -> Iterator[None]:
+    """Turn a decoding accident on hostile input (IndexError, struct.error, ...) into a one-line
+    ``FormatError`` naming what was being built; symkeep's own errors pass through."""
+    try:
+        yield
+    except SymkeepError:
+        raise
+    except (IndexError, struct.error, ValueError, OverflowError, KeyError) as e:
+        raise FormatError(f"cannot build {what}: {type(e).__name__}: {e}", what=what) from e
