@@ -211,6 +211,11 @@ def test_no_abi0_before_go_1_17(out_dir: Path) -> None:
     assert len(own) > 5000
     assert own == restored, (sorted(own - restored)[:5], sorted(restored - own)[:5])
     assert not any(n.endswith(".abi0") for n, _ in restored)
+    # The DWARF names too (llvm-symbolizer once said runtime.call2048.abi0 for a Go 1.13 binary).
+    calls = sorted((a, n) for n, a in own if n.startswith("runtime.call"))
+    assert len(calls) > 10
+    got = [c[-1][0] for c in symbolize_llvm(ours, [a for a, _ in calls])]
+    assert got == [n for _, n in calls]
 
 
 @pytest.mark.parametrize("tc", ["1.19", "1.27"])

@@ -383,3 +383,23 @@ def test_bad_input_is_a_clean_error(kind: str, tmp_path: Path) -> None:
                        capture_output=True, text=True, timeout=120)
     assert r.returncode in (3, 4, 5, 6), (r.returncode, r.stderr)
     assert "Traceback" not in r.stderr and r.stderr.startswith("symkeep: error:"), r.stderr
+
+
+def test_no_section_headers_keeps_the_scanned_gnu_build_id(tmp_path: Path) -> None:
+    """Go 1.24+ with the section table gone: PT_NOTE covers only the Go note, the GNU build-id is found
+    by scanning; the debug file must carry it as a note (gdb compares it with the binary's) and still
+    symbolize like the original (the default build this fixture was made from)."""
+    ns, default = _pair("1.27", "amd64", "hello", "nosections", "default")
+    dbg = tmp_path / "ns.debug"
+    dbg.write_bytes(restore_result(open_go_binary(ns)).data)
+
+    def build_id(p: Path) -> list[str]:
+        out = subprocess.run(["readelf", "-n", str(p)], capture_output=True, text=True).stdout
+        return re.findall(r"Build ID: ([0-9a-f]+)", out)
+
+    assert build_id(ns) == []  # readelf alone cannot see it any more
+    assert build_id(dbg) == build_id(default) and len(build_id(default)) == 1
+    addr, size = nm_sizes(default)
+    pcs = random_text_pcs(addr, size, 2000, seed=5)
+    ag = compare(pcs, _norm(symbolize_llvm(dbg, pcs)), _norm(symbolize_llvm(default, pcs)))
+    assert ag.ratio >= 0.99, (ag.ratio, dict(ag.diffs), ag.examples)
