@@ -148,7 +148,7 @@ def plan(gobin: GoEngine, req: PublishRequest) -> PublishPlan:
         if req.perf_unwind:
             perf_elf = OutputTarget.check(entry / "elf", parents=True)
         perf_link = perf_cache_link(cache, gnu)
-        OutputTarget.check(perf_link.parent / ".probe", parents=True)  # the link's directory is writable
+        OutputTarget.check(_link_tmp(perf_link), parents=True)  # where the new link is made, then renamed
         if perf_link.exists() and not perf_link.is_symlink() and perf_link.is_dir():
             raise OutputError(f"{perf_link}: is a directory; refusing to replace it with perf's build-id link")
     warnings = () if gnu is not None else (NO_BUILD_ID_WARNING.format(path=req.binary),)
@@ -197,6 +197,10 @@ def execute(gobin: GoEngine, p: PublishPlan, result: RestoreResult | None = None
     return out
 
 
+def _link_tmp(link: Path) -> Path:
+    return link.with_name(f".{link.name}.tmp{os.getpid()}")
+
+
 def _link(link: Path, target_dir: Path) -> None:
     """perf's ``.build-id/xx/rest`` symlink to the cache entry directory (relative, as perf makes it)."""
     rel = os.path.relpath(target_dir, link.parent)
@@ -204,7 +208,7 @@ def _link(link: Path, target_dir: Path) -> None:
         link.parent.mkdir(parents=True, exist_ok=True)
         if link.is_symlink() and os.readlink(link) == rel:
             return
-        tmp = link.with_name(f".{link.name}.tmp{os.getpid()}")
+        tmp = _link_tmp(link)
         if tmp.is_symlink() or tmp.exists():
             tmp.unlink()
         os.symlink(rel, tmp)
