@@ -82,7 +82,19 @@ def main() -> None:
     print(f"                {res.line_rows} line rows, {res.inlined} inlined calls, {res.units} units")
     for name, size in sorted(res.sections.items(), key=lambda kv: -kv[1]):
         print(f"  {name:22s} {size / 1e6:8.2f} MB")
+    print(f"throughput      {nfunc / (t1 - t0):,.0f} functions/s, {res.line_rows / (t1 - t0):,.0f} line rows/s")
     if a.twin:
+        import shutil
+        import subprocess
+
+        objcopy = shutil.which("objcopy")
+        if objcopy:  # the peer: what keeping the toolchain's own debug file costs (needs the unstripped build)
+            peer = a.out.with_name("twin-only-keep-debug.debug")
+            t3 = time.perf_counter()
+            subprocess.run([objcopy, "--only-keep-debug", str(a.twin), str(peer)], check=True)
+            t4 = time.perf_counter()
+            print(f"peer            objcopy --only-keep-debug of the twin: {t4 - t3:.2f} s, "
+                  f"{peer.stat().st_size / 1e6:.2f} MB; restore/objcopy time ratio {(t1 - t0) / (t4 - t3):.1f}x")
         stored, raw = _dwarf_size(a.twin)
         ours = sum(v for k, v in res.sections.items() if k.startswith(".debug_") or k in (".symtab", ".strtab"))
         print(f"toolchain DWARF+symtab of {a.twin.name}: {stored / 1e6:.2f} MB stored "

@@ -69,6 +69,7 @@ class OutputTarget:
 
     given: str
     path: Path | None  # None = standard output
+    existed: bool = False  # a file was already there when checked (a failed run must not delete it)
 
     @property
     def is_stdout(self) -> bool:
@@ -87,6 +88,7 @@ class OutputTarget:
         if g == STDIO:
             return OutputTarget(g, None)
         p = Path(g)
+        existed = False
         if os.path.lexists(p):
             try:
                 real = p.resolve(strict=True)
@@ -99,6 +101,7 @@ class OutputTarget:
             if not os.access(real, os.W_OK):
                 raise OutputError(f"{g}: permission denied")
             p = real
+            existed = True
         else:
             p = p.absolute()
         d = p.parent
@@ -113,7 +116,14 @@ class OutputTarget:
             raise OutputError(f"{g}: {probe} is not a directory")
         if not os.access(probe, os.W_OK | os.X_OK):
             raise OutputError(f"{g}: directory {probe} is not writable")
-        return OutputTarget(g, p)
+        return OutputTarget(g, p, existed)
+
+    def discard(self) -> None:
+        """Undo a write of this run: remove the file if it did not exist before (never stdout, never a
+        file that was there when checked). For rolling back a multi-file operation that failed."""
+        if self.path is not None and not self.existed:
+            with contextlib.suppress(OSError):
+                os.unlink(self.path)
 
     def write(self, data: bytes | Iterable[bytes], mode: int = 0o644) -> None:
         """Write atomically (temp + fsync + rename), or to stdout."""

@@ -22,6 +22,8 @@ from hypothesis import strategies as st
 
 from symkeep.binfmt import open_binary
 from symkeep.binfmt.elf import ELFFile
+from symkeep.binfmt.elfstructs import parse_ident
+from symkeep.binfmt.notes import NT_GNU_BUILD_ID, NT_GO_BUILDID, OWNER_GNU, OWNER_GO, note_bytes, walk_notes
 from symkeep.errors import FormatError, NotABinaryError, SymkeepError
 
 from . import elf_fixtures as fx
@@ -380,6 +382,55 @@ def test_go_binaries_match_readelf(go_elf: tuple[fx.Build, Path]) -> None:
         assert b.symbol("main.fib") is not None and b.symbol("main.fib").kind == "func"  # type: ignore[union-attr]
     want_kind = {"-buildmode=pie": "pie", "-buildmode=c-shared": "shared"}.get(" ".join(build.flags), "exe")
     assert b.kind == want_kind
+
+
+def test_elf_records_round_trip(go_elf: tuple[fx.Build, Path]) -> None:
+    """elfstructs: every header re-packs to the file's own bytes (32/64-bit, both byte orders), and the raw
+    section fields the writers copy (link, info, alignment) are readelf's."""
+    _build, path = go_elf
+    b = open_binary(path)
+    assert isinstance(b, ELFFile)
+    raw = path.read_bytes()
+    lay = b.layout
+    assert parse_ident(raw[:16]) == b.ident
+    assert lay.pack_ehdr(b.ident, b.ehdr) == raw[: lay.ehdr_size]
+    shdrs = b.section_headers()
+    assert len(shdrs) == len(b.sections()) == b.e_shnum
+    for i, (h, w) in enumerate(zip(shdrs, readelf_sections(path), strict=True)):
+        off = b.e_shoff + i * b.e_shentsize
+        assert lay.pack_shdr(h) == raw[off : off + lay.shdr.size]
+        assert lay.unpack_shdr(raw, off) == h
+        assert (h.link, h.info, h.addralign) == (w.link, w.info, w.align), w
+    for i, ph in enumerate(b.program_headers()):
+        off = b.e_phoff + i * b.e_phentsize
+        assert lay.pack_phdr(ph) == raw[off : off + lay.phdr.size]
+    symtab = next((s for s in b.sections() if s.raw_type == 2), None)
+    if symtab is not None:
+        for k in range(1, min(200, symtab.size // lay.sym.size)):
+            off = symtab.offset + k * lay.sym.size
+            assert lay.pack_sym(lay.unpack_sym(raw, off)) == raw[off : off + lay.sym.size]
+    # notes: the shared walker finds what readelf -n lists, section by section
+    names = {(OWNER_GO, NT_GO_BUILDID): "GO BUILDID", (OWNER_GNU, NT_GNU_BUILD_ID): "NT_GNU_BUILD_ID"}
+    want = [(n.owner, n.size, n.type.split(" (")[0]) for n in readelf_notes(path)]
+    got = []
+    for s, h in zip(b.sections(), shdrs, strict=True):
+        if s.raw_type == 7:
+            got += [(n.owner, len(n.desc), names.get((n.owner, n.type), ""))
+                    for n in walk_notes(raw, s.offset, s.offset + s.size, b.ident.endian, h.addralign)[0]]
+    assert [(o, z, t if t in names.values() else "") for o, z, t in want] == got  # others: gcc's, unnamed here
+    assert any(g[0] == OWNER_GO for g in got)
+
+
+def test_notes_overrun_is_reported_not_read() -> None:
+    """A note claiming more bytes than its container: the walk stops there and says where."""
+    buf = note_bytes([(OWNER_GNU, NT_GNU_BUILD_ID, bytes(range(20))), (OWNER_GO, NT_GO_BUILDID, b"abc")], "<")
+    notes, overrun = walk_notes(buf, 0, len(buf), "<")
+    assert [(n.owner, n.type, n.desc) for n in notes] == [(OWNER_GNU, 3, bytes(range(20))), (OWNER_GO, 4, b"abc")]
+    assert overrun is None
+    bad = bytearray(buf)
+    struct.pack_into("<I", bad, 4, 10**6)  # first note's descsz
+    notes, overrun = walk_notes(bytes(bad), 0, len(bad), "<")
+    assert notes == [] and overrun == 0
 
 
 def test_go_build_id_matches_go_tool() -> None:

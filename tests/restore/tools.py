@@ -136,3 +136,32 @@ def compare(pcs: list[int], ours: list[Chain], truth: list[Chain], classify: boo
         ag.diffs[cls] += 1
         ag.examples.setdefault(cls, (pc, a, b))
     return ag
+
+
+@dataclass(frozen=True)
+class NmSym:
+    name: str
+    addr: int
+    letter: str  # nm's type letter (T/t text, D/d data, B/b bss or NOBITS, R/r read-only, ...)
+
+
+def nm_table(path: Path) -> list[NmSym]:
+    """Every defined symbol ``nm`` lists (duplicates kept: generic shapes share abbreviated names)."""
+    out = subprocess.run(["nm", "--defined-only", str(path)], capture_output=True, text=True, check=True).stdout
+    res = []
+    for line in out.splitlines():
+        p = line.split(" ", 2)
+        if len(p) == 3:
+            res.append(NmSym(p[2], int(p[0], 16), p[1]))
+    return res
+
+
+def readelf_sections(path: Path) -> dict[str, tuple[int, int]]:
+    """Section name -> (address, size), as ``readelf -SW`` prints them."""
+    out = subprocess.run(["readelf", "-SW", str(path)], capture_output=True, text=True, check=True).stdout
+    res: dict[str, tuple[int, int]] = {}
+    for line in out.splitlines():
+        m = re.match(r"\s*\[\s*\d+\]\s+(\S+)\s+\S+\s+([0-9a-f]+)\s+[0-9a-f]+\s+([0-9a-f]+)\s", line)
+        if m:
+            res.setdefault(m.group(1), (int(m.group(2), 16), int(m.group(3), 16)))
+    return res

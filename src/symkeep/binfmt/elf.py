@@ -8,17 +8,20 @@ everything address related then falls back to the program headers.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import mmap
-import struct
 import zlib
-from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, Literal
 
 from symkeep.binfmt import elf_constants as C
 from symkeep.binfmt.base import Binary, Kind, Note, Section, Segment, Symbol
+from symkeep.binfmt.elfstructs import Ehdr, Ident, Phdr, Shdr, layout
+from symkeep.binfmt.notes import walk_notes
 from symkeep.errors import FormatError, NotABinaryError
+
+__all__ = ["ELFFile", "Phdr", "Shdr"]
 
 _SymKind = Literal["func", "object", "section", "file", "other"]
 _STT_KIND: dict[int, _SymKind] = {
@@ -27,20 +30,6 @@ _STT_KIND: dict[int, _SymKind] = {
     C.STT_SECTION: "section",
     C.STT_FILE: "file",
 }
-
-
-@dataclass(frozen=True)
-class Phdr:
-    """A program header as read, with the fields ``Segment`` does not carry (restore copies them raw)."""
-
-    type: int
-    flags: int
-    offset: int
-    vaddr: int
-    paddr: int
-    filesz: int
-    memsz: int
-    align: int
 
 
 class _Warnings(list[str]):
@@ -53,10 +42,6 @@ class _Warnings(list[str]):
             super().append(item)
         elif len(self) == self.LIMIT:
             super().append("... more warnings suppressed")
-
-
-def _align_up(v: int, a: int) -> int:
-    return (v + a - 1) & ~(a - 1)
 
 
 class ELFFile(Binary):
@@ -81,28 +66,18 @@ class ELFFile(Binary):
         self.byteorder = "little" if ident[5] == C.ELFDATA2LSB else "big"
         self._e = self.endian_prefix
         self.osabi = ident[7]
-        ehsize = C.EHDR_SIZE[self.elfclass]
+        self.ident = Ident(self.bits, self._e, ident[7], ident[8])
+        self.layout = layout(self.bits, self._e)
+        ehsize = self.layout.ehdr_size
         if self.length < ehsize:
             raise FormatError(f"truncated ELF header ({self.length} of {ehsize} bytes)", 16, what="Elf_Ehdr")
-        w = "Q" if self.bits == 64 else "I"
-        (
-            self.e_type,
-            self.machine,
-            self.e_version,
-            self.entry,
-            self.e_phoff,
-            self.e_shoff,
-            self.e_flags,
-            self.e_ehsize,
-            self.e_phentsize,
-            e_phnum,
-            self.e_shentsize,
-            e_shnum,
-            e_shstrndx,
-        ) = struct.unpack_from(self._e + "HHI" + w * 3 + "IHHHHHH", self.data, 16)
-        self.e_phnum = e_phnum
-        self.e_shnum = e_shnum
-        self.e_shstrndx = e_shstrndx
+        self.ehdr: Ehdr = self.layout.unpack_ehdr(self.data)
+        h = self.ehdr
+        self.e_type, self.machine, self.e_version, self.entry = h.type, h.machine, h.version, h.entry
+        self.e_phoff, self.e_shoff, self.e_flags, self.e_ehsize = h.phoff, h.shoff, h.flags, h.ehsize
+        self.e_phentsize, self.e_shentsize = h.phentsize, h.shentsize
+        self.e_phnum, self.e_shnum, self.e_shstrndx = h.phnum, h.shnum, h.shstrndx
+        self._shdrs: list[Shdr] = []  # raw section headers, filled with sections()
         self._resolve_extended_numbering()
         self.arch = self._goarch()
         self._phdrs = self._read_phdrs()
@@ -116,16 +91,16 @@ class ELFFile(Binary):
         if not need or self.e_shoff == 0:
             return
         try:
-            _name, _t, _f, _a, _o, size, link, info, _al, _es = self._read_shdr_at(self.e_shoff)
+            s0 = self._read_shdr_at(self.e_shoff)
         except FormatError:
             self.warnings.append(f"section 0 (extended numbering) unreadable at {self.e_shoff:#x}")
             return
         if self.e_shnum == 0:
-            self.e_shnum = size
+            self.e_shnum = s0.size
         if self.e_shstrndx == C.SHN_XINDEX:
-            self.e_shstrndx = link
+            self.e_shstrndx = s0.link
         if self.e_phnum == C.PN_XNUM:
-            self.e_phnum = info
+            self.e_phnum = s0.info
 
     def _goarch(self) -> str:
         m, be, b64 = self.machine, self.byteorder == "big", self.bits == 64
@@ -204,7 +179,7 @@ class ELFFile(Binary):
 
     def _read_phdrs(self) -> list[Phdr]:
         n, off, ent = self.e_phnum, self.e_phoff, self.e_phentsize
-        if not self._header_table(n, off, ent, C.PHDR_SIZE[self.elfclass], "e_phentsize", "program headers"):
+        if not self._header_table(n, off, ent, self.layout.phdr.size, "e_phentsize", "program headers"):
             return []
         if off >= self.length:
             self.warnings.append(f"program headers at {off:#x} beyond end of file")
@@ -220,17 +195,13 @@ class ELFFile(Binary):
             n = C.MAX_PHNUM
         out: list[Phdr] = []
         for i in range(n):
-            p = off + i * ent
-            if self.bits == 64:
-                t, fl, o, va, pa, fs, ms, al = struct.unpack_from(self._e + "IIQQQQQQ", self.data, p)
-            else:
-                t, o, va, pa, fs, ms, fl, al = struct.unpack_from(self._e + "IIIIIIII", self.data, p)
-            if fs and o + fs > self.length:
+            ph = self.layout.unpack_phdr(self.data, off + i * ent)
+            if ph.filesz and ph.offset + ph.filesz > self.length:
                 self.warnings.append(
-                    f"program header {i}: file range {o:#x}+{fs:#x} past end of file; clamped"
+                    f"program header {i}: file range {ph.offset:#x}+{ph.filesz:#x} past end of file; clamped"
                 )
-                fs = max(0, self.length - o)
-            out.append(Phdr(t, fl, o, va, pa, fs, ms, al))
+                ph = dataclasses.replace(ph, filesz=max(0, self.length - ph.offset))
+            out.append(ph)
         return out
 
     def _load_segments(self) -> list[Segment]:
@@ -261,20 +232,19 @@ class ELFFile(Binary):
     def segment_flags(self, seg: Segment) -> int:
         return self._phdrs[seg.index].flags
 
+    def program_headers(self) -> list[Phdr]:
+        """The program headers as read (file sizes clamped to the file), for writers that copy them."""
+        return list(self._phdrs)
+
     # -- section headers --------------------------------------------------------------------------
-    def _read_shdr_at(self, p: int) -> tuple[int, int, int, int, int, int, int, int, int, int]:
-        size = C.SHDR_SIZE[self.elfclass]
-        if p < 0 or p + size > self.length:
+    def _read_shdr_at(self, p: int) -> Shdr:
+        if p < 0 or p + self.layout.shdr.size > self.length:
             raise FormatError("section header past end of file", p, what="Elf_Shdr")
-        if self.bits == 64:
-            v = struct.unpack_from(self._e + "IIQQQQIIQQ", self.data, p)
-        else:
-            v = struct.unpack_from(self._e + "IIIIIIIIII", self.data, p)
-        return (v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9])
+        return self.layout.unpack_shdr(self.data, p)
 
     def _load_sections(self) -> list[Section]:
         n, off, ent = self.e_shnum, self.e_shoff, self.e_shentsize
-        if not self._header_table(n, off, ent, C.SHDR_SIZE[self.elfclass], "e_shentsize", "section headers"):
+        if not self._header_table(n, off, ent, self.layout.shdr.size, "e_shentsize", "section headers"):
             return []
         if off >= self.length or n * ent > self.length - off:
             self.warnings.append(f"section headers ({n} x {ent} at {off:#x}) run past end of file: ignored")
@@ -284,14 +254,15 @@ class ELFFile(Binary):
         si = self.e_shstrndx
         if 0 < si < n:
             st = raw[si]
-            if st[1] != C.SHT_NOBITS and st[4] + st[5] <= self.length:
-                strtab = (st[4], st[5])
+            if st.type != C.SHT_NOBITS and st.offset + st.size <= self.length:
+                strtab = (st.offset, st.size)
             else:
                 self.warnings.append(f"section name table (index {si}) out of file")
         elif si != C.SHN_UNDEF:
             self.warnings.append(f"e_shstrndx {si} out of range (e_shnum {n})")
         out = []
-        for i, (nm, t, fl, addr, o, sz, _link, _info, _al, _es) in enumerate(raw):
+        for i, sh in enumerate(raw):
+            nm, t, fl, addr, o, sz = sh.name, sh.type, sh.flags, sh.addr, sh.offset, sh.size
             name = (
                 self._cstr(strtab, nm) if strtab else ("" if nm == 0 and i == 0 else f"<bad name @{nm:#x}>")
             )
@@ -315,16 +286,14 @@ class ELFFile(Binary):
                     raw_flags=fl,
                 )
             )
+        self._shdrs = raw
         return out
 
-    @cached_property
-    def _shdr_links(self) -> dict[int, tuple[int, int, int]]:
-        """index -> (sh_link, sh_info, sh_entsize), for the sections we parsed."""
-        out: dict[int, tuple[int, int, int]] = {}
-        for s in self.sections():
-            v = self._read_shdr_at(self.e_shoff + s.index * self.e_shentsize)
-            out[s.index] = (v[6], v[7], v[9])
-        return out
+    def section_headers(self) -> list[Shdr]:
+        """The raw section headers, index for index with :meth:`sections` (``[]`` when unusable):
+        the fields the neutral ``Section`` does not carry (link, info, alignment, entsize)."""
+        self.sections()
+        return list(self._shdrs)
 
     def _cstr(self, table: tuple[int, int], off: int) -> str:
         """NUL-terminated string at ``off`` of a string table (file offset, size); never raises."""
@@ -351,16 +320,17 @@ class ELFFile(Binary):
             return None
         raw = self.section_data(sec)
         if sec.raw_flags & C.SHF_COMPRESSED:
-            if len(raw) < C.CHDR_SIZE[self.elfclass]:
+            if len(raw) < self.layout.chdr.size:
                 return None
-            if self.bits == 64:
-                ctype, _res, usize, _al = struct.unpack_from(self._e + "IIQQ", raw, 0)
-            else:
-                ctype, usize, _al = struct.unpack_from(self._e + "III", raw, 0)
-            return ctype, usize
+            return self._chdr(raw)
         if len(raw) < 12 or bytes(raw[:4]) != b"ZLIB":
             return None
         return C.ELFCOMPRESS_ZLIB, int.from_bytes(raw[4:12], "big")
+
+    def _chdr(self, raw: memoryview) -> tuple[int, int]:
+        """(ch_type, ch_size) of an Elf_Chdr (Elf64 has a reserved word between them)."""
+        v = self.layout.chdr.unpack_from(raw, 0)
+        return (v[0], v[2]) if self.layout.is64 else (v[0], v[1])
 
     def section_bytes(self, sec: Section, decompress: bool = True) -> bytes:
         """Bytes of a section, inflated when SHF_COMPRESSED (zlib/zstd) or ``.zdebug_*`` (zlib)."""
@@ -369,13 +339,10 @@ class ELFFile(Binary):
             return bytes(raw)
         what = f"section {sec.name}"
         if sec.raw_flags & C.SHF_COMPRESSED:
-            hsz = C.CHDR_SIZE[self.elfclass]
+            hsz = self.layout.chdr.size
             if len(raw) < hsz:
                 raise FormatError("compressed section shorter than Elf_Chdr", sec.offset, len(raw), what=what)
-            if self.bits == 64:
-                ctype, _res, usize, _al = struct.unpack_from(self._e + "IIQQ", raw, 0)
-            else:
-                ctype, usize, _al = struct.unpack_from(self._e + "III", raw, 0)
+            ctype, usize = self._chdr(raw)
         else:
             hsz = 12
             if len(raw) < hsz or bytes(raw[:4]) != b"ZLIB":
@@ -444,11 +411,11 @@ class ELFFile(Binary):
                     break
         if off is None or size is None:
             return []
-        ent = C.DYN_SIZE[self.elfclass]
-        fmt = self._e + ("qQ" if self.bits == 64 else "iI")
+        dyn = self.layout.dyn
+        ent = dyn.size
         out = []
         for i in range(min(size, self.length - off) // ent):
-            tag, val = struct.unpack_from(fmt, self.data, off + i * ent)
+            tag, val = dyn.unpack_from(self.data, off + i * ent)
             if tag == C.DT_NULL:
                 break
             out.append((tag & ((1 << self.bits) - 1), val))
@@ -501,7 +468,8 @@ class ELFFile(Binary):
         return None
 
     def _read_symtab(self, sec: Section) -> list[Symbol]:
-        link, _info, entsize = self._shdr_links[sec.index]
+        sh = self.section_headers()[sec.index]
+        link, entsize = sh.link, sh.entsize
         secs = self.sections()
         strtab: tuple[int, int] | None = None
         if 0 < link < len(secs) and secs[link].file_size:
@@ -517,7 +485,8 @@ class ELFFile(Binary):
         sec = self._symtab_section(C.SHT_SYMTAB)
         if sec is None:
             return super().symbol(name)
-        link, _info, entsize = self._shdr_links[sec.index]
+        sh = self.section_headers()[sec.index]
+        link, entsize = sh.link, sh.entsize
         secs = self.sections()
         if not (0 < link < len(secs) and secs[link].file_size):
             return super().symbol(name)
@@ -554,7 +523,7 @@ class ELFFile(Binary):
         """Elf_Sym records after the null entry as a numpy structured array (None if unusable)."""
         import numpy as np
 
-        want = C.SYM_SIZE[self.elfclass]
+        want = self.layout.sym.size
         if entsize and entsize < want:
             return None
         ent = entsize or want
@@ -562,13 +531,7 @@ class ELFFile(Binary):
         n = size // ent
         if n <= 1:
             return None
-        e = self._e
-        if self.bits == 64:
-            fields = [("name", e + "u4"), ("info", "u1"), ("other", "u1"), ("shndx", e + "u2")]
-            fields += [("value", e + "u8"), ("size", e + "u8")]
-        else:
-            fields = [("name", e + "u4"), ("value", e + "u4"), ("size", e + "u4")]
-            fields += [("info", "u1"), ("other", "u1"), ("shndx", e + "u2")]
+        fields = self.layout.sym_dtype_fields()
         dt = np.dtype({"names": [f[0] for f in fields], "formats": [f[1] for f in fields], "itemsize": ent})
         return np.frombuffer(self.data, dtype=dt, count=n - 1, offset=off + ent)
 
@@ -576,7 +539,7 @@ class ELFFile(Binary):
         self, off: int, size: int, entsize: int, strtab: tuple[int, int] | None, what: str
     ) -> list[Symbol]:
         """Decode ``size`` bytes of Elf_Sym at ``off`` (entry 0, the null symbol, is skipped)."""
-        want = C.SYM_SIZE[self.elfclass]
+        want = self.layout.sym.size
         if entsize and entsize < want:
             self.warnings.append(f"{what}: sh_entsize {entsize} too small")
             return []
@@ -637,7 +600,7 @@ class ELFFile(Binary):
             return []
         strsz = self.dynamic_value(C.DT_STRSZ)
         tsize = min(strsz if strsz is not None else self.length - toff, self.length - toff)
-        ent = self.dynamic_value(C.DT_SYMENT) or C.SYM_SIZE[self.elfclass]
+        ent = self.dynamic_value(C.DT_SYMENT) or self.layout.sym.size
         try:
             count = self._dynsym_count((self.length - soff) // max(ent, 1))
         except FormatError as e:
@@ -676,37 +639,23 @@ class ELFFile(Binary):
 
     # -- notes ------------------------------------------------------------------------------------
     def _parse_notes(self, off: int, size: int, align: int, where: str, seen: set[int]) -> list[Note]:
-        a = 8 if align == 8 else 4
-        end = min(off + size, self.length)
+        notes, overrun = walk_notes(self.data, off, min(off + size, self.length), self._e, align)
+        if overrun is not None:
+            self.warnings.append(f"note at {overrun:#x} ({where or 'PT_NOTE'}) runs past its container")
         out = []
-        p = off
-        while p + 12 <= end:
-            namesz, descsz, ntype = struct.unpack_from(self._e + "III", self.data, p)
-            doff = _align_up(12 + namesz, a)
-            nxt = p + _align_up(doff + descsz, a)
-            if p + doff + descsz > end:
-                self.warnings.append(f"note at {p:#x} ({where or 'PT_NOTE'}) runs past its container")
-                break
-            if p not in seen:
-                seen.add(p)
-                name = bytes(self.data[p + 12 : p + 12 + namesz]).rstrip(b"\0")
-                desc = bytes(self.data[p + doff : p + doff + descsz])
-                out.append(Note(name.decode("utf-8", "replace"), ntype, desc, where))
-            p = nxt
+        for n in notes:
+            if n.offset not in seen:
+                seen.add(n.offset)
+                out.append(Note(n.owner, n.type, n.desc, where))
         return out
 
     def _load_notes(self) -> list[Note]:
         seen: set[int] = set()
         out: list[Note] = []
-        links = self._shdr_links if self.sections() else {}
+        shdrs = self.section_headers()
         for s in self.sections():
             if s.raw_type == C.SHT_NOTE and s.file_size:
-                v = (
-                    self._read_shdr_at(self.e_shoff + s.index * self.e_shentsize)
-                    if s.index in links
-                    else None
-                )
-                out += self._parse_notes(s.offset, s.file_size, v[8] if v else 4, s.name, seen)
+                out += self._parse_notes(s.offset, s.file_size, shdrs[s.index].addralign, s.name, seen)
         for ph in self._phdrs:
             if ph.type == C.PT_NOTE and ph.filesz:
                 out += self._parse_notes(ph.offset, ph.filesz, ph.align, "", seen)

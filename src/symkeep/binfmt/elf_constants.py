@@ -30,13 +30,7 @@ EM_AARCH64 = 183
 EM_RISCV = 243
 EM_LOONGARCH = 258
 
-# Header sizes and the on-disk size of the table entries we read.
-EHDR_SIZE = {ELFCLASS32: 52, ELFCLASS64: 64}
-PHDR_SIZE = {ELFCLASS32: 32, ELFCLASS64: 56}
-SHDR_SIZE = {ELFCLASS32: 40, ELFCLASS64: 64}
-SYM_SIZE = {ELFCLASS32: 16, ELFCLASS64: 24}
-DYN_SIZE = {ELFCLASS32: 8, ELFCLASS64: 16}
-CHDR_SIZE = {ELFCLASS32: 12, ELFCLASS64: 24}
+# Record layouts (and so their sizes) are in ``elfstructs``; note types in ``notes``.
 
 # Special section indexes
 SHN_UNDEF = 0
@@ -139,10 +133,6 @@ STT_TLS = 6
 STB_LOCAL = 0
 STB_GLOBAL = 1
 STB_WEAK = 2
-
-# Notes
-NT_GNU_BUILD_ID = 3
-NT_GO_BUILDID = 4
 
 # Decompression limits: refuse a declared size above ratio * compressed + slack, or above the cap.
 MAX_INFLATE_RATIO = 64

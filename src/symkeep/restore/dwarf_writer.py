@@ -5,6 +5,14 @@ binutils all read version 4 (checked by tests/restore). One compile unit per Go 
 DW_TAG_subprogram per function with DW_TAG_inlined_subroutine children rebuilt from the frame chains
 of the PC ranges (an inline instance is identified by its callee and the caller's call file:line).
 Functions are streamed one at a time so memory stays bounded by the largest function.
+
+Inlined callees are named through DW_AT_abstract_origin: each unit ends with one abstract
+DW_TAG_subprogram (DW_AT_inline) per callee it inlines, carrying DW_AT_name and DW_AT_linkage_name,
+referenced unit-locally (DW_FORM_ref4). Why the linkage name: binutils 2.40 (bfd/dwarf2.c) trusts a
+DWARF function name only when it is a "linkage" name (DW_AT_linkage_name, or DW_AT_name in a C-like
+language; DW_LANG_Go is not one), and otherwise prints the ELF symbol that contains the address: for
+an inlined frame that is the *outer* function. Go's own DWARF (abstract origins with DW_AT_name only,
+cross-unit DW_FORM_ref_addr) gets exactly that wrong answer from binutils addr2line.
 """
 
 from __future__ import annotations
@@ -22,6 +30,9 @@ DW_TAG_compile_unit = 0x11
 DW_TAG_subprogram = 0x2E
 DW_TAG_inlined_subroutine = 0x1D
 DW_AT_name = 0x03
+DW_AT_inline = 0x20
+DW_AT_abstract_origin = 0x31
+DW_AT_linkage_name = 0x6E
 DW_AT_stmt_list = 0x10
 DW_AT_low_pc = 0x11
 DW_AT_high_pc = 0x12
@@ -37,6 +48,7 @@ DW_AT_call_file = 0x58
 DW_AT_call_line = 0x59
 DW_FORM_addr = 0x01
 DW_FORM_data1 = 0x0B
+DW_FORM_ref4 = 0x13
 DW_FORM_udata = 0x0F
 DW_FORM_strp = 0x0E
 DW_FORM_sec_offset = 0x17
@@ -44,8 +56,10 @@ DW_FORM_exprloc = 0x18
 DW_FORM_flag_present = 0x19
 DW_LANG_Go = 0x16
 DW_OP_call_frame_cfa = 0x9C
+DW_INL_inlined = 1
 
-AB_CU, AB_SUB_KIDS, AB_SUB, AB_INL_PC_KIDS, AB_INL_PC, AB_INL_RNG_KIDS, AB_INL_RNG = range(1, 8)
+AB_CU, AB_SUB_KIDS, AB_SUB, AB_INL_PC_KIDS, AB_INL_PC, AB_INL_RNG_KIDS, AB_INL_RNG, AB_ABSTRACT = range(1, 9)
+CU_HEADER_SIZE = 11  # 32-bit DWARF 4: unit_length, version, debug_abbrev_offset, address_size
 
 LINE_BASE = -5
 LINE_RANGE = 14
@@ -76,25 +90,30 @@ def _abbrevs() -> bytes:
            (DW_AT_decl_line, DW_FORM_udata), (DW_AT_external, DW_FORM_flag_present)]
     ab(AB_SUB_KIDS, DW_TAG_subprogram, True, sub)
     ab(AB_SUB, DW_TAG_subprogram, False, sub)
-    inl_pc = [(DW_AT_name, DW_FORM_strp), (DW_AT_low_pc, DW_FORM_addr), (DW_AT_high_pc, DW_FORM_udata),
+    inl_pc = [(DW_AT_abstract_origin, DW_FORM_ref4), (DW_AT_low_pc, DW_FORM_addr), (DW_AT_high_pc, DW_FORM_udata),
               (DW_AT_call_file, DW_FORM_udata), (DW_AT_call_line, DW_FORM_udata)]
     ab(AB_INL_PC_KIDS, DW_TAG_inlined_subroutine, True, inl_pc)
     ab(AB_INL_PC, DW_TAG_inlined_subroutine, False, inl_pc)
-    inl_rng = [(DW_AT_name, DW_FORM_strp), (DW_AT_ranges, DW_FORM_sec_offset),
+    inl_rng = [(DW_AT_abstract_origin, DW_FORM_ref4), (DW_AT_ranges, DW_FORM_sec_offset),
                (DW_AT_call_file, DW_FORM_udata), (DW_AT_call_line, DW_FORM_udata)]
     ab(AB_INL_RNG_KIDS, DW_TAG_inlined_subroutine, True, inl_rng)
     ab(AB_INL_RNG, DW_TAG_inlined_subroutine, False, inl_rng)
+    ab(AB_ABSTRACT, DW_TAG_subprogram, False, [
+        (DW_AT_name, DW_FORM_strp), (DW_AT_linkage_name, DW_FORM_strp), (DW_AT_inline, DW_FORM_data1),
+        (DW_AT_external, DW_FORM_flag_present)])
     out.append(0)
     return bytes(out)
 
 
 @dataclass
 class _Inl:
-    name: str
-    call_file: str
+    """An inline instance: callee (index into the chains' names), caller's call file (index) and line."""
+
+    name: int
+    call_file: int
     call_line: int
     ranges: list[list[int]] = field(default_factory=list)
-    kids: dict[tuple[str, str, int], _Inl] = field(default_factory=dict)
+    kids: dict[tuple[int, int, int], _Inl] = field(default_factory=dict)
 
 
 @dataclass
@@ -155,9 +174,13 @@ def write_dwarf(src: SourceLike, funcs: Sequence[FunctionLike], ptr_size: int, e
 
     producer_off = strs.add(producer)
     compdir_off = strs.add(".")
+    ch = src.chains()
+    off, cname, cfile, cline, cnames, cfiles = ch.off, ch.name, ch.file, ch.line, ch.names, ch.files
+    unknown_files = {i for i, f in enumerate(cfiles) if f == "?"}
 
     for pkg, idxs in units.items():
         files: dict[str, int] = {}
+        by_index: dict[int, int] = {}
 
         def fidx(name: str, files: dict[str, int] = files) -> int:
             n = files.get(name)
@@ -165,39 +188,46 @@ def write_dwarf(src: SourceLike, funcs: Sequence[FunctionLike], ptr_size: int, e
                 n = files[name] = len(files) + 1
             return n
 
+        def fidx_i(i: int, by_index: dict[int, int] = by_index) -> int:
+            n = by_index.get(i)
+            if n is None:
+                n = by_index[i] = fidx(cfiles[i])
+            return n
+
         unit_ranges: list[tuple[int, int]] = []
         prog = bytearray()
         dies = bytearray()
+        abstract: dict[str, list[int]] = {}  # callee -> positions in ``dies`` of refs to its abstract DIE
         seq_open = False
         cur_addr = 0
         cur_line = 1
         cur_file = 1
         for i in idxs:
             f = funcs[i]
-            rs = src.ranges(f)
+            starts, range_ends, chain_ids = src.ranges(f)
             entry = f.entry
             end = entry
-            rows: list[tuple[int, str, int]] = []
-            root = _Inl(f.name, "", 0)
-            for r in rs:
-                s, e_ = r.start, r.end
-                if e_ <= s:
+            rows: list[tuple[int, int, int]] = []  # (address, file index or -1 for f.file, line)
+            root = _Inl(-1, -1, 0)
+            for s, e_, c in zip(starts, range_ends, chain_ids, strict=True):
+                if e_ <= s or c < 0:
+                    continue
+                a, b = off[c], off[c + 1]
+                if a == b:
                     continue
                 if e_ > end:
                     end = e_
-                fr = r.frames
-                if not fr or fr[0].file == "?":  # unknown, or a function without line tables (name only)
+                fi_, ln_ = cfile[a], cline[a]
+                if fi_ in unknown_files:  # a function without line tables (name only)
                     continue
-                inner = fr[0]
-                if not rows or rows[-1][1] != inner.file or rows[-1][2] != inner.line:
-                    rows.append((s, inner.file, inner.line))
+                if not rows or rows[-1][1] != fi_ or rows[-1][2] != ln_:
+                    rows.append((s, fi_, ln_))
                 node = root
-                for d in range(len(fr) - 2, -1, -1):
-                    caller = fr[d + 1]
-                    key = (fr[d].function, caller.file, caller.line)
+                for d in range(b - 2, a - 1, -1):
+                    key = (cname[d], cfile[d + 1], cline[d + 1])
                     kid = node.kids.get(key)
                     if kid is None:
-                        kid = node.kids[key] = _Inl(fr[d].function, caller.file, caller.line)
+                        kid = node.kids[key] = _Inl(key[0], key[1], key[2])
                     kr = kid.ranges
                     if kr and kr[-1][1] == s:
                         kr[-1][1] = e_
@@ -219,9 +249,9 @@ def write_dwarf(src: SourceLike, funcs: Sequence[FunctionLike], ptr_size: int, e
                 cur_addr, cur_line, cur_file = entry, 1, 1
                 seq_open = True
             if not rows:
-                rows.append((entry, f.file, f.start_line))
-            for addr, fname, ln in rows:
-                fi = fidx(fname)
+                rows.append((entry, -1, f.start_line))
+            for addr, fname_i, ln in rows:
+                fi = fidx_i(fname_i) if fname_i >= 0 else fidx(f.file)
                 if fi != cur_file:
                     prog += b"\x04" + uleb(fi)
                     cur_file = fi
@@ -257,17 +287,20 @@ def write_dwarf(src: SourceLike, funcs: Sequence[FunctionLike], ptr_size: int, e
                     n_inl += 1
                     has_kids = bool(node2.kids)
                     nr = node2.ranges
+                    callee = cnames[node2.name]
                     if len(nr) == 1:
                         dies += uleb(AB_INL_PC_KIDS if has_kids else AB_INL_PC)
-                        dies += u32.pack(strs.add(node2.name)) + pack_addr(nr[0][0] & addr_mask)
+                        abstract.setdefault(callee, []).append(len(dies))
+                        dies += b"\0\0\0\0" + pack_addr(nr[0][0] & addr_mask)
                         dies += uleb(nr[0][1] - nr[0][0])
                     else:
                         dies += uleb(AB_INL_RNG_KIDS if has_kids else AB_INL_RNG)
-                        dies += u32.pack(strs.add(node2.name)) + u32.pack(len(rnglists))
+                        abstract.setdefault(callee, []).append(len(dies))
+                        dies += b"\0\0\0\0" + u32.pack(len(rnglists))
                         for a, b in nr:
                             rnglists += pack_addr(a & addr_mask) + pack_addr(b & addr_mask)
                         rnglists += pack_addr(0) + pack_addr(0)
-                    dies += uleb(fidx(node2.call_file)) + uleb(max(0, node2.call_line))
+                    dies += uleb(fidx_i(node2.call_file)) + uleb(max(0, node2.call_line))
                     if has_kids:
                         pending.append(None)
                         pending.extend(reversed(list(node2.kids.values())))
@@ -297,6 +330,14 @@ def write_dwarf(src: SourceLike, funcs: Sequence[FunctionLike], ptr_size: int, e
         cu = bytearray(uleb(AB_CU))
         cu += u32.pack(strs.add(pkg)) + bytes([DW_LANG_Go]) + u32.pack(producer_off) + u32.pack(compdir_off)
         cu += u32.pack(stmt_off) + pack_addr(0) + u32.pack(rng_off)
+        # Abstract DIEs of the inlined callees after the concrete ones; patch the forward references.
+        base = CU_HEADER_SIZE + len(cu)
+        for callee, refs in abstract.items():
+            ref = u32.pack(base + len(dies))
+            for pos in refs:
+                dies[pos : pos + 4] = ref
+            name_off = strs.add(callee)
+            dies += uleb(AB_ABSTRACT) + u32.pack(name_off) + u32.pack(name_off) + bytes([DW_INL_inlined])
         cu += dies
         cu.append(0)
         body = u16.pack(4) + u32.pack(0) + bytes([ptr_size]) + bytes(cu)

@@ -26,21 +26,26 @@ like Go's own ``.debug_frame`` nothing is said about rbp.
 
 from __future__ import annotations
 
+import bisect
+import dataclasses
 import struct
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from symkeep.binfmt.elf_constants import PT_LOAD, SHF_ALLOC, SHT_NOBITS, SHT_PROGBITS, SHT_STRTAB
+from symkeep.binfmt.elf import ELFFile
+from symkeep.binfmt.elf_constants import PF_X, PT_LOAD, SHF_ALLOC, SHT_NOBITS, SHT_PROGBITS
+from symkeep.binfmt.elfstructs import Phdr
 from symkeep.errors import FormatError, SymkeepError, UnsupportedError, UsageError
 from symkeep.restore.cfi import DATA_ALIGN, arch_regs, cie_instructions, fde_program
-from symkeep.restore.elfwriter import ElfHeader, StrTab, read_elf_header
+from symkeep.restore.elfwriter import NULL_SHDR, append_section_table, section_rows
 from symkeep.restore.leb import sleb, uleb
-from symkeep.restore.model import FunctionLike, SourceLike
+from symkeep.restore.model import FunctionLike, SourceLike, elf_of, format_errors
+from symkeep.restore.source import EngineSource
+from symkeep.symbolize import GoEngine
 
 __all__ = ["UnwindCopy", "build_eh_frame", "build_eh_frame_hdr", "choose_window", "unwindable_copy"]
 
-PF_X = 1
 DW_EH_PE_udata4 = 0x03
 DW_EH_PE_sdata4 = 0x0B
 DW_EH_PE_pcrel = 0x10
@@ -190,15 +195,15 @@ def choose_window(funcs: Sequence[FunctionLike], need: int, lo: int, hi: int,
     return bounds[i], bounds[i] + need, [f.name for f in fs[i:j]]
 
 
-def _exec_segment(hdr: ElfHeader) -> tuple[int, int, int]:
+def _exec_segment(phdrs: Sequence[Phdr]) -> tuple[int, int, int]:
     """(p_vaddr, p_offset, p_filesz) of the executable PT_LOAD segment holding the code."""
-    for p in hdr.phdrs:
+    for p in phdrs:
         if p.type == PT_LOAD and p.flags & PF_X and p.filesz:
             return p.vaddr, p.offset, p.filesz
     raise UnsupportedError("no executable PT_LOAD segment: perf maps nothing to unwind through")
 
 
-def unwindable_copy(gobin: Any, source: SourceLike | None = None,
+def unwindable_copy(gobin: GoEngine, source: SourceLike | None = None,
                     keep: Callable[[FunctionLike], bool] | None = None, place: str = "text") -> UnwindCopy:
     """The binary's bytes with ``.eh_frame_hdr``/``.eh_frame`` written into a loaded segment and an
     appended section header table that lists them (plus every original section).
@@ -207,18 +212,12 @@ def unwindable_copy(gobin: Any, source: SourceLike | None = None,
     mappings perf recorded. ``place="rodata"`` writes over ``.gopclntab`` (which perf never reads; the
     debug file carries its content) and keeps every code byte, but needs perf to have recorded the
     read-only data mapping: perf 6.1 does for ``--call-graph=dwarf`` (it sets ``mmap_data``; measured)."""
-    binary = gobin.binary
-    if getattr(binary, "format", "elf") != "elf":
-        raise UnsupportedError(f"an unwindable copy is ELF only; {binary.path} is {binary.format.upper()}")
-    try:
-        return _unwindable_copy(gobin, binary, source if source is not None else gobin, keep, place)
-    except SymkeepError:
-        raise
-    except (IndexError, struct.error, ValueError, OverflowError, KeyError) as e:
-        raise FormatError(f"cannot build .eh_frame: {type(e).__name__}: {e}", what="eh_frame") from e
+    elf = elf_of(gobin, "an unwindable copy")
+    with format_errors(".eh_frame"):
+        return _unwindable_copy(gobin, elf, source if source is not None else EngineSource(gobin), keep, place)
 
 
-def default_keep(gobin: Any) -> Callable[[FunctionLike], bool]:
+def default_keep(gobin: GoEngine) -> Callable[[FunctionLike], bool]:
     """Protect package main, the main module's packages and ``PRESERVE``."""
     prefixes: list[str] = []
     try:
@@ -240,25 +239,24 @@ def default_keep(gobin: Any) -> Callable[[FunctionLike], bool]:
     return keep
 
 
-def _original_table(hdr: ElfHeader, binary: Any, programs: Sequence[tuple[int, int, bytes]]) -> list[tuple[int, int]]:
+def _original_table(elf: ELFFile, programs: Sequence[tuple[int, int, bytes]]) -> list[tuple[int, int]]:
     """(start, FDE address) of an existing ``.eh_frame_hdr`` (external linking: the C objects' CFI), minus
     entries inside functions we describe, so the merged table still covers the C code. Only the usual
     encodings (4-byte eh_frame_ptr and count, datarel|sdata4 table) are read; others are dropped."""
-    import bisect
-
-    sec = next((s for s in hdr.shdrs if s.name == ".eh_frame_hdr" and s.type != SHT_NOBITS), None)
-    if sec is None or sec.size < HDR_FIXED or sec.offset + sec.size > binary.length:
+    sec = next((s for s in elf.sections() if s.name == ".eh_frame_hdr" and s.raw_type != SHT_NOBITS), None)
+    if sec is None or sec.size < HDR_FIXED or sec.offset + sec.size > elf.length:
         return []
-    raw = binary.read(sec.offset, sec.size)
+    raw = elf.read(sec.offset, sec.size)
     if raw[0] != 1 or raw[1] & 0x0F not in (DW_EH_PE_udata4, DW_EH_PE_sdata4) or raw[2] != DW_EH_PE_udata4 \
             or raw[3] != (DW_EH_PE_datarel | DW_EH_PE_sdata4):
         return []
-    (count,) = struct.unpack_from(hdr.endian + "I", raw, 8)
+    en = elf.ident.endian
+    (count,) = struct.unpack_from(en + "I", raw, 8)
     count = min(count, (len(raw) - HDR_FIXED) // 8)
     starts = [p[0] for p in programs]
     out = []
     for i in range(count):
-        a, b = struct.unpack_from(hdr.endian + "ii", raw, HDR_FIXED + 8 * i)
+        a, b = struct.unpack_from(en + "ii", raw, HDR_FIXED + 8 * i)
         start = sec.addr + a
         k = bisect.bisect_right(starts, start) - 1
         if k >= 0 and programs[k][0] <= start < programs[k][1]:
@@ -267,38 +265,37 @@ def _original_table(hdr: ElfHeader, binary: Any, programs: Sequence[tuple[int, i
     return out
 
 
-def _rodata_region(hdr: ElfHeader, need: int) -> tuple[int, int, int, str]:
+def _rodata_region(elf: ELFFile, need: int) -> tuple[int, int, int, str]:
     """(segment vaddr, segment offset, start address, section name) for tables placed over .gopclntab."""
-    for s in hdr.shdrs:
-        if s.name not in (".gopclntab", ".data.rel.ro.gopclntab") or s.type == SHT_NOBITS or s.size < need + 8:
+    for s in elf.sections():
+        if s.name not in (".gopclntab", ".data.rel.ro.gopclntab") or s.raw_type == SHT_NOBITS or s.size < need + 8:
             continue
-        for p in hdr.phdrs:
+        for p in elf.program_headers():
             if p.type == PT_LOAD and not p.flags & PF_X and p.vaddr <= s.addr and s.addr + need + 8 <= p.vaddr + p.filesz:
                 return p.vaddr, p.offset, s.addr, s.name
     raise UnsupportedError("no .gopclntab in a non-executable PT_LOAD segment large enough for the unwind tables; "
                      "place them in text instead")
 
 
-def _unwindable_copy(gobin: Any, binary: Any, src: SourceLike, keep: Callable[[FunctionLike], bool] | None,
+def _unwindable_copy(gobin: GoEngine, elf: ELFFile, src: SourceLike, keep: Callable[[FunctionLike], bool] | None,
                      place: str) -> UnwindCopy:
-    hdr = read_elf_header(binary.read, binary.length)
-    machine, ps, en = hdr.machine, hdr.ptr_size, hdr.endian
+    machine, ps, en = elf.machine, elf.ptr_size, elf.ident.endian
     funcs = list(src.functions())
     if not funcs:
-        raise UnsupportedError(f"{binary.path}: no functions to describe")
+        raise UnsupportedError(f"{elf.path}: no functions to describe")
     programs = fde_programs(src, funcs, machine, ps, en)
-    extra = _original_table(hdr, binary, programs)
+    extra = _original_table(elf, programs)
     hdr_size = HDR_FIXED + 8 * (len(programs) + len(extra))
     eh_off = (hdr_size + 7) & ~7
     need = eh_off + eh_frame_size(programs, machine, ps, en)
     names: list[str] = []
     section = ""
     if place == "text":
-        vaddr, foff, fsz = _exec_segment(hdr)
+        vaddr, foff, fsz = _exec_segment(elf.program_headers())
         # +8: room to align the header if functions are less aligned than that.
         start, _, names = choose_window(funcs, need + 8, vaddr, vaddr + fsz, keep or default_keep(gobin))
     elif place == "rodata":
-        vaddr, foff, start, section = _rodata_region(hdr, need)
+        vaddr, foff, start, section = _rodata_region(elf, need)
     else:
         raise UsageError(f"unknown placement {place!r} (text or rodata)")
     hdr_addr = (start + 7) & ~7
@@ -307,12 +304,12 @@ def _unwindable_copy(gobin: Any, binary: Any, src: SourceLike, keep: Callable[[F
     ehh = build_eh_frame_hdr(hdr_addr, eh_addr, table + extra, en)
     blob = ehh + b"\0" * (eh_off - len(ehh)) + eh
     blob_off = hdr_addr - vaddr + foff
-    if blob_off < 0 or blob_off + len(blob) > binary.length:
+    if blob_off < 0 or blob_off + len(blob) > elf.length:
         raise UnsupportedError("unwind tables do not fit the file")
 
-    data = bytearray(binary.read(0, binary.length))
+    data = bytearray(elf.read(0, elf.length))
     data[blob_off : blob_off + len(blob)] = blob
-    _append_section_headers(data, hdr, [
+    _add_sections(data, elf, [
         (".eh_frame_hdr", hdr_addr, blob_off, len(ehh), 4),
         (".eh_frame", eh_addr, blob_off + eh_off, len(eh), 8),
     ])
@@ -320,45 +317,13 @@ def _unwindable_copy(gobin: Any, binary: Any, src: SourceLike, keep: Callable[[F
                       (hdr_addr, hdr_addr + len(blob)), names, section)
 
 
-def _append_section_headers(data: bytearray, hdr: ElfHeader, extra: list[tuple[str, int, int, int, int]]) -> None:
-    """Append a new .shstrtab and section header table (original sections at the same indices, then
-    ``extra`` (name, addr, offset, size, align) as allocated PROGBITS), and point the ELF header at it."""
-    e = hdr.endian
-    is64 = hdr.bits == 64
-    strs = StrTab()
-    rows: list[tuple[int, int, int, int, int, int, int, int, int, int]] = []
-    shdrs = hdr.shdrs or []
-    for s in shdrs:
-        name = s.name + ".orig" if s.name in (".eh_frame_hdr", ".eh_frame") else s.name  # ours take the names
-        rows.append((strs.add(name) if name else 0, s.type, s.flags, s.addr, s.offset, s.size, s.link, s.info,
-                     s.addralign, s.entsize))
-    if not rows:
-        rows.append((0, 0, 0, 0, 0, 0, 0, 0, 0, 0))
+def _add_sections(data: bytearray, elf: ELFFile, extra: list[tuple[str, int, int, int, int]]) -> None:
+    """Give ``data`` a new section table: the original sections at the same indices (an existing
+    ``.eh_frame``/``.eh_frame_hdr`` renamed ``*.orig``), then ``extra`` (name, addr, offset, size, align)
+    as allocated PROGBITS."""
+    rows = [(n + ".orig" if n in (".eh_frame_hdr", ".eh_frame") else n, h) for n, h in section_rows(elf)]
+    rows = rows or [("", NULL_SHDR)]
     for name, addr, off, size, align in extra:
-        rows.append((strs.add(name), SHT_PROGBITS, SHF_ALLOC, addr, off, size, 0, 0, align, 0))
-    shstr_name = strs.add(".shstrtab")
-    old = hdr.shstrndx if shdrs and 0 < hdr.shstrndx < len(shdrs) and shdrs[hdr.shstrndx].type != SHT_NOBITS \
-        else None
-    shstrndx = old if old is not None else len(rows)
-    if old is None:
-        rows.append((shstr_name, SHT_STRTAB, 0, 0, 0, 0, 0, 0, 1, 0))
-    table = strs.bytes()
-    data += b"\0" * ((-len(data)) % 8)
-    str_off = len(data)
-    data += table
-    r = rows[shstrndx]
-    rows[shstrndx] = (r[0] or shstr_name, SHT_STRTAB, 0, 0, str_off, len(table), 0, 0, 1, 0)
-    data += b"\0" * ((-len(data)) % 8)
-    shoff = len(data)
-    sfmt = struct.Struct(e + ("IIQQQQIIQQ" if is64 else "IIIIIIIIII"))
-    for i, row in enumerate(rows):
-        data += b"\0" * sfmt.size if i == 0 else sfmt.pack(*row)
-    if len(rows) >= 0xFF00:
-        raise FormatError("too many sections", None, len(rows), what="eh_frame copy")
-    # e_shoff, e_shentsize, e_shnum, e_shstrndx
-    if is64:
-        struct.pack_into(e + "Q", data, 0x28, shoff)
-        struct.pack_into(e + "HHH", data, 0x3A, sfmt.size, len(rows), shstrndx)
-    else:
-        struct.pack_into(e + "I", data, 0x20, shoff)
-        struct.pack_into(e + "HHH", data, 0x2E, sfmt.size, len(rows), shstrndx)
+        rows.append((name, dataclasses.replace(NULL_SHDR, type=SHT_PROGBITS, flags=SHF_ALLOC, addr=addr, offset=off,
+                                               size=size, addralign=align)))
+    append_section_table(data, elf, rows)
