@@ -128,8 +128,9 @@ def check_names(pv: ProfileView, f: BinaryFacts) -> Finding | None:
         links = [tr.to_link(a) for a, _ in locs]
         same = sum(1 for (_, name), pc in zip(locs, links, strict=True) if outer(pc) == name)
         shift = f.text_shift
+        # of the locations whose name disagrees, how many the text-start shift explains
         shifted = sum(1 for (_, name), pc in zip(locs, links, strict=True)
-                      if pc is not None and outer(pc + shift) == name) if shift else 0
+                      if pc is not None and outer(pc) != name and outer(pc + shift) == name) if shift else 0
         example = next(((name, outer(pc), outer(pc + shift) if pc is not None and shift else None)
                         for (_, name), pc in zip(locs, links, strict=True) if outer(pc) != name), None)
     finally:
@@ -142,8 +143,9 @@ def check_names(pv: ProfileView, f: BinaryFacts) -> Finding | None:
     if example:
         ev.append(f"e.g. the profile says {example[0]}, .gopclntab says {example[1]}"
                   + (f" (and {example[2]} at address+{shift:#x})" if shift else ""))
-    if shift and shifted >= 0.9 * n:
-        ev.append(f"{shifted}/{n} profile names equal .gopclntab's at address+{shift:#x}: the text-start shift")
+    if shift and shifted >= 0.75 * (n - same):
+        ev.append(f"{shifted} of the {n - same} disagreeing names equal .gopclntab's at address+{shift:#x}: "
+                  "the text-start shift")
         return Finding("cgo-text-start", "problem",
                        f"this profile was symbolized with the wrong text start: {n - same} of {n} names are those "
                        f"of the code {shift:#x} bytes further on (go tool pprof on a stripped cgo binary)", ev,

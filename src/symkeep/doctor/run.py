@@ -12,6 +12,7 @@ from symkeep.doctor import profile as prchk
 from symkeep.doctor import system as schk
 from symkeep.doctor.model import DoctorReport, Finding
 from symkeep.doctor.system import SystemView
+from symkeep.errors import NotABinaryError, NotGoError
 from symkeep.fsio import check_input_file
 from symkeep.profile.mapping import classify_mapping
 
@@ -55,8 +56,15 @@ def diagnose(inp: DoctorInputs, sv: SystemView | None = None) -> DoctorReport:
     pv = prchk.load_profile(inp.profile) if inp.profile else None
     if pv is not None:
         findings.append(prchk.check_unsymbolized(pv))
+    f = None
     if binary is not None:
-        f = bchk.binary_facts(binary)
+        try:
+            f = bchk.binary_facts(binary)
+        except (NotGoError, NotABinaryError) as e:
+            if inp.binary is not None:
+                raise  # the user named it: a wrong input, not a diagnosis
+            findings.append(Finding("stripped-for-consumer", "skip", f"{binary}: Go checks skipped: {e}"))
+    if f is not None:
         consumers = ["perf report"] if pd is not None else []
         twin, rescue = pchk.check_cache_twin(sv.perf_cache(), f) if f.format == "elf" else (None, None)
         findings += bchk.check_stripped(f, consumers, rescue)
@@ -82,7 +90,7 @@ def diagnose(inp: DoctorInputs, sv: SystemView | None = None) -> DoctorReport:
         for extra in (bchk.check_build_id(f), bchk.check_trimpath(f)):
             if extra is not None:
                 findings.append(extra)
-        if pd is not None:
+        if pd is not None and binary is not None:
             unw = pchk.check_unwinding(pd, f)
             if unw is not None:
                 findings.append(unw)
