@@ -26,7 +26,9 @@ DEMO_DIR = Path(__file__).resolve().parents[2] / "src" / "symkeep" / "demo"
 PROGRAMS = Path(__file__).resolve().parent / "programs"
 
 
-def program_dir(program: str) -> Path:
+def program_dir(program: str | Path) -> Path:
+    if isinstance(program, Path):
+        return program
     if program == "demo":
         return DEMO_DIR
     for base in (PROGRAMS, PROGRAMS_DIR):
@@ -52,13 +54,14 @@ def _tc(version: str) -> Any:
         pytest.skip(str(e))
 
 
-def custom(program: str, *, tc: str = "1.27", name: str = "", **kw: Any) -> Path:
+def custom(program: str | Path, *, tc: str = "1.27", name: str = "", **kw: Any) -> Path:
     """``symkeep.build.build(toolchain, program, out, **kw)``, cached. kw: ldflags, cgo, trimpath, env, extra_args."""
     t = _tc(tc)
     src = program_dir(program)
-    key = hashlib.sha256(repr((program, _src_hash(src), t.version, sorted(kw.items(), key=str))).encode()).hexdigest()
+    pname = src.name
+    key = hashlib.sha256(repr((pname, _src_hash(src), t.version, sorted(kw.items(), key=str))).encode()).hexdigest()
     root = cache_root() / "policy-builds"
-    out = root / f"{program}-{name or 'custom'}-go{tc}-{key[:16]}"
+    out = root / f"{pname}-{name or 'custom'}-go{tc}-{key[:16]}"
     if out.is_file():
         return out
     root.mkdir(parents=True, exist_ok=True)
