@@ -19,7 +19,7 @@ def test_tier_defaults_differ_as_documented() -> None:
     assert dev.get("retention", "symtab") == "required" and dev.get("retention", "dwarf") == "required"
     assert staging.get("retention", "symtab") == "required-unless-archived"
     assert prod.get("retention", "archive") == "if-stripped" and prod.get("retention", "prefer_stripped")
-    assert prod.fail_on_skipped and not dev.fail_on_skipped
+    assert prod.fail_on_skipped and staging.fail_on_skipped and not dev.fail_on_skipped
     assert set(TIER_DEFAULTS) == {"dev", "staging", "prod"}
 
 

@@ -68,7 +68,8 @@ def _tier(**over: dict[str, Any]) -> dict[str, dict[str, Any]]:
 #: Built-in defaults per tier (README "Policy file" shows them as a table).
 TIER_DEFAULTS: dict[str, dict[str, dict[str, Any]]] = {
     "dev": _tier(retention={"symtab": "required", "dwarf": "required"}),
-    "staging": _tier(retention={"symtab": "required-unless-archived", "dwarf": "any"}),
+    "staging": _tier(policy={"fail_on_skipped": True},
+                     retention={"symtab": "required-unless-archived", "dwarf": "any"}),
     "prod": _tier(policy={"fail_on_skipped": True},
                   retention={"symtab": "any", "dwarf": "any", "archive": "if-stripped", "prefer_stripped": True},
                   build={"race": "forbidden"}),

@@ -54,7 +54,7 @@ RULES: dict[str, RuleSpec] = {r.id: r for r in (
     _R("identity.go-build-id", "error", "Go build ID present and not redacted",
        "The Go build ID identifies the build when there is no GNU build-id; Bazel writes 'redacted'."),
     _R("identity.unique-build-id", "error", "No other bytes archived under this build ID",
-       "Two different executables under one build ID make every lookup by build ID ambiguous."),
+       "Two different executables under one build ID make every lookup by build ID ambiguous (needs --store)."),
     _R("build.trimpath", "error", "-trimpath as the policy requires",
        "-trimpath makes builds reproducible and hides build paths, but tools need a source-path mapping."),
     _R("build.vcs", "error", "VCS revision recorded and tree clean",

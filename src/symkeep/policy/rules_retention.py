@@ -162,8 +162,8 @@ def rule_unique_build_id(f: CheckFacts, ctx: Ctx) -> RuleResult | None:
     rule = "identity.unique-build-id"
     if not ctx.policy.get("identity", "unique_build_id") or ctx.policy.severity(rule) == "off":
         return None
-    if not f.gnu_id and not f.go_id:
-        return None
+    if not f.gnu_id and not f.go_id or ctx.archive.name == "(none)":
+        return None  # only with a store to look in
     st = ctx.archived(f)
     if st.unavailable:
         return ctx.result(rule, "skip", f"skipped: {st.unavailable}", {}, "pass --store URL to check the archive")
