@@ -55,6 +55,14 @@ def test_cgo_binary_profiled_with_go_tool_pprof(tmp_path: Path) -> None:
     rep = diagnose(DoctorInputs(binary=str(exe), profile=str(out)), SystemView(home=str(home)))
     f = _expect(rep, "cgo-text-start")
     assert f.data["shift"] > 0 and f.data["agree_shifted"] >= 0.75 * (f.data["locations"] - f.data["agree"])
+    # the fix it gives works: re-symbolized by symkeep, the names agree with the runtime's own profile
+    fixed = tmp_path / "fixed.pb.gz"
+    r = run_cli(["symbolize", str(out), "--binary", str(exe), "--force", "-o", str(fixed), "-q"])
+    assert r.code == 0, r
+    assert "cgo-text-start" not in _problems(diagnose(DoctorInputs(binary=str(exe), profile=str(fixed)),
+                                                      SystemView(home=str(home))))
+    again = names(read_profile(fixed))
+    assert sum(1 for a in common if again.get(a) == truth[a]) >= 0.95 * len(common)
     # the runtime's own profile of the same binary is right: the doctor says so (no problem)
     ok = diagnose(DoctorInputs(binary=str(exe), profile=str(good)), SystemView(home=str(home)))
     assert "cgo-text-start" not in _problems(ok)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from symkeep.binfmt.debugdirs import build_id_debug_path
 from symkeep.golang.goversion import GoVersion
+from symkeep.policy.archive import BuildIdDirArchive
 from symkeep.policy.context import Ctx
 from symkeep.policy.facts import CheckFacts
 from symkeep.policy.model import RuleResult
@@ -14,6 +16,10 @@ _STRIP_HINT = {"symtab": "drop -s from -ldflags (keep -w to shed only DWARF)",
 
 
 def _archive_cmd(ctx: Ctx, f: CheckFacts) -> str:
+    if isinstance(ctx.archive, BuildIdDirArchive) and f.gnu_id:
+        d = build_id_debug_path(ctx.archive.root, f.gnu_id)
+        return (f"symkeep restore {f.path} --install {ctx.archive.root} && sha256sum {d} | cut -d' ' -f1 > "
+                f"{d}.sha256")
     return f"symkeep archive --store {ctx.archive.name if ctx.archive.name != '(none)' else 'URL'} {f.path}"
 
 
