@@ -8,6 +8,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from fixtures.env import require_tool
 from symkeep.policy.archive import BuildIdDirArchive
 from symkeep.policy.model import RULES
@@ -280,3 +282,19 @@ def test_every_rule_covered() -> None:
     src = Path(__file__).read_text()
     named = set(re.findall(r'(?:both|TESTED\.add)\(\s*"([a-z0-9.-]+)"', src))
     assert set(RULES) - named == set(), sorted(set(RULES) - named)
+
+
+@pytest.mark.parametrize("target", [("darwin", "arm64"), ("windows", "amd64"), ("linux", "arm64")])
+def test_other_formats_and_arches(fixture, target: tuple[str, str]) -> None:
+    """Mach-O, PE and arm64 binaries: Go rules evaluate, ELF-only rules stay out, nothing crashes."""
+    goos, goarch = target
+    b = fixture(variant="sw", goos=goos, goarch=goarch)
+    rep = check([b], "dev", {"build": {"goamd64": "v3", "min_go": "1.22"}})
+    st = {r.rule: r.status for r in rep.binaries[0].results}
+    assert st["identity.pclntab"] == "pass" and st["identity.buildinfo"] == "pass" and st["build.min-go"] == "pass"
+    assert st["retention.symtab"] == "fail"  # stripped
+    if goarch == "amd64":
+        assert st["build.goamd64"] == "fail"  # GOAMD64=v1 recorded
+    else:
+        assert "build.goamd64" not in st  # amd64 only
+    assert ("identity.gnu-build-id" in st) == (goos == "linux")
