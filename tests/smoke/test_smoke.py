@@ -163,7 +163,6 @@ def test_smoke_url_binary_and_store(tmp_path: Path) -> None:
 
 def test_unnamed_samples_fail_min_named(tmp_path: Path) -> None:
     """A real goroutine profile of the demo, with its names removed, fails the named-fraction check."""
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from doctor.helpers import strip_profile
 
     demo = _exe(tmp_path, "demo", "demo")
