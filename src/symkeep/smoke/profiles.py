@@ -89,6 +89,8 @@ def analyze(kind: str, url: str, data: bytes, module: str | None, binary_name: s
     mains: Counter[str] = Counter()
     keys: set[str] = set()
     for s in prof.sample:
+        if not s.location_id:
+            continue  # no stack at all (a goroutine caught between states): nothing to name
         res.samples += 1
         if all(good.get(lid, False) for lid in s.location_id):
             res.named += 1
