@@ -19,22 +19,22 @@ class ArchiveState:
 
     unavailable: str | None = None
     records: list[ArchivedRecord] = field(default_factory=list)
-    problems: dict[int, str | None] = field(default_factory=dict)  # index -> verify() result
+    problems: dict[int, str | None] = field(default_factory=dict)  # index -> verify() result (absent: not hashed)
 
     def usable(self, f: CheckFacts) -> list[ArchivedRecord]:
         """Records that keep this binary's debug info: a verified debug file, or a verified copy of this
         very executable (debug info can be synthesized from it), or an unstripped twin (has DWARF)."""
         out = []
         for i, r in enumerate(self.records):
-            if self.problems.get(i) is not None:
-                continue
+            if i not in self.problems or self.problems[i] is not None:
+                continue  # not verified (not needed), or failed verification
             if r.kind in ("debuginfo", "synthesized") or (
                     r.kind == "executable" and (r.sha256 == f.sha256 or r.has_dwarf)):
                 out.append(r)
         return out
 
     def evidence(self) -> list[dict[str, Any]]:
-        return [{**r.to_json(), "verified": self.problems.get(i) is None,
+        return [{**r.to_json(), "verified": (self.problems[i] is None) if i in self.problems else None,
                  **({"problem": self.problems[i]} if self.problems.get(i) else {})}
                 for i, r in enumerate(self.records)]
 
