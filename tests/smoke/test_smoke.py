@@ -207,3 +207,14 @@ def test_usage_errors() -> None:
     assert run_cli(["smoke", "--min-named", "2", "--url", "http://127.0.0.1:1"]).code == 2
     r = run_cli(["smoke", "--", "/nonexistent/prog"])
     assert r.code == 3 and "no such program" in r.stderr
+
+
+def test_endpoint_from_flag(tmp_path: Path) -> None:
+    demo = _exe(tmp_path, "demo", "demo")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    r = run_cli(["smoke", "--seconds", "1", "--", str(demo), "-addr", f"127.0.0.1:{port}"])
+    assert r.code == 0, r
+    assert f"http://127.0.0.1:{port}/debug/pprof/ answers (found by flag 127.0.0.1:{port})" in r.stdout
+    assert running(demo) == []
