@@ -23,6 +23,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "restore": ("symkeep.cli.cmd_restore", "Write an ELF debug file (symtab + DWARF) from .gopclntab."),
     "matrix": ("symkeep.cli.cmd_matrix", "Measure size vs. observability of build flags on your program."),
     "demo": ("symkeep.cli.cmd_demo", "Build the bundled demo service in several variants and inspect them."),
+    "check": ("symkeep.cli.cmd_check", "Gate Go binaries on a retention policy (tiers, archive, build settings, size)."),
+    "smoke": ("symkeep.cli.cmd_smoke", "Start a service (or use a URL) and check its pprof profiles are named."),
+    "doctor": ("symkeep.cli.cmd_doctor", "Explain why a profile or flame graph is blank or wrong, with the fix."),
 }
 
 
