@@ -23,6 +23,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "restore": ("symkeep.cli.cmd_restore", "Write an ELF debug file (symtab + DWARF) from .gopclntab."),
     "matrix": ("symkeep.cli.cmd_matrix", "Measure size vs. observability of build flags on your program."),
     "demo": ("symkeep.cli.cmd_demo", "Build the bundled demo service in several variants and inspect them."),
+    "split": ("symkeep.cli.cmd_split", "Split an ELF binary into a stripped executable and a debug file."),
+    "archive": ("symkeep.cli.cmd_archive", "Store binaries and debug files by build ID (local store, S3, or server)."),
+    "serve": ("symkeep.cli.cmd_serve", "Serve a store over the debuginfod protocol, with uploads and metrics."),
+    "store": ("symkeep.cli.cmd_store", "Verify a symbol store, list it, make upload tokens."),
 }
 
 

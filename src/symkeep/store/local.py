@@ -30,7 +30,7 @@ from symkeep.errors import NotFoundError, OutputError, UsageError
 from symkeep.store.audit import GENESIS, AuditEntry, now_rfc3339
 from symkeep.store.record import Record
 
-__all__ = ["LocalBackend"]
+__all__ = ["LocalBackend", "sweep_staging"]
 
 MARKER = "symkeep-store.json"
 FORMAT = 1
@@ -42,6 +42,15 @@ CREATE TABLE IF NOT EXISTS records(
 CREATE INDEX IF NOT EXISTS records_file ON records(file);
 CREATE TABLE IF NOT EXISTS audit(seq INTEGER PRIMARY KEY, entry TEXT NOT NULL);
 """
+
+
+def sweep_staging(d: Path) -> None:
+    """Remove staging files (``<pid>-<rand>``) left by processes that died (SIGKILL mid-upload)."""
+    for p in d.iterdir():
+        pid_s = p.name.split("-", 1)[0]
+        if pid_s.isdigit() and int(pid_s) != os.getpid() and not _pid_alive(int(pid_s)):
+            with contextlib.suppress(OSError):
+                p.unlink()
 
 
 def _pid_alive(pid: int) -> bool:
@@ -76,7 +85,7 @@ class LocalBackend:
         except PermissionError as e:
             raise OutputError(f"store {self.root}: {e.strerror}") from e
         self._tls = threading.local()
-        self._sweep_staging()
+        sweep_staging(self.root / "tmp")
         with self._db() as db:
             db.executescript(_SCHEMA)
 
@@ -99,14 +108,6 @@ class LocalBackend:
             yield self._conn()
         except sqlite3.DatabaseError as e:
             raise OutputError(f"store index {self.root / 'index.sqlite'}: {e}") from e
-
-    def _sweep_staging(self) -> None:
-        """Remove staging files left by processes that died (SIGKILL mid-upload)."""
-        for p in (self.root / "tmp").iterdir():
-            pid_s = p.name.split("-", 1)[0]
-            if pid_s.isdigit() and int(pid_s) != os.getpid() and not _pid_alive(int(pid_s)):
-                with contextlib.suppress(OSError):
-                    p.unlink()
 
     def staging_dir(self) -> Path:
         return self.root / "tmp"

@@ -50,6 +50,7 @@ class Record:
     rank: int
     path: str = ""  # source path for kind 'source', else ""
     file: str = ""  # the archived file's original path (X-DEBUGINFOD-FILE, /metadata)
+    archive: str = ""  # upstream's X-DEBUGINFOD-ARCHIVE for a federated file, else ""
     gnu_build_id: str | None = None
     go_build_id: str | None = None
     format: str = ""

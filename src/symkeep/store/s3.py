@@ -81,6 +81,9 @@ class S3Backend:
         self._recs: dict[str, Record] = {}
         self._audit_tail: tuple[int, str] | None = None
         (self.cache / "tmp").mkdir(parents=True, exist_ok=True)
+        from symkeep.store.local import sweep_staging
+
+        sweep_staging(self.cache / "tmp")
         try:
             self._client.head_bucket(Bucket=self.bucket)
         except self._errors as e:

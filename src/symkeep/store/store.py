@@ -70,7 +70,8 @@ class Store:
     # -- writing ----------------------------------------------------------------------------------
     def ingest(self, path: str | os.PathLike[str], *, kind: str | None = None, info: ArtifactInfo | None = None,
                keys: list[str] | None = None, source_path: str = "", uploader: str = "",
-               file_name: str | None = None, sha: tuple[str, int] | None = None) -> list[PutResult]:
+               file_name: str | None = None, sha: tuple[str, int] | None = None,
+               archive: str = "") -> list[PutResult]:
         """Store the file at ``path`` under every build ID it carries (or ``keys``), as ``kind``."""
         p = Path(path)
         if info is None and kind != "source":
@@ -83,7 +84,7 @@ class Store:
         rank = rank_for(kind, bool(info and info.has_dwarf))
         base = Record(build_id="", kind=kind, sha256=sha256, size=size, rank=rank, path=source_path,
                       file=file_name if file_name is not None else str(p), uploaded_at=now_rfc3339(),
-                      uploader=uploader)
+                      uploader=uploader, archive=archive)
         if info is not None:
             for f in ("gnu_build_id", "go_build_id", "format", "arch", "go_version", "module", "module_version",
                       "vcs_revision", "vcs_modified", "settings", "has_dwarf", "has_symtab", "has_pclntab",
