@@ -48,4 +48,8 @@ def unquote_id(component: str) -> str:
     """A raw (still percent-encoded) URL path component back to a validated, canonical build ID."""
     if len(component) > 3 * MAX_ID_LEN:
         raise UsageError(f"bad build ID: length {len(component)}")
-    return normalize_id(unquote(component, errors="strict"))
+    try:
+        text = unquote(component, errors="strict")
+    except UnicodeDecodeError:
+        raise UsageError("bad build ID: invalid percent-encoding") from None
+    return normalize_id(text)
