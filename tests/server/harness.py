@@ -189,6 +189,9 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "local":
         return str(tmp_path / "store")
     sw: Seaweed = request.getfixturevalue("seaweed")
+    mp: pytest.MonkeyPatch = request.getfixturevalue("monkeypatch")
+    mp.setenv("AWS_ACCESS_KEY_ID", S3_KEY)  # for tests that open the store in-process
+    mp.setenv("AWS_SECRET_ACCESS_KEY", S3_SECRET)
     return sw.new_store()
 
 
