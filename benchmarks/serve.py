@@ -1,11 +1,13 @@
 """`symkeep serve` vs elfutils `debuginfod` serving the same files, measured with `wrk` on loopback.
 
 Files: the Go compiler (`cmd/compile`) built WITH DWARF, split by `symkeep split` (objcopy) into a
-stripped executable and a ~20 MB debug file; the section closest to 4 KB of the debug file. Both servers
-get the same two files (elfutils scans the directory; symkeep archives it). For each object, GET and
-HEAD, `wrk -t2 -c64 -dNs --latency`: requests/s, p50/p99 latency, MB/s, non-2xx count; the ratio
-symkeep/debuginfod is printed. elfutils answers HEAD with 400 (its errors are printed, no ratio).
-Then a soak of 100,000 small GETs against symkeep with its RSS sampled every 0.5 s.
+stripped executable and its debug file, whose DWARF is then decompressed (24 MB) and given a 4,096-byte
+section `.bench4k` (objcopy `--add-section`; no section of a Go binary is near 4 KB). Both servers get the
+same two files (elfutils scans the directory; symkeep archives it). GET: `wrk -t2 -c64 -dNs --latency
+--timeout 30s`; HEAD: `ab -i -k -c64 -t N` (wrk waits for a body after HEAD and never completes one).
+Printed: requests/s, p50/p99 latency, MB/s, errors (non-2xx and socket errors) and the ratio
+symkeep/debuginfod. elfutils answers HEAD with 400 (its errors are printed, no ratio). Then a soak of
+100,000 small GETs (`ab -n 100000`) against symkeep with the RSS of all its processes sampled every 0.25 s.
 
     python -m benchmarks.serve [--duration 5] [--workers 1 --workers 2] [--soak 100000]
 """
@@ -21,21 +23,12 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from pathlib import Path
 
 from benchmarks.common import ROOT, bench_cache, compile_with_dwarf
-
-HEAD_LUA = 'wrk.method = "HEAD"\n'
-COUNT_LUA = """
-local n = 0
-local limit = tonumber(os.getenv("SOAK_PER_THREAD"))
-response = function(status, headers, body)
-  n = n + 1
-  if n >= limit then wrk.thread:stop() end
-end
-"""
 
 
 def _free_port() -> int:
@@ -75,7 +68,7 @@ def _ms(text: str) -> float:
 
 def wrk(url: str, duration: int, conns: int, lua: str | None = None, env: dict[str, str] | None = None
         ) -> dict[str, float]:
-    cmd = ["wrk", "-t2", f"-c{conns}", f"-d{duration}s", "--latency"]
+    cmd = ["wrk", "-t2", f"-c{conns}", f"-d{duration}s", "--latency", "--timeout", "30s"]
     tmp = None
     if lua:
         fd, tmp = tempfile.mkstemp(suffix=".lua")
@@ -107,6 +100,32 @@ def wrk(url: str, duration: int, conns: int, lua: str | None = None, env: dict[s
     return res
 
 
+def ab(url: str, conns: int, *, duration: int | None = None, count: int | None = None, head: bool = False
+       ) -> dict[str, float]:
+    """ApacheBench (keep-alive): the one load tool here that completes HEAD requests."""
+    cmd = ["ab", "-q", "-k", "-c", str(conns), "-s", "60"]
+    if head:
+        cmd.append("-i")
+    cmd += ["-t", str(duration), "-n", "100000000"] if duration else ["-n", str(count)]
+    out = subprocess.run([*cmd, url], capture_output=True, text=True, timeout=(duration or 600) + 600).stdout
+    res = {"rps": 0.0, "mbs": 0.0, "p50": float("nan"), "p99": float("nan"), "errors": 0.0, "requests": 0.0}
+    for line in out.splitlines():
+        s = line.strip()
+        if s.startswith("Requests per second:"):
+            res["rps"] = float(s.split()[3])
+        elif s.startswith("Transfer rate:"):
+            res["mbs"] = float(s.split()[2]) / 1024
+        elif s.startswith("50%"):
+            res["p50"] = float(s.split()[1])
+        elif s.startswith("99%"):
+            res["p99"] = float(s.split()[1])
+        elif s.startswith(("Failed requests:", "Non-2xx responses:")):
+            res["errors"] += float(s.split(":")[1].split()[0])
+        elif s.startswith("Complete requests:"):
+            res["requests"] = float(s.split(":")[1])
+    return res
+
+
 def _rss_tree(pid: int) -> int:
     """Resident bytes of a process and its children (the workers)."""
     total = 0
@@ -123,27 +142,31 @@ def _rss_tree(pid: int) -> int:
     return total
 
 
-def prepare(work: Path) -> tuple[Path, Path, str, str]:
-    """(stripped, debug file, GNU build-id, section name ~4 KB)."""
+SECTION = ".bench4k"
+
+
+def prepare() -> tuple[Path, Path, str, str]:
+    """(stripped, debug file, GNU build-id, the 4 KB section's name), cached under bench_cache()/serve."""
     big = compile_with_dwarf("1.27")
     files = bench_cache() / "serve"
     files.mkdir(exist_ok=True)
     exe, dbg = files / "compile", files / "compile.debug"
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
     if not dbg.is_file():
-        subprocess.run([sys.executable, "-m", "symkeep", "split", str(big), "-o", str(exe), "--debug-out", str(dbg)],
-                       check=True, env=env)
+        split_dbg = files / "compile.split.debug"
+        subprocess.run([sys.executable, "-m", "symkeep", "split", str(big), "-o", str(exe), "--debug-out",
+                        str(split_dbg)], check=True, env=env)
+        blob = files / "bench4k.bin"
+        blob.write_bytes(os.urandom(4096))
+        tmp = files / "compile.debug.tmp"
+        subprocess.run(["objcopy", "--decompress-debug-sections", f"--add-section={SECTION}={blob}",
+                        str(split_dbg), str(tmp)], check=True)
+        os.replace(tmp, dbg)
+        split_dbg.unlink()
+        blob.unlink()
     out = subprocess.run(["readelf", "-n", str(dbg)], capture_output=True, text=True, check=True).stdout
     bid = out.split("Build ID:", 1)[1].split()[0]
-    secs = subprocess.run(["readelf", "-SW", str(dbg)], capture_output=True, text=True, check=True).stdout
-    best = ("", 1 << 62)
-    for ln in secs.splitlines():
-        m = re.match(r"\s*\[\s*\d+\]\s+(\S+)\s+(\S+)\s+\S+\s+\S+\s+([0-9a-f]+)", ln)
-        if m and m.group(2) not in ("NOBITS", "NULL"):
-            size = int(m.group(3), 16)
-            if abs(size - 4096) < abs(best[1] - 4096):
-                best = (m.group(1), size)
-    return exe, dbg, bid, best[0]
+    return exe, dbg, bid, SECTION
 
 
 def main() -> None:
@@ -151,24 +174,24 @@ def main() -> None:
     ap.add_argument("--duration", type=int, default=5)
     ap.add_argument("--connections", type=int, default=64)
     ap.add_argument("--workers", type=int, action="append")
-    ap.add_argument("--soak", type=int, default=100_000)
+    ap.add_argument("--soak", type=int, default=100_000, help="requests in the RSS soak (0: none)")
     args = ap.parse_args()
-    for tool in ("wrk", "debuginfod"):
+    for tool in ("wrk", "ab", "debuginfod", "objcopy"):
         if shutil.which(tool) is None:
             raise SystemExit(f"{tool} not installed (scripts/install-system-deps.sh)")
     workers = args.workers or [1, 2]
     work = Path(tempfile.mkdtemp(prefix="symkeep-bench-serve-"))
     procs: list[subprocess.Popen[str]] = []
     try:
-        exe, dbg, bid, section = prepare(work)
+        exe, dbg, bid, section = prepare()
         files = work / "files"
         files.mkdir()
         for f in (exe, dbg):
             os.link(f, files / f.name) if os.stat(f).st_dev == os.stat(files).st_dev else shutil.copy2(f, files)
         sec_size = len(subprocess.run(["objcopy", f"--dump-section={section}=/dev/stdout", str(dbg), "/dev/null"],
                                       capture_output=True, check=True).stdout)
-        print(f"files: debug file {dbg.stat().st_size / 1e6:.1f} MB, section {section} ({sec_size} bytes), "
-              f"build-id {bid}")
+        print(f"files: debug file {dbg.stat().st_size / 1e6:.1f} MB (DWARF uncompressed), section {section} "
+              f"({sec_size} bytes), build-id {bid}")
         env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
         env.pop("DEBUGINFOD_URLS", None)
         store = work / "store"
@@ -192,17 +215,20 @@ def main() -> None:
             servers[name] = url
             sym[name] = p
             _wait(f"{url}/buildid/{bid}/debuginfo")
-        cases = [("4 KB section", f"/buildid/{bid}/section/{section}"), ("20 MB debuginfo", f"/buildid/{bid}/debuginfo")]
+        cases = [("4 KB section", f"/buildid/{bid}/section/{section}"),
+                 (f"{dbg.stat().st_size / 1e6:.0f} MB debuginfo", f"/buildid/{bid}/debuginfo")]
         rows = []
         for label, path in cases:
             for method in ("GET", "HEAD"):
                 base = None
                 for name, url in servers.items():
-                    r = wrk(url + path, args.duration, args.connections, HEAD_LUA if method == "HEAD" else None)
+                    r = (ab(url + path, args.connections, duration=args.duration, head=True) if method == "HEAD"
+                         else wrk(url + path, args.duration, args.connections))
                     if name == "debuginfod":
                         base = r
                     rows.append((label, method, name, r, base))
-        print(f"\nwrk -t2 -c{args.connections} -d{args.duration}s on loopback (2 cores shared with wrk)")
+        print(f"\nGET: wrk -t2 -c{args.connections} -d{args.duration}s; HEAD: ab -k -c{args.connections} "
+              f"-t{args.duration}; loopback, 2 cores shared with the load generator")
         print(f"{'object':<16} {'method':<6} {'server':<22} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'MB/s':>9} "
               f"{'errors':>7}  ratio req/s, MB/s")
         for label, method, name, r, base in rows:
@@ -214,29 +240,32 @@ def main() -> None:
                 ratio = "(debuginfod failed this case)"
             print(f"{label:<16} {method:<6} {name:<22} {r['rps']:>9.0f} {r['p50']:>8.2f} {r['p99']:>8.2f} "
                   f"{r['mbs']:>9.1f} {int(r['errors']):>7}  {ratio}")
+        if args.soak <= 0:
+            return
         # soak: N small GETs against the last symkeep configuration, RSS sampled
         name = list(sym)[-1]
         url = servers[name]
         p = sym[name]
         samples: list[int] = []
-        senv = {**os.environ, "SOAK_PER_THREAD": str(args.soak // 2)}
-        soak = subprocess.Popen(["wrk", "-t2", f"-c{args.connections}", "-d600s", "-s", "/dev/stdin",
-                                 url + cases[0][1]], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=senv)
-        assert soak.stdin is not None
-        soak.stdin.write(COUNT_LUA)
-        soak.stdin.close()
+        done = threading.Event()
+
+        def sample() -> None:
+            while not done.is_set():
+                samples.append(_rss_tree(p.pid))
+                time.sleep(0.25)
+
+        th = threading.Thread(target=sample)
+        th.start()
         t0 = time.monotonic()
-        while soak.poll() is None:
-            samples.append(_rss_tree(p.pid))
-            time.sleep(0.5)
-        out = soak.stdout.read() if soak.stdout else ""
+        r = ab(url + cases[0][1], args.connections, count=args.soak)
         secs = time.monotonic() - t0
-        nreq = next((s.split()[0] for s in out.splitlines() if "requests in" in s), "?")
-        non2xx = next((s.split(":")[1].strip() for s in out.splitlines() if "Non-2xx" in s), "0")
-        mb = [s / 1e6 for s in samples] or [0.0]
+        done.set()
+        th.join()
+        mb = [x / 1e6 for x in samples] or [0.0]
         q = max(1, len(mb) // 4)
-        print(f"\nsoak: {nreq} requests to {name} in {secs:.1f} s, non-2xx {non2xx}; RSS (all processes) "
-              f"first quarter max {max(mb[:q]):.1f} MB, last quarter max {max(mb[-q:]):.1f} MB, peak {max(mb):.1f} MB "
+        print(f"\nsoak: {int(r['requests'])} GETs of the 4 KB section to {name} in {secs:.1f} s "
+              f"({r['rps']:.0f} req/s), errors {int(r['errors'])}; RSS of all its processes: first quarter max "
+              f"{max(mb[:q]):.1f} MB, last quarter max {max(mb[-q:]):.1f} MB, peak {max(mb):.1f} MB "
               f"({len(mb)} samples) -> {'flat' if max(mb[-q:]) <= max(mb[:q]) * 1.1 + 5 else 'GROWING'}")
     finally:
         for pr in procs:

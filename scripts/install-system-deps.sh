@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # System tools the tests compare against (real binutils, gdb, llvm-symbolizer, perf, elfutils'
 # debuginfod-find and debuginfod, Debian's Go 1.19, headless Chromium, a ppc64le cross gcc) and the
-# HTTP load generator of benchmarks/serve.py (wrk). Skips apt when all are present.
+# HTTP load generators of benchmarks/serve.py (wrk, ab). Skips apt when all are present.
 set -euo pipefail
 need=()
 command -v gdb >/dev/null || need+=(gdb)
@@ -11,6 +11,7 @@ command -v perf >/dev/null || need+=(linux-perf)
 command -v debuginfod-find >/dev/null || need+=(debuginfod elfutils)
 command -v debuginfod >/dev/null || need+=(debuginfod)
 command -v wrk >/dev/null || need+=(wrk)
+command -v ab >/dev/null || need+=(apache2-utils)  # benchmarks/serve.py: HEAD requests (wrk cannot)
 command -v chromium >/dev/null || need+=(chromium chromium-driver)
 command -v gcc >/dev/null || need+=(gcc)
 command -v ld64.lld-16 >/dev/null || need+=(lld-16 llvm-16)

@@ -44,7 +44,7 @@ async def _serve(config: ServerConfig, sock: socket.socket) -> None:
     runner = web.AppRunner(app, handle_signals=False) if config.access_log else \
         web.AppRunner(app, handle_signals=False, access_log=None)
     await runner.setup()
-    site = web.SockSite(runner, sock, shutdown_timeout=5.0)
+    site = web.SockSite(runner, sock, shutdown_timeout=5.0, backlog=1024)
     await site.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

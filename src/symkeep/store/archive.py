@@ -140,6 +140,9 @@ def archive_paths(inputs: list[str], sink: Sink, *, synthesize: bool = True, key
                 summ.skipped.append({"path": str(path), "reason": str(e)})
         if progress:
             progress.advance(str(path))
+    # a real DWARF debug file for the same build in this run makes the synthesized one pointless
+    dwarf_ids = {r.build_id for r in summ.results if r.rank >= 3 and r.kind in ("debuginfo", "executable")}
+    pending_synth = [(p, i) for p, i in pending_synth if not (set(i.ids) & dwarf_ids)]
     if pending_synth:
         if progress:
             progress.phase("synthesize", len(pending_synth))
@@ -147,7 +150,7 @@ def archive_paths(inputs: list[str], sink: Sink, *, synthesize: bool = True, key
             try:
                 data = synthesizer(path) if synthesizer else _synthesize(path)
                 summ.results.extend(sink.put_bytes(data, "synthesized", info, [key] if key else info.ids,
-                                                   str(path) + ".debug"))
+                                                   os.path.abspath(path) + ".debug"))
             except SymkeepError as e:
                 summ.skipped.append({"path": str(path), "reason": f"no synthesized debug file: {e}"})
             if progress:
@@ -195,7 +198,7 @@ class StoreSink:
             source_path: str = "") -> list[PutResult]:
         return self.store.ingest(path, kind=kind, info=None if kind == "source" else info,
                                  keys=keys or (info.ids if info else None), source_path=source_path,
-                                 uploader=self.uploader, file_name=str(path))
+                                 uploader=self.uploader, file_name=os.path.abspath(path))
 
     def put_bytes(self, data: bytes, kind: str, info: ArtifactInfo, keys: list[str],
                   file_name: str) -> list[PutResult]:

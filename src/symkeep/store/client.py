@@ -75,7 +75,8 @@ class ServerSink:
         explicit = keys is not None and kind != "source" and (info is None or keys != info.ids)
         key = (keys or (info.ids if info else []))[0]
         with open(path, "rb") as f:
-            return self._put(key, kind, f, os.fstat(f.fileno()).st_size, str(path), explicit, source_path)
+            return self._put(key, kind, f, os.fstat(f.fileno()).st_size, os.path.abspath(path), explicit,
+                             source_path)
 
     def put_bytes(self, data: bytes, kind: str, info: ArtifactInfo, keys: list[str],
                   file_name: str) -> list[PutResult]:
