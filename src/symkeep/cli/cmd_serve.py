@@ -44,9 +44,11 @@ def parse_size(text: str, what: str) -> int:
               help="Do not synthesize /debuginfo for a stored stripped Go executable on demand.")
 @click.option("--cache-dir", default=None, help="Local blob cache for an S3 store (default ~/.cache/symkeep/s3-blobs).")
 @click.option("--access-log", is_flag=True, help="Log every request to stderr.")
+@click.option("--json", "as_json", is_flag=True,
+              help='Announce the bound address as one JSON line ({"url", "store", "workers", "pid"}).')
 def command(store_url: str | None, listen: str, workers: int, token_file: str | None, read_token: bool,
             max_upload: str, upstreams: tuple[str, ...], no_upstream: bool, no_synthesize: bool,
-            cache_dir: str | None, access_log: bool) -> None:
+            cache_dir: str | None, access_log: bool, as_json: bool) -> None:
     """Serve the debuginfod protocol (GET/HEAD /buildid/ID/debuginfo|executable|section/NAME|source/PATH)
     from a store, with uploads (PUT, bearer token), /metadata, /metrics and /healthz. ID is a GNU
     build-id or a Go build ID (with '/' sent as %2F)."""
@@ -67,6 +69,13 @@ def command(store_url: str | None, listen: str, workers: int, token_file: str | 
     def ready(url: str) -> None:
         from symkeep.store import default_store_url
 
+        if as_json:
+            import json
+
+            sys.stdout.write(json.dumps({"url": url, "store": store_url or default_store_url(), "workers": workers,
+                                         "pid": os.getpid()}) + "\n")
+            sys.stdout.flush()
+            return
         sys.stdout.write(f"symkeep serve: listening on {url} (store {store_url or default_store_url()}, "
                          f"{workers} worker{'s' if workers > 1 else ''})\n")
         sys.stdout.flush()

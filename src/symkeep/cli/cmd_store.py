@@ -9,8 +9,17 @@ import click
 
 
 @click.group("store")
-def command() -> None:
-    """Inspect and maintain a symbol store."""
+@click.option("--json", "as_json", is_flag=True, help="JSON output for every subcommand (same as their --json).")
+@click.pass_context
+def command(ctx: click.Context, as_json: bool) -> None:
+    """Inspect and maintain a symbol store (verify, ls, add-token)."""
+    ctx.obj = {"json": as_json}
+
+
+def _json(as_json: bool) -> bool:
+    """A subcommand's --json, or the group's."""
+    parent = click.get_current_context().parent
+    return as_json or bool(parent is not None and (parent.obj or {}).get("json"))
 
 
 @command.command("verify")
@@ -23,6 +32,7 @@ def verify(store_url: str | None, expect_head: str | None, as_json: bool) -> Non
     from symkeep.store import open_store
     from symkeep.store.verify import verify_store
 
+    as_json = _json(as_json)
     store = open_store(store_url)
     try:
         rep = verify_store(store)
@@ -51,6 +61,7 @@ def ls(store_url: str | None, as_json: bool) -> None:
     """List every record (build ID, kind, rank, size, module, file)."""
     from symkeep.store import open_store
 
+    as_json = _json(as_json)
     store = open_store(store_url)
     try:
         for r in store.iter_records():
@@ -67,7 +78,8 @@ def ls(store_url: str | None, as_json: bool) -> None:
 @click.argument("name")
 @click.option("--token-file", required=True, type=click.Path(dir_okay=False), help="File to append the hash to.")
 @click.option("--role", type=click.Choice(["write", "read"]), default="write", show_default=True)
-def add_token(name: str, token_file: str, role: str) -> None:
+@click.option("--json", "as_json", is_flag=True, help='Print {"name", "role", "token"}.')
+def add_token(name: str, token_file: str, role: str, as_json: bool) -> None:
     """Create a random token NAME, append its sha256 to TOKEN_FILE and print the token (once)."""
     import os
 
@@ -84,4 +96,7 @@ def add_token(name: str, token_file: str, role: str) -> None:
             os.fsync(f.fileno())
     except OSError as e:
         raise OutputError(f"{token_file}: {e.strerror or e}") from e
-    click.echo(tok)
+    if _json(as_json):
+        sys.stdout.write(json.dumps({"name": name, "role": role, "token": tok, "token_file": token_file}) + "\n")
+    else:
+        click.echo(tok)
