@@ -165,3 +165,32 @@ def test_metadata_metrics_healthz(tmp_path: Path, fixture: Callable[..., Path]) 
         st, _, body = http("GET", f"{url}/healthz")
         assert st == 200 and body == b"ok\n"
     assert os.path.exists(tmp_path / "store" / "index.sqlite")
+
+
+def test_sources_and_on_demand_synthesis(fixture: Callable[..., Path], tmp_path: Path) -> None:
+    """`archive --sources` + `debuginfod-find source`; /debuginfo of an executable archived without a debug
+    file is synthesized on the first request (what `symkeep restore` writes), marked by a header."""
+    require_tool("debuginfod-find")
+    full = fixture(variant="default", toolchain="1.27")
+    sw = fixture(variant="sw", toolchain="1.21")
+    store = tmp_path / "store"
+    main_go = next(ln.split('"')[1] for ln in subprocess.run(
+        ["gdb", "-batch", "-nx", "-ex", "info line main.main", str(full)], capture_output=True, text=True,
+        timeout=120).stdout.splitlines() if ln.startswith("Line "))
+    assert Path(main_go).is_file()
+    symkeep("archive", "--store", str(store), "--sources", "--source-root", str(Path(main_go).parent), str(full),
+            check=True)
+    symkeep("archive", "--store", str(store), "--no-synthesize", str(sw), check=True)
+    with replicas(str(store), tmp_path, n=1) as (servers, _):
+        url = servers[0].url
+        r = debuginfod_find(url, tmp_path / "c", "source", gnu_build_id_readelf(full), main_go)
+        assert r.returncode == 0, r.stderr
+        assert Path(r.stdout.strip()).read_bytes() == Path(main_go).read_bytes()
+        r = debuginfod_find(url, tmp_path / "c", "source", gnu_build_id_readelf(full), "/etc/passwd")
+        assert r.returncode != 0
+        go_id = go_build_id_objcopy(sw, tmp_path).replace("/", "%2F")
+        st, hdr, body = http("GET", f"{url}/buildid/{go_id}/debuginfo")
+        assert st == 200 and hdr.get("X-Symkeep-Synthesized") == "1"
+        ref = tmp_path / "ref.debug"
+        symkeep("restore", str(sw), "-o", str(ref), check=True)
+        assert body == ref.read_bytes()

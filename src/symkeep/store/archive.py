@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from symkeep.binfmt import detect_format
-from symkeep.errors import InputError, SymkeepError, UnsupportedError
+from symkeep.errors import AuthError, InputError, OutputError, SymkeepError, ToolError, UnsupportedError
 from symkeep.fsio import check_input_file
 from symkeep.store.meta import ArtifactInfo, describe
 from symkeep.store.store import PutResult, Store
@@ -132,6 +132,8 @@ def archive_paths(inputs: list[str], sink: Sink, *, synthesize: bool = True, key
                 pending_synth.append((path, info))
             if sources and info.has_pclntab:
                 _archive_sources(path, info, keys, sink, source_roots or [], summ)
+        except (ToolError, AuthError, OutputError):
+            raise  # the sink failed (server down, bad token, disk full): nothing further can succeed
         except SymkeepError as e:
             if explicit:
                 summ.errors.append({"path": str(path), "error": str(e)})
