@@ -219,6 +219,7 @@ def main() -> None:
             _wait(f"{url}/buildid/{bid}/debuginfo")
         cases = [("4 KB section", f"/buildid/{bid}/section/{section}"),
                  (f"{dbg.stat().st_size / 1e6:.0f} MB debuginfo", f"/buildid/{bid}/debuginfo")]
+        load0 = os.getloadavg()[0]
         rows = []
         for label, path in cases:
             for method in ("GET", "HEAD"):
@@ -234,7 +235,7 @@ def main() -> None:
                     rows.append((label, method, name, best[name], base))
         print(f"\nGET: wrk -t2 -c{args.connections} -d{args.duration}s; HEAD: ab -k -c{args.connections} "
               f"-t{args.duration}; best of {args.rounds} interleaved rounds; loopback, 2 cores shared with the "
-              f"load generator; load average before: {os.getloadavg()[0]:.1f}")
+              f"load generator; 1-min load average at the start {load0:.1f}, at the end {os.getloadavg()[0]:.1f}")
         print(f"{'object':<16} {'method':<6} {'server':<22} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'MB/s':>9} "
               f"{'errors':>7}  ratio req/s, MB/s")
         for label, method, name, r, base in rows:
