@@ -80,8 +80,10 @@ def _check_maxsize(request: web.Request, size: int) -> None:
                                              f"X-DEBUGINFOD-MAXSIZE {limit}\n")
 
 
-async def resolve(ctx: ServerContext, request: web.Request, bid: str, kind: str, path: str) -> Record | None:
-    key = (bid, kind, path)
+async def resolve(ctx: ServerContext, request: web.Request, bid: str, kind: str, path: str,
+                  synthesize: bool = True) -> Record | None:
+    """The record a request gets; on a miss, synthesize (``/debuginfo`` only) and then federate."""
+    key = (bid, kind, path, synthesize)
     hit = ctx.resolved.get(key)
     if hit is not None:
         ctx.metrics.inc("resolve_cache", "hit")
@@ -89,7 +91,7 @@ async def resolve(ctx: ServerContext, request: web.Request, bid: str, kind: str,
     ctx.metrics.inc("resolve_cache", "miss")
     store = ctx.store
     rec = (await ctx.blocking(store.resolve, bid, kind, path)) if ctx.remote else store.resolve(bid, kind, path)
-    if rec is None and kind == "debuginfo" and ctx.config.synthesize:
+    if rec is None and kind == "debuginfo" and synthesize and ctx.config.synthesize:
         rec = await _synthesize(ctx, bid)
     if (rec is None and ctx.config.upstreams and FEDERATED_HEADER not in request.headers
             and await federate(ctx, bid, kind, path)):
@@ -153,7 +155,8 @@ def _find_section(path: Path, name: str) -> tuple[int, int, bytes | None] | None
 
 async def _section(ctx: ServerContext, request: web.Request, bid: str, name: str) -> web.StreamResponse:
     for kind in ("debuginfo", "executable"):
-        rec = await resolve(ctx, request, bid, kind, "")
+        # sections come from a real file of the build: never synthesize one just to look inside it
+        rec = await resolve(ctx, request, bid, kind, "", synthesize=False)
         if rec is None:
             continue
         path = await blob_path(ctx, rec)

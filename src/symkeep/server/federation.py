@@ -106,5 +106,6 @@ def _ingest(ctx: ServerContext, stage: os.PathLike[str], bid: str, kind: str, pa
         res = store.ingest(stage, kind=kind, info=info, keys=info.ids, uploader=f"upstream:{base}",
                            file_name=file_name, sha=sha, archive=archive)
     for r in res:
-        ctx.resolved.drop((r.build_id, kind, path))
+        for syn in (True, False):
+            ctx.resolved.drop((r.build_id, kind, path, syn))
     return any(r.status in ("stored", "exists") for r in res)

@@ -94,8 +94,9 @@ async def handle_put(request: web.Request) -> web.StreamResponse:
         with contextlib.suppress(OSError):
             stage.unlink()
     for r in results:
-        ctx.resolved.drop((r.build_id, r.kind if r.kind != "synthesized" else "debuginfo", r.path))
-        ctx.resolved.drop((r.build_id, "debuginfo", ""))
+        for syn in (True, False):
+            ctx.resolved.drop((r.build_id, r.kind, r.path, syn))
+            ctx.resolved.drop((r.build_id, "debuginfo", "", syn))
     statuses = {r.status for r in results}
     status = 201 if "stored" in statuses else (409 if statuses == {"conflict"} else 200)
     ctx.metrics.inc("uploads", "stored" if status == 201 else ("conflict" if status == 409 else "exists"))
