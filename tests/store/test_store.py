@@ -177,3 +177,22 @@ def test_default_store_location(fixture: Callable[..., Path], tmp_path: Path) ->
     assert r.returncode == 0, r.stderr
     assert (tmp_path / "xdg" / "symkeep" / "store" / "index.sqlite").is_file()
     assert symkeep("store", "verify", env=env).returncode == 0
+
+
+def test_index_kind_is_stored_per_build(fixture: Callable[..., Path], tmp_path: Path) -> None:
+    """The reserved 'index' kind (issue 13's per-build symbol index): any bytes, filed under a build's IDs."""
+    sw = fixture(variant="sw", toolchain="1.27")
+    store = open_store(str(tmp_path / "s"))
+    archive_paths([str(sw)], StoreSink(store), synthesize=False)
+    exe = store.resolve(gnu_build_id_readelf(sw), "executable")
+    assert exe is not None and exe.go_build_id
+    idx = tmp_path / "hello.symidx"
+    idx.write_bytes(b"SYMIDX\0" + os.urandom(1000))
+    res = store.ingest(idx, kind="index", keys=[exe.gnu_build_id or "", exe.go_build_id], uploader="indexer")
+    assert [r.status for r in res] == ["stored", "stored"]
+    for key in (exe.gnu_build_id or "", exe.go_build_id):
+        rec = store.lookup(key, "index")
+        assert rec is not None and store.blob_file(rec).read_bytes() == idx.read_bytes()
+    assert store.resolve(exe.go_build_id, "debuginfo") is None  # an index is never served as a debug file
+    store.close()
+    assert symkeep("store", "verify", "--store", str(tmp_path / "s")).returncode == 0

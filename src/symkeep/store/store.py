@@ -74,7 +74,7 @@ class Store:
                archive: str = "") -> list[PutResult]:
         """Store the file at ``path`` under every build ID it carries (or ``keys``), as ``kind``."""
         p = Path(path)
-        if info is None and kind != "source":
+        if info is None and kind not in ("source", "index"):  # sources and symbol indexes are not binaries
             info = describe(str(p))
         kind = check_kind(kind or (info.natural_kind if info else "source"))
         ids = [normalize_id(k) for k in (keys or (info.ids if info else []))]
