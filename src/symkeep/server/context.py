@@ -82,7 +82,8 @@ class ServerContext:
         self.metrics = Metrics()
         self.pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="symkeep")
         self.resolved = TTLCache(config.resolve_ttl)
-        self.sections = TTLCache(3600.0, 10000)
+        self.sections = TTLCache(3600.0, 4096)  # (sha256, name) -> (offset, size, bytes if small) | False
+        self.small = TTLCache(config.resolve_ttl, 1024)  # raw URL path -> (etag, headers, bytes): small sections
         self.negative = TTLCache(60.0)  # federation misses
         self._flights: dict[Any, asyncio.Future[Any]] = {}
         self.http: aiohttp.ClientSession | None = None  # upstream client (federation), made on first use

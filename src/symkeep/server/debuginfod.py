@@ -122,7 +122,7 @@ async def _synthesize(ctx: ServerContext, bid: str) -> Record | None:
 async def blob_path(ctx: ServerContext, rec: Record) -> Path:
     p = ctx.store.is_verified(rec)
     if p is not None:
-        return p
+        return Path(p)
     try:
         return await ctx.blocking(ctx.store.blob_file, rec)
     except SymkeepError:
@@ -170,16 +170,25 @@ async def _section(ctx: ServerContext, request: web.Request, bid: str, name: str
             ctx.sections.put(key, found)
         if found:
             off, size, data = found
+            etag, headers = f'"{rec.sha256[:32]}-{name}"', _debug_headers(rec, size)
+            if data is not None:  # verified bytes in memory: later requests skip the lookups (resolve_ttl)
+                ctx.small.put(request.rel_url.raw_path, (etag, headers, data))
             _check_maxsize(request, size)
             request["bytes"] = 0 if request.method == "HEAD" else size
-            return file_response(request, path, off, size, f'"{rec.sha256[:32]}-{name}"',
-                                 _debug_headers(rec, size), body=data)
+            return file_response(request, path, off, size, etag, headers, body=data)
     raise NotFoundError(f"build {bid}: no section {name}")
 
 
 async def handle_buildid(request: web.Request) -> web.StreamResponse:
     ctx = request.app[CTX]
     ctx.check_read(request)
+    small = ctx.small.get(request.rel_url.raw_path)
+    if small is not None:
+        etag, headers, data = small
+        request["endpoint"] = "section"
+        _check_maxsize(request, len(data))
+        request["bytes"] = 0 if request.method == "HEAD" else len(data)
+        return file_response(request, None, 0, len(data), etag, headers, body=data)
     bid, kind, arg = parse_buildid_path(request.rel_url.raw_path)
     request["endpoint"] = kind
     if kind == "section":

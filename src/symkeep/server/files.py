@@ -19,7 +19,7 @@ from aiohttp.typedefs import LooseHeaders
 
 __all__ = ["SMALL", "SliceResponse", "file_response", "parse_range"]
 
-SMALL = 64 << 10
+SMALL = 16 << 10  # bytes of a section kept in memory (caches hold at most 4096 + 1024 of them)
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from symkeep.errors import FormatError, NotFoundError, SymkeepError
+from symkeep.errors import FormatError, NotFoundError
 from symkeep.store.audit import now_rfc3339
 from symkeep.store.backend import Backend, open_backend
 from symkeep.store.ids import normalize_id
@@ -64,7 +64,7 @@ class Store:
     def __init__(self, backend: Backend) -> None:
         self.backend = backend
         self.url = backend.url
-        self._verified: dict[str, tuple[int, int, int, int]] = {}
+        self._verified: dict[str, tuple[str, tuple[int, int, int, int]]] = {}  # sha -> (path, stat signature)
         self._vlock = threading.Lock()
 
     # -- writing ----------------------------------------------------------------------------------
@@ -179,7 +179,7 @@ class Store:
         p = self.backend.blob_file(rec.sha256)
         st = os.stat(p)
         sig = (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
-        if self._verified.get(rec.sha256) == sig:
+        if self._verified.get(rec.sha256) == (str(p), sig):
             return p
         if st.st_size != rec.size:
             raise FormatError(f"stored blob {rec.sha256} is corrupt (size {st.st_size}, expected {rec.size}); "
@@ -190,20 +190,19 @@ class Store:
         with self._vlock:
             if len(self._verified) > 100000:
                 self._verified.clear()
-            self._verified[rec.sha256] = sig
+            self._verified[rec.sha256] = (str(p), sig)
         return p
 
-    def is_verified(self, rec: Record) -> Path | None:
-        """The blob path when it is already verified and unchanged (no hashing, no network), else None."""
-        sig0 = self._verified.get(rec.sha256)
-        if sig0 is None:
+    def is_verified(self, rec: Record) -> str | None:
+        """The blob's path when it was verified and is unchanged since (one stat, no hashing), else None."""
+        hit = self._verified.get(rec.sha256)
+        if hit is None:
             return None
         try:
-            p = self.backend.blob_file(rec.sha256)
-            st = os.stat(p)
-        except (SymkeepError, OSError):
+            st = os.stat(hit[0])
+        except OSError:
             return None
-        return p if (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns) == sig0 else None
+        return hit[0] if (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns) == hit[1] else None
 
     def iter_records(self) -> Iterator[Record]:
         return self.backend.iter_records()
