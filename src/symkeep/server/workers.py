@@ -56,6 +56,17 @@ async def _serve(config: ServerConfig, sock: socket.socket) -> None:
         await runner.cleanup()
 
 
+def _die_with_parent() -> None:
+    """Linux: SIGTERM this worker when the parent dies, even by SIGKILL (no orphaned workers on the port)."""
+    with contextlib.suppress(OSError, AttributeError):
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+        if os.getppid() == 1:  # the parent died before prctl took effect
+            os._exit(0)
+
+
 def _worker(config: ServerConfig, host: str, port: int) -> None:
     sock = _socket(host, port, listen=True)
     asyncio.run(_serve(config, sock))
@@ -81,6 +92,7 @@ def run_server(config: ServerConfig, ready: Callable[[str], None] | None = None)
             try:
                 signal.signal(signal.SIGTERM, signal.SIG_DFL)
                 signal.signal(signal.SIGINT, signal.SIG_DFL)
+                _die_with_parent()
                 placeholder.close()
                 _worker(config, config.host, port)
             except BaseException as e:  # noqa: BLE001 - a worker reports and exits
