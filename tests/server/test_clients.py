@@ -13,9 +13,7 @@ import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
-import pytest
-
-from fixtures.env import require_tool
+from fixtures.env import require_tool, unavailable
 from server.harness import (
     cli_env,
     debuginfod_find,
@@ -116,7 +114,7 @@ def test_perf_report_names_functions(store_url: str, fixture: Callable[..., Path
     file fetched from symkeep by debuginfod-find is in its build-id cache."""
     require_tool("debuginfod-find")
     if not _perf_ok():
-        pytest.skip("perf cannot record here (needs perf_event access)")
+        unavailable("perf is missing or cannot record here (needs perf_event access)")
     exe = tmp_path / "cpuhog"
     shutil.copy2(fixture(variant="sw", toolchain="1.27", program="cpuhog"), exe)
     home = tmp_path / "home"
