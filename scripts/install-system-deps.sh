@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # System tools the tests compare against (real binutils, gdb, llvm-symbolizer, perf, elfutils'
-# debuginfod-find, Debian's Go 1.19, headless Chromium, a ppc64le cross gcc). Skips apt when all are
-# present.
+# debuginfod-find and debuginfod, Debian's Go 1.19, headless Chromium, a ppc64le cross gcc) and the
+# HTTP load generators of benchmarks/serve.py (wrk, ab). Skips apt when all are present.
 set -euo pipefail
 need=()
 command -v gdb >/dev/null || need+=(gdb)
@@ -9,6 +9,9 @@ command -v readelf >/dev/null || need+=(binutils)
 command -v llvm-symbolizer >/dev/null || need+=(llvm)
 command -v perf >/dev/null || need+=(linux-perf)
 command -v debuginfod-find >/dev/null || need+=(debuginfod elfutils)
+command -v debuginfod >/dev/null || need+=(debuginfod)
+command -v wrk >/dev/null || need+=(wrk)
+command -v ab >/dev/null || need+=(apache2-utils)  # benchmarks/serve.py: HEAD requests (wrk cannot)
 command -v chromium >/dev/null || need+=(chromium chromium-driver)
 command -v gcc >/dev/null || need+=(gcc)
 command -v ld64.lld-16 >/dev/null || need+=(lld-16 llvm-16)

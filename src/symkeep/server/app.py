@@ -1,0 +1,70 @@
+"""Compose the aiohttp application from handler modules.
+
+Each module in ``MODULES`` (and any in ``ServerConfig.modules``) has ``setup(app)`` that adds its
+routes; handlers reach the shared ``ServerContext`` as ``request.app[CTX]``, name their endpoint in
+``request["endpoint"]`` (metrics label) and the body bytes in ``request["bytes"]``, and raise
+``SymkeepError`` subclasses, which one middleware turns into ``err.http_status`` with a one-line text
+body. Later features add a module (``symkeep.server.symbolize``, ``symkeep.server.ui``) to ``MODULES``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import time
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from symkeep.errors import SymkeepError
+from symkeep.server.auth import TokenSet
+from symkeep.server.context import CTX, ServerConfig, ServerContext
+from symkeep.store import open_store
+
+__all__ = ["MODULES", "make_app", "make_context"]
+
+MODULES = ["symkeep.server.debuginfod", "symkeep.server.upload", "symkeep.server.ops"]
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@web.middleware
+async def edge(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Errors to statuses, and one metrics observation per request."""
+    t0 = time.perf_counter()
+    status = 500
+    ctx = request.app[CTX]
+    try:
+        resp = await handler(request)
+        status = resp.status
+        return resp
+    except web.HTTPException as e:
+        status = e.status
+        raise
+    except SymkeepError as e:
+        status = e.http_status
+        msg = str(e).replace("\n", " ")[:2000]
+        return web.Response(status=status, text=f"symkeep: error: {msg}\n")
+    except Exception as e:  # noqa: BLE001 - a bug: one line, logged, never a traceback to the client
+        ctx.log(f"internal error on {request.method} {request.rel_url.raw_path[:200]}: {type(e).__name__}: {e}")
+        return web.Response(status=500, text="symkeep: internal error\n")
+    finally:
+        ctx.metrics.observe(request.get("endpoint", "other"), request.method, status,
+                            time.perf_counter() - t0, request.get("bytes", 0))
+
+
+def make_context(config: ServerConfig) -> ServerContext:
+    tokens = TokenSet.load(config.token_file)
+    return ServerContext(config, open_store(config.store_url, cache_dir=config.cache_dir), tokens)
+
+
+def make_app(ctx: ServerContext) -> web.Application:
+    app = web.Application(middlewares=[edge], client_max_size=1 << 20)
+    app[CTX] = ctx
+    for name in MODULES + list(ctx.config.modules):
+        importlib.import_module(name).setup(app)
+
+    async def cleanup(app: web.Application) -> None:
+        await app[CTX].aclose()
+
+    app.on_cleanup.append(cleanup)
+    return app
