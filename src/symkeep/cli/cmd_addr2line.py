@@ -104,9 +104,7 @@ def _stdin_batches(stdin: IO[str], batch_bytes: int | None = None, read_size: in
         if not chunk:
             break
         ts.push(chunk)
-        if ts.pending >= limit:
-            yield ts.take()
-        elif ts.pending and not _ready(fd):
+        if ts.pending >= limit or (ts.pending and not _ready(fd)):
             yield ts.take()
     last = ts.close()
     if last:

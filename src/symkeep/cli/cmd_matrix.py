@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from symkeep.errors import InputError, UsageError
+from symkeep.matrix.variants import DEFAULT_VARIANTS
 
 
 def _split(s: str | None) -> list[str] | None:
@@ -29,7 +30,8 @@ def _split(s: str | None) -> list[str] | None:
                    "Default: the newest toolchain found.")
 @click.option("--variants", metavar="LIST",
               help="Comma-separated default variant names and/or NAME=FLAGS[|post:strip|split|restore]; "
-                   "a leading + adds to the defaults. Default: the full set.")
+                   "a leading + adds to the defaults. Default: the full set: "
+                   + ", ".join(v.name for v in DEFAULT_VARIANTS) + ".")
 @click.option("--run-args", metavar="ARGS",
               help="Arguments that start the program with a pprof endpoint; {port} is replaced by a free "
                    "port, else the port is read from the first 127.0.0.1:PORT it prints. "
@@ -113,9 +115,10 @@ def command(pkg: Path | None, go: tuple[str, ...], variants: str | None, run_arg
         else:
             sys.stdout.write(text)
     else:
+        from symkeep.cli.render import Screen
         from symkeep.matrix.report_term import print_report
 
-        print_report(report, Console(width=max(Console().width, 160)))
+        print_report(report, Screen().rich_console())
     if not any(r.get("status") == "ok" for r in report.get("results", [])):
         sys.exit(1)
 

@@ -166,9 +166,13 @@ class Screen:
             out = []
             for i, col in enumerate(columns):
                 s = lines_per[i][n] if n < len(lines_per[i]) else ""
-                padded = s if i == last and col.justify == "left" else _pad(s, widths[i], col.justify)
                 st = styles[i]
-                out.append(self.style((padded, st)) if st and s else padded)
+                shown = self.style((s, st)) if st and s else s
+                if not (i == last and col.justify == "left"):  # pad outside the colour codes
+                    padded = _pad(s, widths[i], col.justify)
+                    lpad = len(padded) - len(padded.lstrip(" ")) if s else 0
+                    shown = " " * lpad + shown + " " * (len(padded) - lpad - len(s))
+                out.append(shown)
             self.stream.write(_GAP.join(out).rstrip() + "\n")
 
     # -- rich, for renderers that take a Console ---------------------------------------------------------
@@ -215,6 +219,9 @@ class Phases:
         self._label, self._t0, self._total = label, time.monotonic(), total
         if self._bar is not None:
             self._task = self._bar.add_task(label, total=total)
+        elif self._lines is not None:
+            self._lines.write(f"symkeep: {label} ...\n")
+            self._lines.flush()
 
     def advance(self, n: int = 1, total: int | None = None, label: str | None = None) -> None:
         if total is not None:

@@ -156,14 +156,17 @@ def verdicts(f: BinaryFacts) -> list[Verdict]:
     return out
 
 
-def advice(f: BinaryFacts, dwarf_bytes: int, symtab_bytes: int, file_size: int) -> list[str]:
-    """Concrete next steps for this binary."""
+def advice(f: BinaryFacts, dwarf_bytes: int, symtab_bytes: int, file_size: int, path: str = "BIN") -> list[str]:
+    """Concrete next steps for this binary (commands name ``path``, shell-quoted)."""
+    import shlex
+
     tips: list[str] = []
     minor = _minor(f.go_version)
     stripped = not f.has_symtab and not f.dwarf
     if stripped and f.format == "elf":
-        tips.append("perf/gdb/addr2line are blind on this binary: `symkeep restore BIN -o BIN.debug "
-                    "--install ~/.debug-symkeep` writes a debug file from .gopclntab that they can read.")
+        tips.append(f"perf/gdb/addr2line are blind on this binary: `symkeep restore {shlex.quote(path)} -o "
+                    f"{shlex.quote(path + '.debug')} --install ~/.debug-symkeep` writes a debug file from "
+                    ".gopclntab that they can read.")
     if not stripped and file_size:
         saved = dwarf_bytes + symtab_bytes
         pct = 100.0 * saved / file_size

@@ -164,6 +164,6 @@ def inspect_binary(bin: Binary) -> InspectReport:
         dwarf={"present": dw.present, "version": dw.version, "line": dw.has_line, "frame": dw.has_frame,
                "compressed": dw.compressed, "bytes": dw.bytes},
         consumers=verdicts(facts),
-        advice=advice(facts, dw.bytes, symtab_bytes, file_size),
+        advice=advice(facts, dw.bytes, symtab_bytes, file_size, path=str(bin.path)),
         warnings=warnings,
     )
