@@ -35,11 +35,12 @@ _BOOT = (
 )
 
 
-def _limit() -> None:
-    resource.setrlimit(resource.RLIMIT_DATA, (MEM_CAP, MEM_CAP))
+def _limit(cap: int | None = MEM_CAP) -> None:
+    if cap:
+        resource.setrlimit(resource.RLIMIT_DATA, (cap, cap))
 
 
-def run_cli(args: list[str], stdin: str | None = None, timeout: float = 60) -> Result:
+def run_cli(args: list[str], stdin: str | None = None, timeout: float = 60, cap: int | None = MEM_CAP) -> Result:
     """`python -m symkeep ARGS` capped at 256 MB of data; a hang guard, not a speed assertion."""
     env = dict(os.environ)
     env.pop("SYMKEEP_DEBUG", None)
@@ -53,7 +54,7 @@ def run_cli(args: list[str], stdin: str | None = None, timeout: float = 60) -> R
     t0 = time.monotonic()
     p = subprocess.Popen([sys.executable, "-c", boot, *args], stdin=subprocess.PIPE,
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-                         preexec_fn=_limit)
+                         preexec_fn=lambda: _limit(cap))
     try:
         out, err = p.communicate(stdin, timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -79,7 +80,8 @@ class PipedResult:
     max_rss: int  # bytes
 
 
-def run_cli_piped(args: list[str], producer: list[str], timeout: float = 300) -> PipedResult:
+def run_cli_piped(args: list[str], producer: list[str], timeout: float = 300, cap: int | None = MEM_CAP
+                  ) -> PipedResult:
     """``PRODUCER | symkeep ARGS``: stdin is a real pipe fed by another process (64 KiB at a time), the
     CLI capped at 256 MB of data; stdout is counted, not kept. A hang guard, not a speed assertion."""
     env = dict(os.environ)
@@ -90,7 +92,8 @@ def run_cli_piped(args: list[str], producer: list[str], timeout: float = 300) ->
     prod = subprocess.Popen(producer, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     assert prod.stdout is not None
     p = subprocess.Popen([sys.executable, "-c", _BOOT.format(rss_file=rss_file), *args], stdin=prod.stdout,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, preexec_fn=_limit)
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+                         preexec_fn=lambda: _limit(cap))
     prod.stdout.close()  # the CLI holds the only read end
     assert p.stdout is not None and p.stderr is not None
     import threading

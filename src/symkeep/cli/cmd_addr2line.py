@@ -44,6 +44,9 @@ def command(binary: str, functions: bool, inlines: bool, show_addr: bool, pretty
     from symkeep.symbolize import open_go_binary
     from symkeep.symbolize.addr2line import Addresses, Layout, Renderer
 
+    from symkeep.fsio import check_input_file
+
+    check_input_file(binary)  # a FIFO or device would block the reader: refuse it (exit 3)
     gc.disable()  # millions of short-lived objects, no cycles: the cyclic GC would only rescan them
     keep_heap()
     gob = open_go_binary(binary, arch=arch)

@@ -30,6 +30,9 @@ def command(binary: str, as_json: bool, ndjson: bool, with_lines: bool, pattern:
         rx = re.compile(pattern) if pattern else None
     except re.error as e:
         raise click.BadParameter(f"bad regex: {e}", param_hint="--filter") from e
+    from symkeep.fsio import check_input_file
+
+    check_input_file(binary)  # a FIFO or device would block the reader: refuse it (exit 3)
     gob = open_go_binary(binary, arch=arch)
     funcs = iter_functions(gob, rx)
     out = sys.stdout

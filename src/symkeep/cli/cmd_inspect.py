@@ -21,6 +21,9 @@ def command(binary: str, as_json: bool, arch: str | None, show_sections: bool) -
     """What BINARY kept (pclntab, build info, build IDs, symbols, DWARF) and what still works on it."""
     from symkeep.inspect.report import inspect_path
 
+    from symkeep.fsio import check_input_file
+
+    check_input_file(binary)  # a FIFO or device would block the reader: refuse it (exit 3)
     rep = inspect_path(binary, arch=arch)
     if as_json:
         emit_json(rep.to_json())
