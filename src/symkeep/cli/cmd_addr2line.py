@@ -11,6 +11,7 @@ import gc
 import os
 import select
 import sys
+from collections.abc import Iterator
 from typing import IO, Any
 
 import click
@@ -41,10 +42,9 @@ def command(binary: str, functions: bool, inlines: bool, show_addr: bool, pretty
     (JSON). Stdin is streamed in constant memory and answered in batches; output is flushed after
     each batch, so a co-process writing one line gets its answer at once.
     """
+    from symkeep.fsio import check_input_file
     from symkeep.symbolize import open_go_binary
     from symkeep.symbolize.addr2line import Addresses, Layout, Renderer
-
-    from symkeep.fsio import check_input_file
 
     check_input_file(binary)  # a FIFO or device would block the reader: refuse it (exit 3)
     gc.disable()  # millions of short-lived objects, no cycles: the cyclic GC would only rescan them
@@ -78,7 +78,7 @@ class _TextOut:
         self.out.flush()
 
 
-def _stdin_batches(stdin: IO[str], batch_bytes: int | None = None, read_size: int = 1 << 20) -> Any:
+def _stdin_batches(stdin: IO[str], batch_bytes: int | None = None, read_size: int = 1 << 20) -> Iterator[bytes]:
     """Batches of complete tokens from ``stdin``: a batch ends when it is full or when no more input is
     ready right now (``select`` with a zero timeout), so a co-process gets each answer at once."""
     from symkeep.symbolize.addr2line import BATCH_BYTES, TokenStream

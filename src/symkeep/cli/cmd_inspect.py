@@ -19,9 +19,8 @@ if TYPE_CHECKING:
 @click.option("--sections", "show_sections", is_flag=True, help="List every section, not just the classes.")
 def command(binary: str, as_json: bool, arch: str | None, show_sections: bool) -> None:
     """What BINARY kept (pclntab, build info, build IDs, symbols, DWARF) and what still works on it."""
-    from symkeep.inspect.report import inspect_path
-
     from symkeep.fsio import check_input_file
+    from symkeep.inspect.report import inspect_path
 
     check_input_file(binary)  # a FIFO or device would block the reader: refuse it (exit 3)
     rep = inspect_path(binary, arch=arch)
