@@ -137,3 +137,26 @@ def test_terminal_tables_fit_and_keep_names(stripped: Path, columns: int) -> Non
     assert code == 0, text
     table_lines = [ln for ln in text.splitlines() if ln.startswith(("runtime/pprof", "gdb ", "code "))]
     assert len(table_lines) == 3 and all(len(ln) <= columns for ln in table_lines)
+
+
+def test_matrix_terminal_report_piped_is_whole(tmp_path: Path) -> None:
+    """matrix's report (matrix.report_term, given cli.render's console): nothing wrapped or cut when piped.
+    A small run (two toolchains, two variants and the default, the probes that need no profiling: a
+    table ~180 columns wide); the JSON of the same (cached) run is the truth."""
+    probes = "nm,addr2line,llvm_symbolizer,symkeep_addr2line,buildinfo,debuginfod,gdb,go_pprof,panic"
+    args = ["matrix", "--go", "1.21", "--go", "1.27", "--variants", "sw,s_w0", "--probes", probes, "--repeat", "1",
+            "--profile-seconds", "0.2", "--cache-dir", str(tmp_path / "mx"), "-q"]
+    r = piped(*args, timeout=900)
+    assert r.returncode == 0, r.stderr
+    rep = json.loads(piped(*args, "--json").stdout)
+    lines = r.stdout.splitlines()
+    assert "\x1b[" not in r.stdout
+    for v in rep["variants"]:  # each variant's row holds its whole label
+        assert any(f" {v['label']} " in ln for ln in lines), v["label"]
+    for title in rep["probes"].values():  # each probe's column title is whole, on the header line
+        assert any(f" {title} " in ln for ln in lines), title
+    rows = [ln for ln in lines if ln.startswith("│ ")]
+    assert len(rows) == 2 * len(rep["variants"])  # one line per variant in both tables: no cell wrapped
+    for scen, rec in rep["recommendations"].items():  # each recommendation is one line, its needs whole
+        assert any(ln.startswith(f"  {scen} — {rec['needs']}: ") for ln in lines), scen
+    assert max(len(ln) for ln in lines) > 160
