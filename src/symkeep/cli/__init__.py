@@ -33,6 +33,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+class StdoutClosed(Exception):
+    """The reader of our output went away (``| head -1``): raised instead of BrokenPipeError, which
+    click would turn into exit 1."""
+
+
 class LazyGroup(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
         return [n for n, (mod, _) in COMMANDS.items() if _module_exists(mod)]
@@ -46,6 +51,14 @@ class LazyGroup(click.Group):
         mod = importlib.import_module(mod_name)
         cmd: click.Command = mod.command
         return cmd
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            rv = super().invoke(ctx)
+            sys.stdout.flush()  # a closed pipe shows here, not at interpreter exit
+            return rv
+        except BrokenPipeError as e:
+            raise StdoutClosed from e
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         rows = [(n, COMMANDS[n][1]) for n in self.list_commands(ctx)]
@@ -67,32 +80,35 @@ def cli() -> None:
 
     Exit codes: 0 ok; 1 negative answer (e.g. a gate failed); 2 usage; 3 unreadable path;
     4 not an executable; 5 not a Go binary; 6 malformed input; 7 build ID mismatch;
-    8 external tool missing or failed; 70 internal error.
+    8 external tool missing or failed; 9 unsupported; 70 internal error.
     """
 
 
 def main(argv: list[str] | None = None) -> Any:
-    """Entry point: turns every SymkeepError into one line on stderr and its exit code."""
-    from symkeep.errors import EXIT_INTERNAL, SymkeepError
+    """Entry point: every error becomes one line on stderr (``symkeep: error: ...``) and its exit code."""
+    from symkeep.errors import EXIT_INTERNAL, EXIT_USAGE, SymkeepError
 
     try:
         return cli.main(args=argv, prog_name="symkeep", standalone_mode=False)
+    except click.exceptions.NoArgsIsHelpError as e:
+        e.show()  # bare `symkeep`: the help text, as click prints it
+        sys.exit(EXIT_USAGE)
     except click.exceptions.Abort:
         click.echo("symkeep: aborted", err=True)
         sys.exit(130)
+    except click.UsageError as e:
+        click.echo(f"symkeep: error: {_usage_message(e)}", err=True)
+        sys.exit(EXIT_USAGE)
     except click.ClickException as e:
-        e.show()
+        click.echo(f"symkeep: error: {_one_line(e.format_message())}", err=True)
         sys.exit(e.exit_code)
     except click.exceptions.Exit as e:
         sys.exit(e.exit_code)
     except SymkeepError as e:
-        click.echo(f"symkeep: error: {e}", err=True)
+        click.echo(f"symkeep: error: {_one_line(str(e))}", err=True)
         sys.exit(e.exit_code)
-    except BrokenPipeError:
-        # Output piped to `head`: not an error.
-        with contextlib.suppress(OSError):
-            sys.stdout = open(os.devnull, "w")  # noqa: SIM115
-        sys.exit(0)
+    except (StdoutClosed, BrokenPipeError):
+        _stdout_closed()
     except KeyboardInterrupt:
         sys.exit(130)
     except MemoryError:
@@ -101,5 +117,31 @@ def main(argv: list[str] | None = None) -> Any:
     except Exception as e:  # noqa: BLE001 - last resort: one line, no traceback
         if os.environ.get("SYMKEEP_DEBUG"):
             raise
-        click.echo(f"symkeep: internal error: {type(e).__name__}: {e}", err=True)
+        click.echo(f"symkeep: internal error: {type(e).__name__}: {_one_line(str(e))}", err=True)
         sys.exit(EXIT_INTERNAL)
+
+
+def _one_line(msg: str) -> str:
+    return " ".join(msg.split()) if "\n" in msg else msg
+
+
+def _usage_message(e: click.UsageError) -> str:
+    """click's message on one line, naming the command and where its help is."""
+    msg = _one_line(e.format_message())
+    ctx = e.ctx
+    if ctx is not None and ctx.command_path:
+        path = ctx.command_path
+        sub = path.partition(" ")[2]
+        return f"{sub}: {msg} (see '{path} --help')" if sub else f"{msg} (see '{path} --help')"
+    return msg
+
+
+def _stdout_closed() -> None:
+    """Output piped into ``head`` and the pipe closed: exit 0 quietly, as coreutils tools do.
+
+    Point fd 1 at /dev/null so the interpreter's final flush of buffered output cannot fail again."""
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    sys.exit(0)

@@ -2,26 +2,18 @@
 
 from __future__ import annotations
 
-import json
-import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import click
 
-DEMO_VARIANTS: list[tuple[str, str | None]] = [
-    ("default", None),
-    ("-w", "-w"),
-    ("-s -w", "-s -w"),
-]
+if TYPE_CHECKING:
+    from symkeep.build.toolchain import Toolchain
+    from symkeep.cli.render import Screen
+    from symkeep.demo.run import DemoResult
 
 
-def _cache_dir() -> Path:
-    root = Path(os.environ.get("SYMKEEP_CACHE", Path.home() / ".cache" / "symkeep"))
-    return root / "demo"
-
-
-def _pick_toolchain(spec: str | None) -> Any:
+def _pick_toolchain(spec: str | None) -> Toolchain:
     from symkeep.build.toolchain import find_toolchains, get_toolchain
     from symkeep.errors import ToolError
 
@@ -38,64 +30,53 @@ def _pick_toolchain(spec: str | None) -> Any:
 @click.option("--go", "go_spec", default=None, help="Toolchain version or GOROOT (default: newest found).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Where to put the demo binaries (default: ~/.cache/symkeep/demo).")
-def command(go_spec: str | None, as_json: bool, out_dir: Path | None) -> None:
-    """Build the demo Go service with default, -w and -s -w, inspect each, and symbolize the stripped one."""
-    from symkeep.build.gobuild import build
-    from symkeep.demo import demo_source_dir
-    from symkeep.inspect.report import inspect_path
-    from symkeep.symbolize import open_go_binary
+              help="Where to put the demo binaries (default: ~/.cache/symkeep/demo/GOVERSION, or under "
+                   "$SYMKEEP_CACHE).")
+@click.option("-q", "--quiet", is_flag=True, help="No progress on stderr.")
+def command(go_spec: str | None, as_json: bool, out_dir: Path | None, quiet: bool) -> None:
+    """Build the demo Go service with default, -w and -s -w, inspect each, and symbolize the stripped one.
+
+    The binaries are demo, demo_w and demo_s_w (named after their -ldflags) in --out. Progress goes to
+    stderr: a bar per phase on a terminal, one line per finished phase otherwise.
+    """
+    from symkeep.cli.render import Screen, emit_json
+    from symkeep.demo.run import run_demo
 
     tc = _pick_toolchain(go_spec)
-    out_dir = out_dir or _cache_dir() / tc.version
-    out_dir.mkdir(parents=True, exist_ok=True)
-    src = demo_source_dir()
-    reports = []
-    from rich.progress import Progress
-
-    with Progress(transient=True, disable=as_json) as prog:
-        task = prog.add_task(f"building demo with go{tc.version}", total=len(DEMO_VARIANTS))
-        for name, ldflags in DEMO_VARIANTS:
-            out = out_dir / ("demo" + ("" if name == "default" else name.replace(" ", "").replace("-", "_")))
-            build(tc, src, out, ldflags=ldflags)
-            reports.append((name, out, inspect_path(str(out))))
-            prog.advance(task)
-
-    stripped = reports[-1][1]
-    gob = open_go_binary(str(stripped))
-    mains = [f for f in gob.functions() if f.name.startswith("main.")]
-    probe: list[dict[str, Any]] = []
-    for fn in mains[:3]:
-        frames = gob.lookup(fn.entry + min(8, max(fn.size - 1, 0)))
-        probe.append({"address": f"{fn.entry:#x}",
-                      "frames": [{"function": f.function, "file": f.file, "line": f.line} for f in frames]})
+    scr = Screen()
+    with scr.phases(quiet=quiet) as phases:
+        res = run_demo(tc, out_dir, phases)
     if as_json:
-        click.echo(json.dumps({
-            "toolchain": tc.version,
-            "variants": [{"variant": n, "path": str(p), "report": r.to_json()} for n, p, r in reports],
-            "symkeep_addr2line_on_stripped": probe,
-        }, indent=2))
+        emit_json(res.to_json())
         return
-    from rich.table import Table
+    _render(scr, res)
 
-    from symkeep.cli.render import console
 
-    c = console()
-    t = Table(title=f"Demo service, Go {tc.version.removeprefix('go')}: what each variant kept", title_justify="left")
-    t.add_column("consumer")
-    for name, _, r in reports:
-        t.add_column(f"{name}\n{r.file_size / 1e6:.1f} MB", justify="center")
-    for i, v in enumerate(reports[0][2].consumers):
-        row = [v.name]
-        for _, _, r in reports:
-            cv = r.consumers[i]
-            row.append("[green]✓[/green]" if cv.works and cv.lines is not False else
-                       "[yellow]◐[/yellow]" if cv.works else "[red]✗[/red]")
-        t.add_row(*row)
-    c.print(t)
-    c.print("✓ names and lines   ◐ names only   ✗ nothing")
-    c.print(f"\n[bold]symkeep addr2line -f -i -e {stripped}[/bold] (stripped with -s -w):")
-    for p in probe:
+def _render(scr: Screen, res: DemoResult) -> None:
+    from symkeep.cli.render import Column
+
+    ver = res.toolchain.removeprefix("go")
+    cols = [Column("consumer", "name")] + [
+        Column(f"{v.name} ({v.report.file_size / 1e6:.1f} MB)", "fixed", "center") for v in res.variants]
+    rows = []
+    for i, first in enumerate(res.variants[0].report.consumers):
+        row: list[str | tuple[str, str]] = [first.name]
+        for v in res.variants:
+            cv = v.report.consumers[i]
+            row.append(("✓", "green") if cv.works and cv.lines is not False else
+                       ("◐", "yellow") if cv.works else ("✗", "red"))
+        rows.append(row)
+    scr.table(cols, rows, title=f"Demo service, Go {ver}: what each variant kept",
+              caption="✓ names and lines   ◐ names only   ✗ nothing")
+    scr.line()
+    scr.line(("Binaries", "bold"), f" in {res.out_dir} (named after their -ldflags):")
+    for v in res.variants:
+        scr.line(f"  {v.path.name:10s} {v.name}")
+    stripped = res.variants[-1].path
+    scr.line()
+    scr.line((f"symkeep addr2line -f -i -e {stripped}", "bold"), " (stripped with -s -w):")
+    for p in res.probe:
         for f in p["frames"]:
-            c.print(f"  {p['address']}  {f['function']}  {f['file']}:{f['line']}")
-    c.print(f"\nNext: `symkeep inspect {stripped}` for the full report.")
+            scr.line(f"  {p['address']}  {f['function']}  {f['file']}:{f['line']}")
+    scr.line()
+    scr.line(f"Next: `symkeep inspect {stripped}` for the full report.")

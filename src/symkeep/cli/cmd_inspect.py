@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
-from symkeep.cli.render import console, emit_json, human_bytes
+from symkeep.cli.render import emit_json, human_bytes
+
+if TYPE_CHECKING:
+    from symkeep.inspect.report import InspectReport
 
 
 @click.command("inspect")
@@ -14,8 +19,10 @@ from symkeep.cli.render import console, emit_json, human_bytes
 @click.option("--sections", "show_sections", is_flag=True, help="List every section, not just the classes.")
 def command(binary: str, as_json: bool, arch: str | None, show_sections: bool) -> None:
     """What BINARY kept (pclntab, build info, build IDs, symbols, DWARF) and what still works on it."""
+    from symkeep.fsio import check_input_file
     from symkeep.inspect.report import inspect_path
 
+    check_input_file(binary)  # a FIFO or device would block the reader: refuse it (exit 3)
     rep = inspect_path(binary, arch=arch)
     if as_json:
         emit_json(rep.to_json())
@@ -23,70 +30,55 @@ def command(binary: str, as_json: bool, arch: str | None, show_sections: bool) -
     _render(rep, show_sections)
 
 
-def _render(rep: object, show_sections: bool) -> None:
-    from rich.table import Table
+def _render(rep: InspectReport, show_sections: bool) -> None:
+    from symkeep.cli.render import Column, Screen
 
-    from symkeep.inspect.report import InspectReport
-
-    assert isinstance(rep, InspectReport)
-    c = console()
+    c = Screen()
     b, go = rep.binary, rep.go
     p = go["pclntab"]
-    c.print(f"[bold]{rep.path}[/bold]  {human_bytes(rep.file_size)}")
-    c.print(f"  {b['format'].upper()} {b['arch']} {b['bits']}-bit {b['endian']}-endian {b['type']}"
-            + ("" if b["section_headers"] else "  [yellow](no section headers)[/yellow]"))
-    c.print(f"  Go {(go['version'] or '?').removeprefix('go')}  (version from {go['version_source']})")
-    c.print(f"  pclntab: Go {p['generation']}+ format (magic {p['magic']}), {p['functions']:,} functions, "
-            f"{p['files']:,} files, {human_bytes(p['size'])} at {p['offset']:#x} (found by {p['source']})")
+    c.line((rep.path, "bold"), f"  {human_bytes(rep.file_size)}")
+    c.line(f"  {b['format'].upper()} {b['arch']} {b['bits']}-bit {b['endian']}-endian {b['type']}",
+           "" if b["section_headers"] else ("  (no section headers)", "yellow"))
+    c.line(f"  Go {(go['version'] or '?').removeprefix('go')}  (version from {go['version_source']})")
+    c.line(f"  pclntab: Go {p['generation']}+ format (magic {p['magic']}), {p['functions']:,} functions, "
+           f"{p['files']:,} files, {human_bytes(p['size'])} at {p['offset']:#x} (found by {p['source']})")
     ts = go.get("text_start")
-    c.print(f"  text start: {ts:#x} (from {go['text_start_source']})" if ts is not None else "  text start: ?")
-    gid = go["build_id"] or "[red]none[/red]"
-    if go.get("build_id_redacted"):
-        gid += " [yellow](redacted)[/yellow]"
-    c.print(f"  Go build ID:  {gid}")
+    c.line(f"  text start: {ts:#x} (from {go['text_start_source']})" if ts is not None else "  text start: ?")
+    c.line("  Go build ID:  ", go["build_id"] or ("none", "red"),
+           ("  (redacted)", "yellow") if go.get("build_id_redacted") else "")
     if b["format"] == "elf":
-        c.print(f"  GNU build-id: {rep.gnu_build_id or '[red]none[/red]'}")
+        c.line("  GNU build-id: ", rep.gnu_build_id or ("none", "red"))
     bi = go.get("buildinfo")
     if bi:
-        c.print(f"  module: {bi['path'] or '?'}  ({len(bi['deps'])} deps)")
+        c.line(f"  module: {bi['path'] or '?'}  ({len(bi['deps'])} deps)")
         for k, v in bi["settings"].items():
-            val = v if len(v) <= 60 else v[:57] + "..."
-            c.print(f"    build {k}={val}", overflow="ellipsis", no_wrap=True)
+            c.line(f"    build {k}={v}")
     else:
-        c.print("  build info: [yellow]none[/yellow]")
+        c.line("  build info: ", ("none", "yellow"))
     st = rep.stripped
-    c.print(f"  symbol table: {'[red]stripped[/red]' if st['symtab'] else 'present'}   "
-            f"DWARF: {'[red]stripped[/red]' if st['dwarf'] else 'present (v' + str(rep.dwarf['version']) + ')'}")
+    c.line("  symbol table: ", ("stripped", "red") if st["symtab"] else "present", "   DWARF: ",
+           ("stripped", "red") if st["dwarf"] else f"present (v{rep.dwarf['version']})")
 
-    t = Table(title="Where the bytes are", title_justify="left")
-    t.add_column("class")
-    t.add_column("bytes", justify="right")
-    t.add_column("%", justify="right")
-    t.add_column("what")
-    for cl in rep.classes:
-        if cl["bytes"]:
-            t.add_row(cl["name"], f"{cl['bytes']:,}", f"{cl['percent']:.1f}", cl["help"])
-    c.print(t)
+    c.line()
+    c.table([Column("class", "fixed"), Column("bytes", "fixed", "right"), Column("%", "fixed", "right"),
+             Column("what", "text")],
+            [(cl["name"], f"{cl['bytes']:,}", f"{cl['percent']:.1f}", cl["help"]) for cl in rep.classes if cl["bytes"]],
+            title="Where the bytes are")
     if show_sections:
-        s = Table(title="Sections", title_justify="left")
-        for col in ("name", "size", "class"):
-            s.add_column(col)
-        for sec in rep.sections:
-            s.add_row(sec["name"], f"{sec['size']:,}", sec["class"])
-        c.print(s)
-
-    w = Table(title="What still works", title_justify="left")
-    w.add_column("consumer")
-    w.add_column("names", justify="center")
-    w.add_column("lines", justify="center")
-    w.add_column("why")
-    for v in rep.consumers:
-        lines = "–" if v.lines is None else "[green]✓[/green]" if v.lines else "[red]✗[/red]"
-        w.add_row(v.name, "[green]✓[/green]" if v.works else "[red]✗[/red]", lines, v.reason)
-    c.print(w)
+        c.line()
+        c.table([Column("name", "name"), Column("size", "fixed", "right"), Column("class", "fixed")],
+                [(sec["name"], f"{sec['size']:,}", sec["class"]) for sec in rep.sections], title="Sections")
+    yes, no = ("✓", "green"), ("✗", "red")
+    c.line()
+    c.table([Column("consumer", "name"), Column("names", "fixed", "center"), Column("lines", "fixed", "center"),
+             Column("why", "text")],
+            [(v.name, yes if v.works else no, "–" if v.lines is None else yes if v.lines else no, v.reason)
+             for v in rep.consumers],
+            title="What still works")
     if rep.advice:
-        c.print("[bold]Advice[/bold]")
+        c.line()
+        c.line(("Advice", "bold"))
         for a in rep.advice:
-            c.print(f"  • {a}")
+            c.line(f"  • {a}")
     for wmsg in rep.warnings:
-        c.print(f"[yellow]warning:[/yellow] {wmsg}")
+        c.line(("warning:", "yellow"), f" {wmsg}")

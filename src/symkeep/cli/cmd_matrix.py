@@ -115,12 +115,10 @@ def command(pkg: Path | None, go: tuple[str, ...], variants: str | None, run_arg
         else:
             sys.stdout.write(text)
     else:
+        from symkeep.cli.render import Screen
         from symkeep.matrix.report_term import print_report
 
-        out = Console()
-        if not out.is_terminal:  # piped: never wrapped or cut (tables at their natural width)
-            out = Console(width=1 << 14)
-        print_report(report, out)
+        print_report(report, Screen().rich_console())
     if not any(r.get("status") == "ok" for r in report.get("results", [])):
         sys.exit(1)
 
