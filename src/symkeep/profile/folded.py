@@ -18,7 +18,7 @@ from collections.abc import Iterable
 
 from symkeep.errors import FormatError
 from symkeep.profile import profile_pb2
-from symkeep.profile.limits import DEFAULT_LIMITS, INT64_MAX, UINT64_MAX, Limits, parse_int_field
+from symkeep.profile.limits import DEFAULT_LIMITS, HEX_DIGITS, INT64_MAX, UINT64_MAX, Limits, parse_int_field
 from symkeep.profile.mapping import classify_mapping
 from symkeep.profile.rawprofile import LoadedInput, RawProfileBuilder
 
@@ -35,7 +35,6 @@ __all__ = [
 DEFAULT_INLINE_SUFFIX = "_[i]"
 KERNEL_SUFFIX = "_[k]"
 WHAT = "folded stacks"
-_HEX = frozenset("0123456789abcdefABCDEF")
 _WS = " \t"
 FILE_OFFSETS = 1 << 63  # placeholder limit of a module's mapping; set from the offsets at the end
 
@@ -68,7 +67,7 @@ def _is_decimal(s: str) -> bool:
 
 
 def _is_hex(s: str) -> bool:
-    return bool(s) and all(c in _HEX for c in s)
+    return HEX_DIGITS.fullmatch(s) is not None
 
 
 class FoldedConverter:
@@ -79,7 +78,7 @@ class FoldedConverter:
         self.b = RawProfileBuilder("folded", [("samples", "count")], aggregate=False)
         self.b.out.notes.max_frames = limits.max_frames
         self.main = 0
-        self.cache: dict[tuple[str, bool], int] = {}
+        self.cache: tuple[dict[str, int], dict[str, int]] = ({}, {})  # frame text -> id (leaf, caller)
 
     def feed(self, lineno: int, line: str) -> None:
         if not line.strip() or line.lstrip().startswith("#"):
@@ -95,10 +94,10 @@ class FoldedConverter:
             self.b.out.notes.truncated_stacks += 1
         ids = []
         for k, fr in enumerate(reversed(frames)):  # leaf first
-            caller = k > 0
-            lid = self.cache.get((fr, caller))
+            cache = self.cache[k > 0]
+            lid = cache.get(fr)
             if lid is None:
-                lid = self.cache[(fr, caller)] = self._location(fr.strip(), caller, lineno)
+                lid = cache[fr] = self._location(fr.strip(), k > 0, lineno)
             ids.append(lid)
         self.b.sample(ids, [count], lineno)
 
@@ -124,6 +123,7 @@ class FoldedConverter:
     def finish(self) -> LoadedInput:
         if not self.b.samples:
             raise FormatError("no stacks found in folded input", what=WHAT)
+        self.cache = ({}, {})
         return self.b.finish(main_mapping_id=self.main or None)
 
 
@@ -136,8 +136,11 @@ def folded_to_profile(lines: Iterable[str], limits: Limits = DEFAULT_LIMITS) -> 
 
 
 def _frame_label(loc: profile_pb2.Location, m: profile_pb2.Mapping | None, fn: str) -> str:
-    """``module+0xOFFSET`` for an unnamed location (never dropped), else its hex address."""
+    """An unnamed location is never dropped: ``module+0xOFFSET`` in a file mapping, ``[name]+0xADDR``
+    (the runtime address) in kernel, vdso and anonymous ones, else its hex address."""
     if m is not None and fn:
+        if classify_mapping(fn, m.memory_start) != "file":
+            return f"{fn}+{loc.address:#x}"
         base = fn.rsplit("/", 1)[-1]
         return f"{base}+{loc.address - m.memory_start + m.file_offset:#x}"
     return f"{loc.address:#x}"

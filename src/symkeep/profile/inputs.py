@@ -17,7 +17,7 @@ from symkeep.profile.folded import FoldedConverter, looks_like_folded
 from symkeep.profile.limits import DEFAULT_LIMITS, Limits
 from symkeep.profile.perfconvert import PerfConverter
 from symkeep.profile.perfscript import looks_like_perf_script
-from symkeep.profile.pprof import parse_profile, read_pprof
+from symkeep.profile.pprof import parse_profile, read_pprof, validate_profile
 from symkeep.profile.rawprofile import LoadedInput
 from symkeep.profile.streams import HEAD, LineStats, Source, gunzip, is_gzip, iter_lines
 
@@ -74,7 +74,11 @@ def load_input(source: Source, input_format: str = "auto", limits: Limits = DEFA
     fmt = detect_input(head, complete=len(head) < HEAD) if input_format == "auto" else input_format
     if fmt == "pprof":
         raw = read_pprof(source, limits)
-        return loaded_from_profile(parse_profile(raw, name=source.name, limits=limits, budget_checked=True))
+        prof = parse_profile(raw, name=source.name, limits=limits, budget_checked=True, validate=False)
+        del raw
+        loaded = loaded_from_profile(prof)
+        loaded.columns = validate_profile(prof, name=source.name)
+        return loaded
     stream: BinaryIO = source.raw()
     conv: PerfConverter | FoldedConverter = PerfConverter(limits) if fmt == "perf" else FoldedConverter(limits)
     stats = LineStats()

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from symkeep.errors import FormatError, UsageError
 
-__all__ = ["DEFAULT_LIMITS", "INT64_MAX", "UINT64_MAX", "Limits", "parse_int_field", "parse_size"]
+__all__ = ["DEC_DIGITS", "DEFAULT_LIMITS", "HEX_DIGITS", "INT64_MAX", "UINT64_MAX", "Limits", "parse_int_field", "parse_size"]
 
 UINT64_MAX = (1 << 64) - 1
 INT64_MAX = (1 << 63) - 1
@@ -52,14 +52,19 @@ def parse_int_field(token: str, *, base: int, lo: int, hi: int, line: int, field
     """An integer token of a text input, checked against [lo, hi]: FormatError naming the line and
     the field otherwise (never ValueError/OverflowError further down, e.g. in protobuf)."""
     digits = token[2:] if base == 16 and token[:2] in ("0x", "0X") else token
-    ok = bool(digits) and all(c in _DIGITS[base] for c in digits)
-    value = int(digits.lstrip("0") or "0", base) if ok and len(digits.lstrip("0")) <= 40 else hi + 1
+    ok = (HEX_DIGITS if base == 16 else DEC_DIGITS).fullmatch(digits) is not None
+    if ok and len(digits) <= _MAX_DIGITS[base]:
+        value = int(digits, base)
+        if lo <= value <= hi:
+            return value
     shown = token if len(token) <= 40 else f"{token[:20]}...({len(token)} characters)"
     if not ok:
         raise FormatError(f"line {line}: {field} {shown!r} is not a whole number", what=what)
-    if not lo <= value <= hi:
-        raise FormatError(f"line {line}: {field} {shown!r} out of range [{lo}, {hi}]", what=what)
-    return value
+    raise FormatError(f"line {line}: {field} {shown!r} out of range [{lo}, {hi}]", what=what)
 
 
-_DIGITS = {10: frozenset("0123456789"), 16: frozenset("0123456789abcdefABCDEF")}
+HEX_DIGITS = re.compile(r"[0-9a-fA-F]+")
+DEC_DIGITS = re.compile(r"[0-9]+")
+# Longer digit strings are out of any 64-bit range even with leading zeros this many; int() is never
+# asked to convert hundreds of digits (CPython refuses more than 4300).
+_MAX_DIGITS = {10: 40, 16: 40}

@@ -216,6 +216,7 @@ class PerfConverter:
             prof.period_type.unit = st(unit)
             if b.periods:
                 prof.period = max(b.periods.items(), key=lambda kv: (kv[1], -kv[0]))[0]
+        self.frame_cache.clear()
         return b.finish(keep_values=None if self.any_period else 1)
 
 

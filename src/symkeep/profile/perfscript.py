@@ -18,17 +18,13 @@ from collections import deque
 from dataclasses import dataclass
 
 from symkeep.errors import SymkeepError
-from symkeep.profile.limits import INT64_MAX, UINT64_MAX, parse_int_field
+from symkeep.profile.limits import DEC_DIGITS, HEX_DIGITS, INT64_MAX, UINT64_MAX, parse_int_field
 
 __all__ = ["Header", "Mmap", "PerfFrame", "looks_like_perf_script", "parse_frame", "parse_header", "parse_mmap",
            "parse_simple_event"]
 
 WHAT = "perf script"
 _TOKEN = re.compile(r"\S+")
-_HEX = frozenset("0123456789abcdefABCDEF")
-_DEC = frozenset("0123456789")
-_EVENT_FIRST = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_")
-_EVENT_CHARS = _EVENT_FIRST | _DEC | frozenset("-.:/")
 _PROT = frozenset("rwxsp-")
 UNKNOWN_SYMS = ("[unknown]", "unknown", "??")
 
@@ -63,15 +59,18 @@ class Mmap:
 
 
 def _is_hex(s: str) -> bool:
-    return bool(s) and all(c in _HEX for c in s)
+    return HEX_DIGITS.fullmatch(s) is not None
 
 
 def _is_dec(s: str) -> bool:
-    return bool(s) and all(c in _DEC for c in s)
+    return DEC_DIGITS.fullmatch(s) is not None
+
+
+_EVENT = re.compile(r"[A-Za-z_][\w\-.:/]*:")
 
 
 def _is_event(tok: str) -> bool:
-    return len(tok) >= 2 and tok[-1] == ":" and tok[0] in _EVENT_FIRST and all(c in _EVENT_CHARS for c in tok)
+    return _EVENT.fullmatch(tok) is not None
 
 
 def split_dso(rest: str) -> tuple[str, str]:

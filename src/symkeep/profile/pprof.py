@@ -9,14 +9,18 @@ from __future__ import annotations
 
 import gzip
 import io
+from array import array
 from pathlib import Path
 
+import numpy as np
+import numpy.typing as npt
 from google.protobuf.message import DecodeError
 
 from symkeep.errors import FormatError, LimitError, OutputError
 from symkeep.fsio import check_input_file
 from symkeep.profile import profile_pb2
 from symkeep.profile.limits import DEFAULT_LIMITS, Limits
+from symkeep.profile.locations import LocationColumns
 from symkeep.profile.streams import CHUNK, Source, gunzip, is_gzip
 
 Profile = profile_pb2.Profile
@@ -183,8 +187,9 @@ def write_profile(prof: profile_pb2.Profile, path: str | Path, *, compress: bool
         raise OutputError(f"{path}: cannot write: {e.strerror or e}") from e
 
 
-def validate_profile(prof: profile_pb2.Profile, *, name: str = "profile") -> None:
-    """Check the structural invariants of a profile (google/pprof's ``Profile.CheckValid`` and more)."""
+def validate_profile(prof: profile_pb2.Profile, *, name: str = "profile") -> LocationColumns:
+    """Check the structural invariants of a profile (google/pprof's ``Profile.CheckValid`` and more);
+    returns its locations as columns (read once, for the caller to reuse)."""
     st = prof.string_table
     nstr = len(st)
     if nstr == 0 or st[0] != "":
@@ -207,59 +212,66 @@ def validate_profile(prof: profile_pb2.Profile, *, name: str = "profile") -> Non
     chk(prof.doc_url, "doc_url")
     for c in prof.comment:
         chk(c, "comment")
-    mids: set[int] = set()
+    mids = _unique_ids([m.id for m in prof.mapping], "mapping", name)
     for m in prof.mapping:
-        if m.id == 0 or m.id in mids:
-            raise FormatError(f"mapping id {m.id} is zero or duplicated", what=name)
-        mids.add(m.id)
         chk(m.filename, "mapping filename")
         chk(m.build_id, "mapping build_id")
-    fids: set[int] = set()
+    fids = _unique_ids([f.id for f in prof.function], "function", name)
     for f in prof.function:
-        if f.id == 0 or f.id in fids:
-            raise FormatError(f"function id {f.id} is zero or duplicated", what=name)
-        fids.add(f.id)
         chk(f.name, "function name")
         chk(f.system_name, "function system_name")
         chk(f.filename, "function filename")
-    # Locations and samples are the bulk (10^5..10^6 entries): check them with set operations and
-    # look for the culprit (for the message) only when a check fails.
-    locs = list(prof.location)  # one wrapper per location, reused by every pass below
-    id_list = [loc.id for loc in locs]
-    lids = set(id_list)
-    if len(lids) != len(id_list) or 0 in lids:
-        seen: set[int] = set()
-        for lid in id_list:
-            if lid == 0 or lid in seen:
-                raise FormatError(f"location id {lid} is zero or duplicated", what=name)
-            seen.add(lid)
-    used_maps = {loc.mapping_id for loc in locs}
-    used_maps.discard(0)
-    if not used_maps <= mids:
-        for loc in locs:
-            if loc.mapping_id and loc.mapping_id not in mids:
-                raise FormatError(f"location {loc.id} refers to unknown mapping {loc.mapping_id}", what=name)
-    with_lines = [loc.line for loc in locs if loc.line]
-    used_funcs = {ln.function_id for lines in with_lines for ln in lines}
-    used_funcs.discard(0)
-    if not used_funcs <= fids:
-        for loc in locs:
-            for ln in loc.line:
-                if ln.function_id and ln.function_id not in fids:
-                    raise FormatError(f"location {loc.id} refers to unknown function {ln.function_id}", what=name)
+    # Locations and samples are the bulk (10^5..10^6 entries): read them as columns, without holding
+    # a message object each (see symkeep.profile.locations), check with numpy, and look for the
+    # culprit (for the message) only when a check fails.
+    cols = LocationColumns.read(prof)
+    _unique_ids(cols.ids, "location", name)
+    mid_arr = np.fromiter(mids, dtype=np.uint64, count=len(mids))
+    bad = ~np.isin(cols.mapping_ids, mid_arr) & (cols.mapping_ids != 0)
+    if bad.any():
+        k = int(np.flatnonzero(bad)[0])
+        raise FormatError(f"location {cols.ids[k]} refers to unknown mapping {cols.mapping_ids[k]}", what=name)
+    locs = prof.location
+    for k in np.flatnonzero(cols.nlines).tolist():
+        for ln in locs[k].line:
+            if ln.function_id and ln.function_id not in fids:
+                raise FormatError(f"location {cols.ids[k]} refers to unknown function {ln.function_id}", what=name)
     nvals = len(prof.sample_type)
-    has_lid = lids.issuperset
-    for i, s in enumerate(prof.sample):
-        if len(s.value) != nvals:
-            raise FormatError(f"sample {i} has {len(s.value)} values, expected {nvals}", what=name)
-        if not has_lid(s.location_id):
-            lid = next(x for x in s.location_id if x not in lids)
-            raise FormatError(f"sample {i} refers to unknown location {lid}", what=name)
-        if s.label:
-            for lb in s.label:
+    used = array("Q")
+    for i, smp in enumerate(prof.sample):
+        if len(smp.value) != nvals:
+            raise FormatError(f"sample {i} has {len(smp.value)} values, expected {nvals}", what=name)
+        used.extend(smp.location_id)
+        if smp.label:
+            for lb in smp.label:
                 chk(lb.key, "label key")
                 chk(lb.str, "label str")
                 chk(lb.num_unit, "label num_unit")
+    if len(used):
+        unknown = cols.index_of(np.frombuffer(used, dtype=np.uint64)) < 0
+        if unknown.any():
+            lid = int(np.frombuffer(used, dtype=np.uint64)[np.flatnonzero(unknown)[0]])
+            i = next(i for i, smp in enumerate(prof.sample) if lid in smp.location_id)
+            raise FormatError(f"sample {i} refers to unknown location {lid}", what=name)
+    return cols
+
+
+def _unique_ids(ids: list[int] | npt.NDArray[np.uint64], kind: str, name: str) -> set[int]:
+    """The set of ``ids`` (empty for numpy columns, checked in bulk); FormatError naming the first
+    zero or repeated one (ids must be unique and non-zero: 0 means "none" in every reference)."""
+    if isinstance(ids, np.ndarray):
+        srt = np.sort(ids)
+        if not len(srt) or (int(srt[0]) != 0 and not bool((srt[1:] == srt[:-1]).any())):
+            return set()
+        ids = ids.tolist()
+    out = set(ids)
+    if len(out) != len(ids) or 0 in out:
+        seen: set[int] = set()
+        for i in ids:
+            if i == 0 or i in seen:
+                raise FormatError(f"{kind} id {i} is zero or duplicated", what=name)
+            seen.add(i)
+    return out
 
 
 class StringTable:

@@ -12,12 +12,17 @@ file, if any, it means. Paths that are not valid UTF-8 keep their bytes (surroga
 
 from __future__ import annotations
 
+from array import array
 from collections import Counter
 from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
 
 from symkeep.errors import FormatError
 from symkeep.profile import profile_pb2
 from symkeep.profile.limits import INT64_MAX, UINT64_MAX
+from symkeep.profile.locations import LocationColumns, encode_locations
 from symkeep.profile.mapping import classify_mapping
 from symkeep.profile.pprof import StringTable
 from symkeep.profile.report import InputNotes, printable_path
@@ -30,17 +35,27 @@ MAX_PERIODS = 1024  # distinct periods counted for the profile's period (the mos
 
 @dataclass
 class LoadedInput:
-    """A profile ready for the symbolizer, and what the input said besides (see ``symbolize``)."""
+    """A profile ready for the symbolizer, and what the input said besides (see ``symbolize``).
+
+    ``columns`` caches the profile's locations as numpy columns (read once); ``return_mask[k]``
+    says location ``k`` holds a raw return address (the text converters flag callers; Go's pprof
+    locations already point into the call instruction)."""
 
     profile: profile_pb2.Profile
     format: str  # 'pprof', 'perf' or 'folded'
     names: dict[int, str] = field(default_factory=dict)  # location id -> name the input printed
-    return_addresses: set[int] = field(default_factory=set)  # location ids holding return addresses
     main_mapping_id: int | None = None
     local_paths: dict[int, str] = field(default_factory=dict)  # mapping id -> exact path (if it differs)
     notes: InputNotes = field(default_factory=InputNotes)
     records_build_ids: bool = True  # False: the format carries none (perf script, folded)
     build_id_source: str = ""  # where build IDs were taken from when the input had none
+    columns: LocationColumns | None = None
+    return_mask: npt.NDArray[np.bool_] | None = None
+
+    def location_columns(self) -> LocationColumns:
+        if self.columns is None or len(self.columns) != len(self.profile.location):
+            self.columns = LocationColumns.read(self.profile)
+        return self.columns
 
     def set_build_ids(self, ids: dict[str, str], source: str) -> int:
         """Give file mappings the build IDs recorded elsewhere (a perf.data file), keyed by path.
@@ -58,7 +73,8 @@ class LoadedInput:
 
 
 class RawProfileBuilder:
-    """Mappings, interned locations and samples of a profile with raw addresses."""
+    """Mappings, interned locations (kept as columns until the end) and samples of a profile with
+    raw addresses."""
 
     def __init__(self, fmt: str, value_types: list[tuple[str, str]], *, aggregate: bool) -> None:
         self.prof = profile_pb2.Profile()
@@ -73,9 +89,13 @@ class RawProfileBuilder:
         self.mappings: dict[tuple[str, int, int, int], int] = {}
         self.kinds: dict[int, str] = {}
         self.widen: set[int] = set()  # mapping ids whose range is set from the addresses seen
-        self.addr_range: dict[int, tuple[int, int]] = {}
-        self.locations: dict[tuple[int, int, str, bool], int] = {}
-        self.loc_count: Counter[int] = Counter()
+        # location ids by mapping, then by address * 2 + (1 if a return address); by name when the
+        # location has no mapping (int keys: a tuple per location would cost twice the memory)
+        self.locations: dict[int, dict[int, int]] = {}
+        self.by_name: dict[str, int] = {}
+        self.loc_mid = array("Q")
+        self.loc_addr = array("Q")
+        self.loc_ret = bytearray()
         self.out = LoadedInput(self.prof, fmt, records_build_ids=False)
         self.periods: Counter[int] = Counter()
 
@@ -98,20 +118,21 @@ class RawProfileBuilder:
 
     def location(self, mapping_id: int, address: int, *, ret: bool = False, name: str = "") -> int:
         """Id of the location at ``address`` of a mapping (0: no mapping, then ``name`` is the key)."""
-        key = (mapping_id, address, name if not mapping_id else "", ret)
-        lid = self.locations.get(key)
+        if mapping_id:
+            table = self.locations.setdefault(mapping_id, {})
+            key = address * 2 + ret
+            lid = table.get(key)
+        else:
+            lid = self.by_name.get(name)
         if lid is None:
-            lid = len(self.locations) + 1
-            self.locations[key] = lid
+            lid = len(self.loc_mid) + 1
             if mapping_id:
-                self.prof.location.add(id=lid, mapping_id=mapping_id, address=address)
-                if ret:
-                    self.out.return_addresses.add(lid)
-                lo, hi = self.addr_range.get(mapping_id, (address, address))
-                self.addr_range[mapping_id] = (min(lo, address), max(hi, address))
-                self.loc_count[mapping_id] += 1
+                table[key] = lid
             else:
-                self.prof.location.add(id=lid)
+                self.by_name[name] = lid
+            self.loc_mid.append(mapping_id)
+            self.loc_addr.append(address)
+            self.loc_ret.append(bool(mapping_id and ret))
             if name:
                 self.out.names[lid] = printable_path(name)
         return lid
@@ -137,22 +158,44 @@ class RawProfileBuilder:
             self.periods[period] += 1
 
     def finish(self, *, main_mapping_id: int | None = None, keep_values: int | None = None) -> LoadedInput:
-        """The profile: samples written, unknown mapping ranges set from their addresses.
-        ``keep_values``: write only the first N values of each sample (and sample types)."""
+        """The profile: locations and samples written, unknown mapping ranges set from their
+        addresses. ``keep_values``: write only the first N values of each sample (and sample types)."""
         if keep_values is not None and keep_values < self.nvalues:
             del self.prof.sample_type[keep_values:]
         for key, vals in self.stacks.items():
             self.prof.sample.add(location_id=key, value=vals[:keep_values] if keep_values else vals)
         self.stacks.clear()
-        for m in self.prof.mapping:
-            if m.id in self.widen and m.id in self.addr_range:
-                lo, hi = self.addr_range[m.id]
-                if self.kinds[m.id] == "file":  # file offsets from 0: [0, end of the last page seen)
-                    m.memory_limit = min((hi | (PAGE - 1)) + 1, UINT64_MAX)
-                else:
-                    m.memory_start, m.memory_limit = lo, min(hi + 1, UINT64_MAX)
+        self.locations.clear()
+        self.by_name.clear()
+        n = len(self.loc_mid)
+        mids = np.frombuffer(self.loc_mid, dtype=np.uint64) if n else np.zeros(0, dtype=np.uint64)
+        addrs = np.frombuffer(self.loc_addr, dtype=np.uint64) if n else np.zeros(0, dtype=np.uint64)
+        ids = np.arange(1, n + 1, dtype=np.uint64)
+        self.prof.MergeFromString(encode_locations(ids, mids, addrs))
+        self._set_ranges(mids, addrs)
+        self.out.columns = LocationColumns(ids, mids, addrs, np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.bool_))
+        self.out.return_mask = np.frombuffer(bytes(self.loc_ret), dtype=np.bool_) if n else np.zeros(0, dtype=np.bool_)
         if main_mapping_id is None:
+            counts = np.bincount(mids.astype(np.int64), minlength=len(self.kinds) + 1) if n else None
             files = [mid for mid, k in self.kinds.items() if k == "file"]
-            main_mapping_id = max(files, key=lambda mid: (self.loc_count[mid], -mid)) if files else None
+            main_mapping_id = (
+                max(files, key=lambda mid: (int(counts[mid]) if counts is not None else 0, -mid)) if files else None
+            )
         self.out.main_mapping_id = main_mapping_id
         return self.out
+
+    def _set_ranges(self, mids: npt.NDArray[np.uint64], addrs: npt.NDArray[np.uint64]) -> None:
+        if not self.widen or not len(mids):
+            return
+        order = np.argsort(mids, kind="stable")
+        sm, sa = mids[order], addrs[order]
+        first = np.flatnonzero(np.r_[True, sm[1:] != sm[:-1]])
+        lo, hi = np.minimum.reduceat(sa, first), np.maximum.reduceat(sa, first)
+        span = {int(m): (int(a), int(b)) for m, a, b in zip(sm[first].tolist(), lo.tolist(), hi.tolist(), strict=True)}
+        for m in self.prof.mapping:
+            if m.id in self.widen and m.id in span:
+                a, b = span[m.id]
+                if self.kinds[m.id] == "file":  # file offsets from 0: [0, end of the last page seen)
+                    m.memory_limit = min((b | (PAGE - 1)) + 1, UINT64_MAX)
+                else:
+                    m.memory_start, m.memory_limit = a, min(b + 1, UINT64_MAX)

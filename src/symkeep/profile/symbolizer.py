@@ -22,6 +22,7 @@ from symkeep.profile import profile_pb2
 from symkeep.profile.inputs import load_bytes, loaded_from_profile
 from symkeep.profile.limits import DEFAULT_LIMITS, Limits
 from symkeep.profile.lines import FunctionTable, LineEncoder
+from symkeep.profile.locations import LocationColumns
 from symkeep.profile.mapping import KERNEL_ADDR_MIN, Translator, classify_mapping
 from symkeep.profile.pprof import StringTable
 from symkeep.profile.rawprofile import LoadedInput
@@ -29,7 +30,10 @@ from symkeep.profile.report import MappingReport, Report
 from symkeep.profile.resolver import BinaryRequest, BinaryResolver
 from symkeep.symbolize.engine import GoEngine, Lookups
 
-__all__ = ["SymbolizeResult", "apply_fallback_names", "mapping_requests", "symbolize_profile"]
+__all__ = ["SymbolizeResult", "mapping_requests", "symbolize_profile"]
+
+U64 = npt.NDArray[np.uint64]
+I64 = npt.NDArray[np.int64]
 
 
 @dataclass
@@ -64,10 +68,14 @@ def symbolize_profile(
         loaded = load_bytes(bytes(profile), input_format, limits)
     if main_mapping_id is not None:
         loaded.main_mapping_id = main_mapping_id
+    cols = loaded.location_columns()
     if return_addresses is not None:
-        loaded.return_addresses = set(return_addresses)
-    report = _symbolize(loaded, resolver, force)
-    report.named_by_input = apply_fallback_names(loaded.profile, loaded.names)
+        pos = cols.index_of(np.fromiter(return_addresses, dtype=np.uint64))
+        loaded.return_mask = np.zeros(len(cols), dtype=np.bool_)
+        loaded.return_mask[pos[pos >= 0]] = True
+    named = cols.nlines > 0
+    report = _symbolize(loaded, cols, named, resolver, force)
+    report.named_by_input = _apply_fallback_names(loaded, cols, named)
     report.input = loaded.notes
     return SymbolizeResult(loaded.profile, report, loaded.format)
 
@@ -93,28 +101,32 @@ def _kind(m: profile_pb2.Mapping, st: StringTable, main_mapping_id: int | None) 
     return kind
 
 
-def _symbolize(loaded: LoadedInput, resolver: BinaryResolver, force: bool) -> Report:
+def _groups(mapping_ids: U64) -> dict[int, I64]:
+    """Location indices per mapping id, each in profile order (one stable sort, not a mask per
+    mapping: a hostile profile may have as many mappings as locations)."""
+    order = np.argsort(mapping_ids, kind="stable")
+    sm = mapping_ids[order]
+    first = np.flatnonzero(np.r_[True, sm[1:] != sm[:-1]]) if len(sm) else np.zeros(0, dtype=np.int64)
+    ends = np.r_[first[1:], len(sm)]
+    return {int(sm[a]): order[a:b] for a, b in zip(first.tolist(), ends.tolist(), strict=True)}
+
+
+def _symbolize(
+    loaded: LoadedInput, cols: LocationColumns, named: npt.NDArray[np.bool_], resolver: BinaryResolver, force: bool
+) -> Report:
     prof = loaded.profile
     st = StringTable(prof)
     funcs = FunctionTable(prof, st)
-    all_locs = list(prof.location)
-    report = Report(locations=len(all_locs))
-    mids = [loc.mapping_id for loc in all_locs]
-    by_mapping: dict[int, list[profile_pb2.Location]]
-    if mids and mids.count(mids[0]) == len(mids):
-        by_mapping = {mids[0]: all_locs}  # the usual case: one mapping holds every location
-    else:
-        by_mapping = {}
-        for mid, loc in zip(mids, all_locs, strict=True):
-            by_mapping.setdefault(mid, []).append(loc)
-    del mids
+    report = Report(locations=len(cols))
+    groups = _groups(cols.mapping_ids)
     requests = {m.id: r for m, r in mapping_requests(loaded)}
-    rets = loaded.return_addresses
+    rets = loaded.return_mask if loaded.return_mask is not None else np.zeros(len(cols), dtype=np.bool_)
+    empty = np.zeros(0, dtype=np.int64)
 
-    if 0 in by_mapping:
+    if 0 in groups:
         mr = MappingReport(0, "", "", "none")
-        mr.locations = len(by_mapping[0])
-        mr.kept = sum(1 for loc in by_mapping[0] if loc.line)
+        mr.locations = len(groups[0])
+        mr.kept = int(named[groups[0]].sum())
         if mr.locations > mr.kept:
             mr.failed["location has no mapping"] += mr.locations - mr.kept
         report.mappings.append(mr)
@@ -125,11 +137,11 @@ def _symbolize(loaded: LoadedInput, resolver: BinaryResolver, force: bool) -> Re
         mr = MappingReport(m.id, loaded.local_paths.get(m.id, st.get(m.filename)), st.get(m.build_id), kind,
                            m.memory_start, m.memory_limit)
         report.mappings.append(mr)
-        locs = by_mapping.get(m.id, [])
-        mr.locations = len(locs)
-        todo = locs if force else [loc for loc in locs if not loc.line]
-        mr.kept = len(locs) - len(todo)
-        if not todo:
+        idx = groups.get(m.id, empty)
+        mr.locations = len(idx)
+        todo = idx if force else idx[~named[idx]]
+        mr.kept = len(idx) - len(todo)
+        if not len(todo):
             continue
         if req is None:
             mr.failed[f"{kind} mapping (left alone)"] += len(todo)
@@ -140,7 +152,7 @@ def _symbolize(loaded: LoadedInput, resolver: BinaryResolver, force: bool) -> Re
         if res.engine is None:
             mr.failed[res.failure or "binary not found"] += len(todo)
             continue
-        _symbolize_mapping(m, mr, res.engine, locs, todo, rets, force, funcs, st)
+        _Mapping(prof, m, mr, cols, named, funcs, st).symbolize(res.engine, idx, todo, rets, force)
         if mr.symbolized and not res.verified:
             report.warnings.append(_unverified(mr, loaded))
     return report
@@ -157,62 +169,91 @@ def _unverified(mr: MappingReport, loaded: LoadedInput) -> str:
     return f"mapping {mr.id} ({mr.filename or 'no name'}): {mr.binary} was not checked against a build ID: {why}"
 
 
-def _symbolize_mapping(
-    m: profile_pb2.Mapping,
-    mr: MappingReport,
-    engine: GoEngine,
-    locs: list[profile_pb2.Location],
-    todo: list[profile_pb2.Location],
-    rets: set[int],
-    force: bool,
-    funcs: FunctionTable,
-    st: StringTable,
-) -> None:
-    tr = Translator(engine.binary, m.memory_start, m.memory_limit, m.file_offset)
-    addrs = np.fromiter((loc.address for loc in todo), dtype=np.uint64, count=len(todo))
-    link, ok = tr.to_link_many(addrs)
-    sel = np.flatnonzero(ok)
-    if len(sel) < len(todo):
-        mr.failed["address outside the mapping's file"] += len(todo) - len(sel)
-    pcs = link[sel]
-    enc = LineEncoder(funcs)
-    try:
-        blobs = _lookup(engine, pcs, [todo[i].id in rets for i in sel.tolist()] if rets else None, enc)
-    except SymkeepError as e:
-        mr.failed[f"lookup failed: {type(e).__name__}"] += len(pcs)
-        mr.notes.append(str(e))
-        return
-    nomatch = 0
-    found = np.zeros(len(sel), dtype=np.bool_)
-    for k, (i, lines) in enumerate(zip(sel.tolist(), blobs, strict=True)):
-        loc = todo[i]
-        if not lines:
-            if force and loc.line:
-                mr.kept += 1  # keep what was there rather than erase it
-            else:
-                nomatch += 1
-            continue
-        found[k] = True
-        if force and loc.line:
-            del loc.line[:]
-        # Line[] as pre-encoded bytes: merging them into the Location appends them.
-        loc.MergeFromString(lines)
-        if loc.is_folded:
-            loc.is_folded = False
-        mr.symbolized += 1
-    if nomatch:
-        mr.failed["no function at address"] += nomatch
-    if mr.symbolized:
-        symbolized = np.zeros(len(todo), dtype=np.bool_)
-        symbolized[sel[found]] = True
-        _set_flags(m, locs, todo, symbolized, enc, funcs, st)
+class _Mapping:
+    """Writes one mapping's names into the profile (Line[] bytes merged per location)."""
+
+    def __init__(self, prof: profile_pb2.Profile, m: profile_pb2.Mapping, mr: MappingReport, cols: LocationColumns,
+                 named: npt.NDArray[np.bool_], funcs: FunctionTable, st: StringTable) -> None:
+        self.prof, self.m, self.mr, self.cols, self.named, self.funcs, self.st = prof, m, mr, cols, named, funcs, st
+
+    def symbolize(self, engine: GoEngine, idx: I64, todo: I64, rets: npt.NDArray[np.bool_], force: bool) -> None:
+        m, mr, cols = self.m, self.mr, self.cols
+        tr = Translator(engine.binary, m.memory_start, m.memory_limit, m.file_offset)
+        link, ok = tr.to_link_many(cols.addresses[todo])
+        sel = np.flatnonzero(ok)
+        if len(sel) < len(todo):
+            mr.failed["address outside the mapping's file"] += len(todo) - len(sel)
+        pcs = link[sel]
+        enc = LineEncoder(self.funcs)
+        try:
+            blobs = _lookup(engine, pcs, rets[todo[sel]], enc)
+        except SymkeepError as e:
+            mr.failed[f"lookup failed: {type(e).__name__}"] += len(pcs)
+            mr.notes.append(str(e))
+            return
+        nomatch = 0
+        found = np.zeros(len(sel), dtype=np.bool_)
+        locs = self.prof.location
+        nlines, folded = cols.nlines, cols.folded
+        for k, (i, lines) in enumerate(zip(todo[sel].tolist(), blobs, strict=True)):
+            if not lines:
+                if force and nlines[i]:
+                    mr.kept += 1  # keep what was there rather than erase it
+                else:
+                    nomatch += 1
+                continue
+            found[k] = True
+            loc = locs[i]  # a wrapper for this one call only (see symkeep.profile.locations)
+            if force and nlines[i]:
+                del loc.line[:]
+            # Line[] as pre-encoded bytes: merging them into the Location appends them.
+            loc.MergeFromString(lines)
+            if folded[i]:
+                loc.is_folded = False
+            mr.symbolized += 1
+        if nomatch:
+            mr.failed["no function at address"] += nomatch
+        done = todo[sel[found]]
+        self.named[done] = True
+        if mr.symbolized:
+            self._set_flags(idx, todo, done, enc)
+
+    def _set_flags(self, idx: I64, todo: I64, done: I64, enc: LineEncoder) -> None:
+        """has_* are true only when they hold for every location of the mapping (pprof
+        re-symbolizes a mapping with no flag set, and trusts one that has them).
+
+        The locations symbolized here are judged from their frames (the encoder saw every one);
+        only the others (kept, failed) are read back from the profile."""
+        m, st, by_id = self.m, self.st, self.funcs.by_id
+        orig_inline = m.has_inline_frames
+        has_fn, has_file, has_line, has_inl = enc.all_named, enc.all_files, enc.all_lines, True
+        kept = np.setdiff1d(idx, todo, assume_unique=True)
+        others = np.concatenate([np.setdiff1d(todo, done, assume_unique=True), kept])
+        if len(others) and not bool(self.cols.nlines[others].all()):
+            has_fn = has_file = has_line = has_inl = False
+        else:
+            locs = self.prof.location
+            for i in others.tolist():
+                for ln in locs[i].line:
+                    f = by_id.get(ln.function_id)
+                    if f is None or not st.get(f.name):
+                        has_fn = False
+                    if f is None or not st.get(f.filename):
+                        has_file = False
+                    if ln.line <= 0:
+                        has_line = False
+            if len(kept) and not orig_inline:
+                has_inl = False
+        m.has_functions = has_fn
+        m.has_filenames = has_file
+        m.has_line_numbers = has_line
+        m.has_inline_frames = has_inl
 
 
-def _lookup(engine: Lookups, pcs: npt.NDArray[np.uint64], is_ret: list[bool] | None, enc: LineEncoder) -> list[bytes]:
+def _lookup(engine: Lookups, pcs: U64, mask: npt.NDArray[np.bool_], enc: LineEncoder) -> list[bytes]:
     """Serialized Line[] per PC (b"" when unknown): one engine lookup per kind of address (call-site
     PCs, raw return addresses), encoded once per distinct chain."""
     out: list[bytes] = [b""] * len(pcs)
-    mask = np.array(is_ret, dtype=np.bool_) if is_ret is not None else np.zeros(len(pcs), dtype=np.bool_)
     for want_ret in (False, True):
         idx = np.flatnonzero(mask == want_ret)
         if not len(idx):
@@ -228,70 +269,31 @@ def _lookup(engine: Lookups, pcs: npt.NDArray[np.uint64], is_ret: list[bool] | N
     return out
 
 
-def _set_flags(
-    m: profile_pb2.Mapping,
-    locs: list[profile_pb2.Location],
-    todo: list[profile_pb2.Location],
-    symbolized: npt.NDArray[np.bool_],
-    enc: LineEncoder,
-    funcs: FunctionTable,
-    st: StringTable,
-) -> None:
-    """has_* are true only when they hold for every location of the mapping (pprof re-symbolizes a
-    mapping with no flag set, and trusts one that has them).
-
-    The locations symbolized here are judged from their frames (the encoder saw every one); only the
-    others (kept, failed) are read back from the profile."""
-    orig_inline = m.has_inline_frames
-    has_fn, has_file, has_line, has_inl = enc.all_named, enc.all_files, enc.all_lines, True
-    todo_ids = {id(t) for t in todo} if len(todo) < len(locs) else None
-    others = [t for t, done in zip(todo, symbolized.tolist(), strict=True) if not done]
-    if todo_ids is not None:
-        others.extend(loc for loc in locs if id(loc) not in todo_ids)
-    for loc in others:
-        if not loc.line:
-            has_fn = has_file = has_line = has_inl = False
-            break
-        for ln in loc.line:
-            f = funcs.by_id.get(ln.function_id)
-            if f is None or not st.get(f.name):
-                has_fn = False
-            if f is None or not st.get(f.filename):
-                has_file = False
-            if ln.line <= 0:
-                has_line = False
-        if (todo_ids is not None and id(loc) not in todo_ids) and not orig_inline:
-            has_inl = False
-    m.has_functions = has_fn
-    m.has_filenames = has_file
-    m.has_line_numbers = has_line
-    m.has_inline_frames = has_inl
-
-
-def apply_fallback_names(prof: profile_pb2.Profile, names: dict[int, str]) -> int:
+def _apply_fallback_names(loaded: LoadedInput, cols: LocationColumns, named: npt.NDArray[np.bool_]) -> int:
     """Give locations that are still unnamed the name an earlier tool printed (perf's kallsyms,
     libc symbols, names in folded stacks). Returns how many were named this way."""
+    names = loaded.names
     if not names:
         return 0
+    prof = loaded.profile
     st = StringTable(prof)
     funcs = FunctionTable(prof, st)
+    lids = list(names)
+    pos = cols.index_of(np.array(lids, dtype=np.uint64)).tolist()
+    locs = prof.location
     n = 0
     touched: set[int] = set()
-    for loc in prof.location:
-        if loc.line:
+    for lid, k in zip(lids, pos, strict=True):
+        if k < 0 or named[k]:
             continue
-        name = names.get(loc.id)
-        if name:
-            loc.line.add(function_id=funcs.intern(name, "", 0))
-            touched.add(loc.mapping_id)
-            n += 1
+        locs[k].line.add(function_id=funcs.intern(names[lid], "", 0))
+        named[k] = True
+        touched.add(int(cols.mapping_ids[k]))
+        n += 1
     # A mapping whose every location now has a function name says so (has_functions), so that pprof
     # does not try (and warn about failing) to re-symbolize it.
-    full = {m.id: True for m in prof.mapping if m.id in touched}
-    for loc in prof.location:
-        if loc.mapping_id in full and not loc.line:
-            full[loc.mapping_id] = False
+    groups = _groups(cols.mapping_ids)
     for m in prof.mapping:
-        if full.get(m.id):
+        if m.id in touched and bool(named[groups[m.id]].all()):
             m.has_functions = True
     return n
