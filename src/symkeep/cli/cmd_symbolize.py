@@ -66,7 +66,7 @@ def command(
     from symkeep.cli.heap import keep_heap
     from symkeep.fsio import OutputTarget
     from symkeep.profile.files import symbolize_file
-    from symkeep.profile.folded import profile_to_folded
+    from symkeep.profile.folded import folded_lines
     from symkeep.profile.limits import Limits, parse_size
     from symkeep.profile.pprof import serialize_profile
     from symkeep.profile.summary import format_summary
@@ -90,13 +90,13 @@ def command(
         perf_data=perf_data,
     )
     if fmt == "folded":
-        data = profile_to_folded(
+        lines = folded_lines(
             result.profile, sample_index=sample_index, inline_suffix=inline_suffix, kernel_suffix=kernel_suffix,
             with_lines=with_lines,
-        ).encode("utf-8", "surrogateescape")
+        )
+        target.write(ln.encode("utf-8", "surrogateescape") for ln in lines)
     else:
-        data = serialize_profile(result.profile, compress=not no_gzip)
-    target.write(data)
+        target.write(serialize_profile(result.profile, compress=not no_gzip))
     if quiet:
         return
     summary = result.report.to_json()

@@ -13,8 +13,11 @@ flamegraph.pl's colour palettes read them as part of the frame).
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Iterable
+from array import array
+from collections.abc import Iterable, Iterator
+from itertools import chain
+
+import numpy as np
 
 from symkeep.errors import FormatError
 from symkeep.profile import profile_pb2
@@ -26,6 +29,7 @@ __all__ = [
     "DEFAULT_INLINE_SUFFIX",
     "KERNEL_SUFFIX",
     "FoldedConverter",
+    "folded_lines",
     "folded_to_profile",
     "looks_like_folded",
     "profile_to_folded",
@@ -81,23 +85,31 @@ class FoldedConverter:
         self.cache: tuple[dict[str, int], dict[str, int]] = ({}, {})  # frame text -> id (leaf, caller)
 
     def feed(self, lineno: int, line: str) -> None:
-        if not line.strip() or line.lstrip().startswith("#"):
+        s = line.rstrip()
+        if not s or s.lstrip()[:1] == "#":
             return
-        parts = split_folded_line(line)
+        parts = split_folded_line(s)
         if parts is None:
             raise FormatError(f"line {lineno}: not 'frame;frame;... COUNT'", what=WHAT)
         stack, count_s = parts
-        count = parse_int_field(count_s, base=10, lo=0, hi=INT64_MAX, line=lineno, field="count", what=WHAT)
+        if count_s.isascii() and count_s.isdigit() and len(count_s) <= 18:
+            count = int(count_s)  # the usual case, below 2^63 for sure
+        else:
+            count = parse_int_field(count_s, base=10, lo=0, hi=INT64_MAX, line=lineno, field="count", what=WHAT)
         frames = stack.split(";")
         if len(frames) > self.limits.max_frames:
             del frames[: len(frames) - self.limits.max_frames]  # the leaf is last: keep that side
             self.b.out.notes.truncated_stacks += 1
-        ids = []
-        for k, fr in enumerate(reversed(frames)):  # leaf first
-            cache = self.cache[k > 0]
-            lid = cache.get(fr)
+        frames.reverse()  # leaf first
+        leaf, callers = self.cache
+        lid = leaf.get(frames[0])
+        if lid is None:
+            lid = leaf[frames[0]] = self._location(frames[0].strip(), False, lineno)
+        ids = [lid]
+        for fr in frames[1:]:
+            lid = callers.get(fr)
             if lid is None:
-                lid = cache[fr] = self._location(fr.strip(), k > 0, lineno)
+                lid = callers[fr] = self._location(fr.strip(), True, lineno)
             ids.append(lid)
         self.b.sample(ids, [count], lineno)
 
@@ -156,9 +168,28 @@ def profile_to_folded(
     with_lines: bool = False,
 ) -> str:
     """Aggregate samples into flamegraph.pl input: root first, one line per distinct stack."""
+    return "".join(folded_lines(prof, sample_index=sample_index, inline_suffix=inline_suffix,
+                                kernel_suffix=kernel_suffix, fallback_names=fallback_names, with_lines=with_lines))
+
+
+def folded_lines(
+    prof: profile_pb2.Profile,
+    *,
+    sample_index: int = -1,
+    inline_suffix: str = DEFAULT_INLINE_SUFFIX,
+    kernel_suffix: str = KERNEL_SUFFIX,
+    fallback_names: dict[int, str] | None = None,
+    with_lines: bool = False,
+) -> Iterator[str]:
+    """:func:`profile_to_folded` line by line, for writing without one big string.
+
+    Frames are numbered (in sorted order of their text) and a stack is a tuple of frame numbers:
+    samples are summed per distinct frame sequence without building a string per sample, every
+    location with the same frames shares one tuple, and no message object is kept. Lines come out
+    sorted by stack, frame by frame."""
     st = prof.string_table
     if not prof.sample_type:
-        return ""
+        return
     idx = sample_index if sample_index >= 0 else len(prof.sample_type) - 1
     idx = min(idx, len(prof.sample_type) - 1)
     nst = len(st)
@@ -166,36 +197,71 @@ def profile_to_folded(
     def s(i: int) -> str:
         return st[i] if 0 <= i < nst else ""
 
-    funcs = {f.id: f for f in prof.function}
+    funcs = {f.id: (s(f.name) or "?", s(f.filename).rsplit("/", 1)[-1]) for f in prof.function}
     maps = {m.id: m for m in prof.mapping}
     kernel = {m.id for m in prof.mapping if classify_mapping(s(m.filename), m.memory_start) == "kernel"}
     fallback_names = fallback_names or {}
-    labels: dict[int, list[str]] = {}
+    frame_no: dict[str, int] = {}
+    shared: dict[tuple[bool, tuple[tuple[int, int], ...]], tuple[int, ...]] = {}
+
+    def number(names: list[str]) -> tuple[int, ...]:  # innermost first in, outermost first out
+        return tuple(frame_no.setdefault(n.replace(";", ":"), len(frame_no)) for n in reversed(names))
+
+    per_loc: list[tuple[int, ...]] = []
+    ids = array("Q")
     for loc in prof.location:
-        out: list[str] = []
-        n = len(loc.line)
-        for j, ln in enumerate(loc.line):
-            f = funcs.get(ln.function_id)
-            name = s(f.name) if f is not None else ""
-            name = name or "?"
-            if with_lines and f is not None and s(f.filename):
-                name = f"{name} {s(f.filename).rsplit('/', 1)[-1]}:{ln.line}"
-            if j < n - 1:
-                name += inline_suffix
-            out.append(name)
-        if not out:
+        ids.append(loc.id)
+        in_kernel = loc.mapping_id in kernel
+        ksfx = kernel_suffix if in_kernel else ""
+        if loc.line:
+            lkey = (in_kernel, tuple((ln.function_id, ln.line if with_lines else 0) for ln in loc.line))
+            frames = shared.get(lkey)
+            if frames is None:
+                out = []
+                for j, (fid, line) in enumerate(lkey[1]):
+                    name, file = funcs.get(fid, ("?", ""))
+                    if with_lines and file:
+                        name = f"{name} {file}:{line}"
+                    out.append(name + (inline_suffix if j < len(lkey[1]) - 1 else "") + ksfx)
+                frames = shared[lkey] = number(out)
+        else:
             m = maps.get(loc.mapping_id)
-            out.append(fallback_names.get(loc.id) or _frame_label(loc, m, s(m.filename) if m else ""))
-        if loc.mapping_id in kernel:
-            out = [x + kernel_suffix for x in out]
-        labels[loc.id] = [x.replace(";", ":") for x in reversed(out)]  # outermost first
-    agg: Counter[str] = Counter()
+            frames = number([(fallback_names.get(loc.id) or _frame_label(loc, m, s(m.filename) if m else "")) + ksfx])
+        per_loc.append(frames)
+    shared.clear()
+    unknown = number(["?"])
+    # renumber frames in sorted order of their text, so that sorting the tuples sorts the stacks
+    texts = sorted(frame_no, key=frame_no.__getitem__)
+    order = sorted(range(len(texts)), key=texts.__getitem__)
+    rank = [0] * len(texts)
+    for r, i in enumerate(order):
+        rank[i] = r
+    texts = [texts[i] for i in order]
+    frame_no.clear()
+    renumbered: dict[tuple[int, ...], tuple[int, ...]] = {}
+    per_loc = [renumbered.setdefault(t, tuple(rank[i] for i in t)) for t in per_loc]
+    unknown = tuple(rank[i] for i in unknown)
+    renumbered.clear()
+    # location id -> its frames: by position when the ids are 1..n in order (what Go and symkeep
+    # write), through a dict otherwise
+    n = len(ids)
+    if n and bool((np.frombuffer(ids, dtype=np.uint64) == np.arange(1, n + 1, dtype=np.uint64)).all()):
+        by_id: list[tuple[int, ...]] | dict[int, tuple[int, ...]] = [unknown, *per_loc]
+    else:
+        by_id = dict(zip(ids, per_loc, strict=True))
+    del per_loc
+    agg: dict[tuple[int, ...], int] = {}
     for smp in prof.sample:
         v = smp.value[idx] if idx < len(smp.value) else 0
         if v == 0:
             continue
-        parts: list[str] = []
-        for lid in reversed(smp.location_id):
-            parts.extend(labels.get(lid, ["?"]))
-        agg[";".join(parts)] += v
-    return "".join(f"{k} {v}\n" for k, v in sorted(agg.items()))
+        lids = list(smp.location_id)
+        lids.reverse()
+        try:
+            key = tuple(chain.from_iterable([by_id[lid] for lid in lids]))
+        except (IndexError, KeyError):  # validated profiles refer to known locations only
+            key = tuple(chain.from_iterable([by_id[lid] if 0 < lid < len(by_id) or isinstance(by_id, dict)
+                                             and lid in by_id else unknown for lid in lids]))
+        agg[key] = agg.get(key, 0) + v
+    for key in sorted(agg):
+        yield ";".join([texts[i] for i in key]) + f" {agg[key]}\n"

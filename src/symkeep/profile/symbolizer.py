@@ -254,7 +254,10 @@ def _lookup(engine: Lookups, pcs: U64, mask: npt.NDArray[np.bool_], enc: LineEnc
     """Serialized Line[] per PC (b"" when unknown): one engine lookup per kind of address (call-site
     PCs, raw return addresses), encoded once per distinct chain."""
     out: list[bytes] = [b""] * len(pcs)
-    for want_ret in (False, True):
+    nret = int(mask.sum())
+    # The larger batch first: an engine that builds whole-binary tables for a large batch reuses them
+    # for the smaller one (instead of decoding thousands of functions one by one).
+    for want_ret in (True, False) if nret > len(pcs) - nret else (False, True):
         idx = np.flatnonzero(mask == want_ret)
         if not len(idx):
             continue
