@@ -17,7 +17,7 @@ import numpy.typing as npt
 
 from symkeep.profile import profile_pb2
 
-__all__ = ["LocationColumns", "encode_locations", "varint_lengths"]
+__all__ = ["LocationColumns", "encode_locations", "encode_samples", "varint_lengths"]
 
 U64 = npt.NDArray[np.uint64]
 I64 = npt.NDArray[np.int64]
@@ -107,4 +107,51 @@ def encode_locations(ids: U64, mapping_ids: U64, addresses: U64) -> bytes:
         out[pos] = tag
         _put_varints(out, pos + 1, x, ln)
         pos = pos + 1 + ln
+    return out.tobytes()
+
+
+def encode_samples(location_ids: U64, offsets: I64, values: npt.NDArray[np.int64]) -> bytes:
+    """Wire bytes of ``Profile.sample`` entries (field 2) with packed ``location_id`` and ``value``:
+    sample ``k`` has ids ``location_ids[offsets[k]:offsets[k + 1]]`` and values ``values[k]`` (a row
+    of the 2-D array; negative values as protobuf writes int64). Same bytes as ``sample.add(...)``."""
+    n = len(offsets) - 1
+    if n <= 0:
+        return b""
+    counts = np.diff(offsets)
+    vals = values.reshape(n, -1).astype(np.int64).view(np.uint64)
+    nv = vals.shape[1]
+    vl_ids = varint_lengths(location_ids)
+    cum = np.zeros(len(location_ids) + 1, dtype=np.int64)
+    np.cumsum(vl_ids, out=cum[1:])
+    ids_len = cum[offsets[1:]] - cum[offsets[:-1]]  # packed bytes of each sample's ids
+    vl_vals = varint_lengths(vals.reshape(-1)).reshape(n, nv)
+    vals_len = vl_vals.sum(axis=1)
+    has_ids = counts > 0
+    body = np.where(has_ids, 1 + varint_lengths(ids_len.astype(np.uint64)) + ids_len, 0)
+    body = body + (1 + varint_lengths(vals_len.astype(np.uint64)) + vals_len if nv else 0)
+    head = 1 + varint_lengths(body.astype(np.uint64))
+    start = np.zeros(n, dtype=np.int64)
+    np.cumsum((head + body)[:-1], out=start[1:])
+    out = np.zeros(int(start[-1] + head[-1] + body[-1]), dtype=np.uint8)
+    out[start] = 0x12
+    _put_varints(out, start + 1, body.astype(np.uint64), head - 1)
+    pos = start + head
+    # location_id (field 1, packed): tag, length, then each id at its offset within the sample
+    idp = pos[has_ids]
+    out[idp] = 0x0A
+    lens = varint_lengths(ids_len[has_ids].astype(np.uint64))
+    _put_varints(out, idp + 1, ids_len[has_ids].astype(np.uint64), lens)
+    ids_at = np.zeros(n, dtype=np.int64)
+    ids_at[has_ids] = idp + 1 + lens
+    owner = np.repeat(np.arange(n), counts)
+    _put_varints(out, ids_at[owner] + (cum[:-1] - cum[offsets[:-1]][owner]), location_ids, vl_ids)
+    pos = np.where(has_ids, ids_at + ids_len, pos)
+    if nv:  # value (field 2, packed)
+        out[pos] = 0x12
+        lens = varint_lengths(vals_len.astype(np.uint64))
+        _put_varints(out, pos + 1, vals_len.astype(np.uint64), lens)
+        at = pos + 1 + lens
+        for j in range(nv):
+            _put_varints(out, at, vals[:, j], vl_vals[:, j])
+            at = at + vl_vals[:, j]
     return out.tobytes()

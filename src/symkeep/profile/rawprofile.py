@@ -22,7 +22,7 @@ import numpy.typing as npt
 from symkeep.errors import FormatError
 from symkeep.profile import profile_pb2
 from symkeep.profile.limits import INT64_MAX, UINT64_MAX
-from symkeep.profile.locations import LocationColumns, encode_locations
+from symkeep.profile.locations import LocationColumns, encode_locations, encode_samples
 from symkeep.profile.mapping import classify_mapping
 from symkeep.profile.pprof import StringTable
 from symkeep.profile.report import InputNotes, printable_path
@@ -30,6 +30,7 @@ from symkeep.profile.report import InputNotes, printable_path
 __all__ = ["LoadedInput", "RawProfileBuilder"]
 
 PAGE = 0x1000
+SAMPLE_CHUNK = 1 << 16  # samples encoded per numpy pass
 MAX_PERIODS = 1024  # distinct periods counted for the profile's period (the most common one)
 
 
@@ -86,6 +87,10 @@ class RawProfileBuilder:
         self.aggregate = aggregate
         self.stacks: dict[tuple[int, ...], list[int]] = {}
         self.samples = 0
+        # samples as flat arrays until the end (bulk-encoded then, like the locations)
+        self.s_ids = array("Q")
+        self.s_off = array("q", [0])
+        self.s_vals = array("q")
         self.mappings: dict[tuple[str, int, int, int], int] = {}
         self.kinds: dict[int, str] = {}
         self.widen: set[int] = set()  # mapping ids whose range is set from the addresses seen
@@ -141,7 +146,9 @@ class RawProfileBuilder:
         """One stack (leaf first) with its values; identical stacks are summed when aggregating."""
         self.samples += 1
         if not self.aggregate:
-            self.prof.sample.add(location_id=ids, value=values)
+            self.s_ids.extend(ids)
+            self.s_off.append(len(self.s_ids))
+            self.s_vals.extend(values)
             return
         key = tuple(ids)
         have = self.stacks.get(key)
@@ -160,11 +167,23 @@ class RawProfileBuilder:
     def finish(self, *, main_mapping_id: int | None = None, keep_values: int | None = None) -> LoadedInput:
         """The profile: locations and samples written, unknown mapping ranges set from their
         addresses. ``keep_values``: write only the first N values of each sample (and sample types)."""
-        if keep_values is not None and keep_values < self.nvalues:
-            del self.prof.sample_type[keep_values:]
-        for key, vals in self.stacks.items():
-            self.prof.sample.add(location_id=key, value=vals[:keep_values] if keep_values else vals)
+        for key, summed in self.stacks.items():
+            self.s_ids.extend(key)
+            self.s_off.append(len(self.s_ids))
+            self.s_vals.extend(summed)
         self.stacks.clear()
+        nv = self.nvalues
+        vals = np.frombuffer(self.s_vals, dtype=np.int64).reshape(-1, nv) if self.s_vals else np.zeros((0, nv), np.int64)
+        if keep_values is not None and keep_values < nv:
+            del self.prof.sample_type[keep_values:]
+            vals = vals[:, :keep_values]
+        ids = np.frombuffer(self.s_ids, dtype=np.uint64) if self.s_ids else np.zeros(0, dtype=np.uint64)
+        off = np.frombuffer(self.s_off, dtype=np.int64)
+        for a in range(0, len(off) - 1, SAMPLE_CHUNK):  # in chunks: bounded temporaries
+            b = min(a + SAMPLE_CHUNK, len(off) - 1)
+            self.prof.MergeFromString(encode_samples(ids[off[a]:off[b]], off[a:b + 1] - off[a], vals[a:b]))
+        del ids, off, vals
+        self.s_ids, self.s_off, self.s_vals = array("Q"), array("q", [0]), array("q")
         self.locations.clear()
         self.by_name.clear()
         n = len(self.loc_mid)
