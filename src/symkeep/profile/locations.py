@@ -1,21 +1,21 @@
-"""The locations of a profile as numpy columns, read and written without holding message objects.
+"""The locations of a profile as numpy columns, read and written without message objects.
 
 Why: protobuf (upb) makes a Python wrapper for every message touched and keeps it while referenced;
 a list of 10^6 Location wrappers (plus their ``line`` containers) cost ~500 MB and a second. The
-symbolizer needs only four numbers per location (id, mapping, address, how many lines), so they are
-read in one pass whose wrappers die at once, and new locations are encoded as wire bytes in bulk
+symbolizer needs a few numbers per location, so they are decoded from the serialized entries in
+bulk (:mod:`symkeep.profile.wire`), and new locations and samples are encoded as wire bytes in bulk
 (numpy) and merged into the profile in one call.
 """
 
 from __future__ import annotations
 
-from array import array
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
 
 from symkeep.profile import profile_pb2
+from symkeep.profile.wire import decode_fields, location_entries
 
 __all__ = ["LocationColumns", "encode_locations", "encode_samples", "varint_lengths"]
 
@@ -26,32 +26,52 @@ I64 = npt.NDArray[np.int64]
 @dataclass
 class LocationColumns:
     """Location ``k`` of the profile (in its order): ``ids[k]``, ``mapping_ids[k]``, ``addresses[k]``,
-    ``nlines[k]`` (0 = no name yet) and ``folded[k]`` (``is_folded``)."""
+    ``nlines[k]`` (0 = no name yet) and ``folded[k]`` (``is_folded``); its Line entries are rows
+    ``line_start[k]:line_start[k] + nlines[k]`` of ``line_function`` and ``line_number``."""
 
     ids: U64
     mapping_ids: U64
     addresses: U64
     nlines: I64
     folded: npt.NDArray[np.bool_]
+    line_function: U64 = field(default_factory=lambda: np.zeros(0, dtype=np.uint64))
+    line_number: I64 = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    line_start: I64 = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
     def __len__(self) -> int:
         return len(self.ids)
 
     @classmethod
     def read(cls, prof: profile_pb2.Profile) -> LocationColumns:
-        ids, mids, addrs, nl = array("Q"), array("Q"), array("Q"), array("q")
-        folded: list[int] = []
-        for k, loc in enumerate(prof.location):  # each wrapper is dropped before the next one
-            ids.append(loc.id)
-            mids.append(loc.mapping_id)
-            addrs.append(loc.address)
-            nl.append(len(loc.line))
-            if loc.is_folded:
-                folded.append(k)
-        f = np.zeros(len(ids), dtype=np.bool_)
-        f[folded] = True
-        return cls(np.frombuffer(ids, np.uint64), np.frombuffer(mids, np.uint64), np.frombuffer(addrs, np.uint64),
-                   np.frombuffer(nl, np.int64), f)
+        """The columns of a profile's locations (serialized once, decoded in bulk: no wrappers)."""
+        return cls.from_entries(location_entries(prof.SerializeToString()))
+
+    @classmethod
+    def from_entries(cls, entries: list[bytes]) -> LocationColumns:
+        """Columns from serialized Location bodies (:func:`symkeep.profile.wire.location_entries`)."""
+        n = len(entries)
+        lens = np.fromiter(map(len, entries), dtype=np.int64, count=n)
+        buf = np.frombuffer(b"".join(entries) + bytes(16), dtype=np.uint8)
+        ends = np.cumsum(lens)
+        loc = decode_fields(buf, ends - lens, ends, (1, 2, 3, 5), (4,))
+
+        def col(f: int) -> U64:
+            out = np.zeros(n, dtype=np.uint64)
+            owner, val = loc.varints[f]
+            out[owner] = val  # a repeated scalar: the last one wins, as protobuf reads it
+            return out
+
+        lo, ls, le = loc.spans[4]
+        line = decode_fields(buf, ls, le, (1, 2), ())
+        fn = np.zeros(len(lo), dtype=np.uint64)
+        num = np.zeros(len(lo), dtype=np.uint64)
+        fn[line.varints[1][0]] = line.varints[1][1]
+        num[line.varints[2][0]] = line.varints[2][1]
+        nlines = np.bincount(lo, minlength=n).astype(np.int64) if n else np.zeros(0, dtype=np.int64)
+        start = np.zeros(n, dtype=np.int64)
+        if n:
+            np.cumsum(nlines[:-1], out=start[1:])
+        return cls(col(1), col(2), col(3), nlines, col(5) != 0, fn, num.view(np.int64), start)
 
     def index_of(self, ids: U64) -> I64:
         """Position of each id in the profile's order (-1 when absent)."""

@@ -231,11 +231,12 @@ def validate_profile(prof: profile_pb2.Profile, *, name: str = "profile") -> Loc
     if bad.any():
         k = int(np.flatnonzero(bad)[0])
         raise FormatError(f"location {cols.ids[k]} refers to unknown mapping {cols.mapping_ids[k]}", what=name)
-    locs = prof.location
-    for k in np.flatnonzero(cols.nlines).tolist():
-        for ln in locs[k].line:
-            if ln.function_id and ln.function_id not in fids:
-                raise FormatError(f"location {cols.ids[k]} refers to unknown function {ln.function_id}", what=name)
+    fid_arr = np.fromiter(fids, dtype=np.uint64, count=len(fids))
+    bad = ~np.isin(cols.line_function, fid_arr) & (cols.line_function != 0)
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        k = int(np.searchsorted(cols.line_start, row, side="right")) - 1
+        raise FormatError(f"location {cols.ids[k]} refers to unknown function {cols.line_function[row]}", what=name)
     nvals = len(prof.sample_type)
     used = array("Q")
     for i, smp in enumerate(prof.sample):
