@@ -237,3 +237,25 @@ def test_detection_of_text_with_foreign_bytes(tmp_path: Path) -> None:
     assert detect_input(b"main.caf\xe9;main.b 3\n", complete=True) == "folded"
     assert detect_input(("a;" * 40000).encode() + b"b 1\n") == "folded"  # first line > 64 KiB
     assert detect_input(Profile(string_table=["", "x"]).SerializeToString(), complete=True) == "pprof"
+
+
+def test_non_utf8_symbol_kept_readable() -> None:
+    """A perf symbol name in Latin-1 survives as the location's name, its odd byte shown as \\xe9."""
+    from symkeep.profile.inputs import load_bytes
+
+    data = b"prog 1 1.0: 1 cpu-clock:\n\tffffffff81000010 caf\xe9_do+0x10 ([kernel.kallsyms])\n\n"
+    loaded = load_bytes(data)
+    assert loaded.format == "perf"
+    assert list(loaded.names.values()) == ["caf\\xe9_do"]
+
+
+def test_endless_perf_callchain_is_capped() -> None:
+    """A callchain that never ends (no blank line, no header) keeps only the leaf-most frames."""
+    from symkeep.profile.inputs import load_bytes
+    from symkeep.profile.limits import Limits
+
+    frame = b"\t  4b10e x (/opt/p)\n"
+    for head in (b"", b"\t  4b10f y (/opt/p)\n\n", b"p 1 1.0: 1 cpu-clock:\n"):
+        loaded = load_bytes(head + frame * 50_000, limits=Limits(max_frames=64))
+        stacks = [len(s.location_id) for s in loaded.profile.sample]
+        assert max(stacks) <= 64, (head, max(stacks))

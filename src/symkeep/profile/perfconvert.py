@@ -98,9 +98,11 @@ class PerfConverter:
         elif self.headerless_mode == "lines":
             fr.in_callchain = False
             self._emit([fr], None, None, lineno)
+        elif self.headerless_mode == "blocks":
+            self._append(self.block, fr)  # capped: the frames kept are the leaf-most
         else:
             self.block.append(fr)
-            if self.headerless_mode == "" and len(self.block) > self.limits.max_frames:
+            if len(self.block) > self.limits.max_frames:
                 self.headerless_mode = "lines"  # no blank line after this many: one sample per line
                 self._flush_block()
 
