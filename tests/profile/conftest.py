@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 import subprocess
 import sys
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from fixtures.env import cache_root
+from fixtures.env import cache_root, require_tool, unavailable
 
 sys.path.insert(0, str(Path(__file__).parent))
 
@@ -71,3 +72,25 @@ def heap_profile(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 @pytest.fixture(scope="session")
 def go_pprof(gotool: Callable[[str, str], Path]) -> Path:
     return gotool("1.27", "pprof")
+
+
+@pytest.fixture(scope="session")
+def perf_run(fixture: Callable[..., Path], tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
+    """(binary copy, perf.data, perf script text) of a real `perf record -g` of the stripped cpuhog."""
+    require_tool("perf")
+    d = tmp_path_factory.mktemp("perfbid")
+    exe = d / "cpuhog"
+    shutil.copy(fixture(variant="sw", program="cpuhog"), exe)
+    home = d / "home"
+    home.mkdir()
+    env = dict(os.environ, HOME=str(home))  # an empty perf build-id cache
+    data = d / "perf.data"
+    rec = subprocess.run(["perf", "record", "-e", "cpu-clock", "-g", "-o", str(data), str(exe), str(d / "x.prof"), "0.5"],
+                         capture_output=True, text=True, env=env, timeout=120)
+    if rec.returncode != 0:
+        unavailable(f"perf record not permitted here: {rec.stderr.strip()[-200:]}")
+    txt = d / "perf.txt"
+    with txt.open("w") as fh:
+        subprocess.run(["perf", "script", "-i", str(data)], stdout=fh, stderr=subprocess.DEVNULL, env=env, check=True,
+                       timeout=120)
+    return exe, data, txt

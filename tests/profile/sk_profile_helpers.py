@@ -2,6 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
 from symkeep.profile.pprof import Profile
 
 
@@ -46,3 +54,63 @@ def weighted_agreement(orig: Profile, got: Profile, value_index: int = -1) -> tu
         else:
             diffs.extend(f"loc {lid}: want {a[lid]} got {b[lid]}" for lid in bad[:3])
     return (ok / tot if tot else 0.0), diffs
+
+
+@dataclass
+class Run:
+    code: int
+    stdout: bytes
+    stderr: str
+    max_rss: int  # bytes (the child's own VmHWM)
+
+
+def run_symkeep(args: list[str], *, stdin: bytes | Path | None = None, timeout: float = 120,
+                mem_cap: int = 256 << 20, env: dict[str, str] | None = None) -> Run:
+    """``python -m symkeep ARGS`` in a child with its data segment capped at ``mem_cap`` (a memory
+    bound, as the hostile-input issue asks), a hang guard, and its peak RSS read back."""
+    fd, rss_file = tempfile.mkstemp(prefix="symkeep-rss-")
+    os.close(fd)
+    boot = (
+        "import atexit, sys\n"
+        "def _hwm():\n"
+        "    for ln in open('/proc/self/status'):\n"
+        "        if ln.startswith('VmHWM:'):\n"
+        f"            open({rss_file!r}, 'w').write(ln.split()[1])\n"
+        "atexit.register(_hwm)\n"
+        "sys.argv[0] = 'symkeep'\n"
+        "from symkeep.cli import main\n"
+        "main()\n"
+    )
+    e = dict(os.environ if env is None else env, OPENBLAS_NUM_THREADS="1")
+    e.pop("SYMKEEP_DEBUG", None)
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_DATA, (mem_cap, mem_cap))
+
+    fin = open(stdin, "rb") if isinstance(stdin, Path) else subprocess.PIPE  # noqa: SIM115
+    try:
+        p = subprocess.Popen([sys.executable, "-c", boot, *args], stdin=fin, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, env=e, preexec_fn=limit)
+        try:
+            out, err = p.communicate(stdin if isinstance(stdin, bytes) else None, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.communicate()
+            raise AssertionError(f"symkeep {args[:3]} hung for {timeout}s") from None
+    finally:
+        if isinstance(stdin, Path):
+            fin.close()  # type: ignore[union-attr]
+    try:
+        with open(rss_file) as fh:
+            rss = int(fh.read() or 0) * 1024
+    finally:
+        os.unlink(rss_file)
+    return Run(p.returncode, out, err.decode("utf-8", "replace"), rss)
+
+
+def one_line_error(r: Run, code: int) -> str:
+    """The error line of a failed run, after checking the contract: the exit code, one line, no traceback."""
+    assert r.code == code, (r.code, r.stderr[-2000:])
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("symkeep: error:") and "Traceback" not in r.stderr, r.stderr
+    return lines[0]

@@ -12,10 +12,11 @@ import numpy as np
 import pytest
 
 from symkeep.binfmt import open_binary
+from symkeep.profile.lines import FunctionTable, LineEncoder
 from symkeep.profile.locate import Locator
 from symkeep.profile.mapping import Translator
 from symkeep.profile.pprof import Profile, StringTable, parse_profile, serialize_profile
-from symkeep.profile.symbolizer import _Functions, _LineEncoder, symbolize_profile
+from symkeep.profile.symbolizer import symbolize_profile
 from symkeep.symbolize import Frame, open_go_binary
 from symkeep.symbolize.columns import ChainColumns
 
@@ -36,7 +37,7 @@ def test_to_link_many_matches_to_link(fixture: Callable[..., Path], variant: str
         (base + 0x400000, base + 0x500000, 1 << 40),  # offset past the end of the file
     ]
     for start, limit, off in mappings:
-        tr = Translator(b.segments(), start, limit, off)
+        tr = Translator(b, start, limit, off)
         lo = max(0, start - 0x3000)
         hi = max(limit, start + text.memsz) + 0x3000
         addrs = [rng.randrange(lo, hi) for _ in range(3000)] + [start, max(limit - 1, 0), limit, lo]
@@ -51,8 +52,8 @@ def test_to_link_many_matches_to_link(fixture: Callable[..., Path], variant: str
 def test_line_encoder_bytes_match_protobuf() -> None:
     prof = Profile()
     st = StringTable(prof)
-    funcs = _Functions(prof, st)
-    enc = _LineEncoder(funcs)
+    funcs = FunctionTable(prof, st)
+    enc = LineEncoder(funcs)
     frames = [
         Frame("main.a", "/x/a.go", 12, 10, True),
         Frame("main.b", "/x/b.go", 0, 0, False),  # line 0: no line field
@@ -90,7 +91,7 @@ def test_many_pcs_match_per_pc_lookup(fixture: Callable[..., Path]) -> None:
         prof.location.add(id=i, mapping_id=1, address=pc)
     prof.sample.add(location_id=list(range(1, len(pcs) + 1)), value=[1])
     # Bare link-time addresses: main mapping with no range (identity translation).
-    rep = symbolize_profile(prof, Locator([str(binary)], use_env=False, debuginfod_urls=[]))
+    rep = symbolize_profile(prof, Locator([str(binary)], use_env=False, debuginfod_urls=[])).report
     back = parse_profile(serialize_profile(prof))
     st = back.string_table
     fn = {f.id: (st[f.name], st[f.filename], f.start_line) for f in back.function}

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from symkeep.errors import FormatError, SymkeepError
+from symkeep.errors import FormatError, LimitError, SymkeepError
 from symkeep.profile.pprof import parse_profile, read_profile, serialize_profile, write_profile
 
 
@@ -69,7 +69,7 @@ def test_gzip_bomb_is_bounded() -> None:
     bomb = gzip.compress(b"\0" * (8 << 20))
     from symkeep.profile.pprof import decompress
 
-    with pytest.raises(FormatError, match="exceeds"):
+    with pytest.raises(LimitError, match="exceeds"):
         decompress(bomb, limit=1 << 20)
 
 

@@ -32,7 +32,7 @@ def _main_mapping(p: Profile):  # type: ignore[no-untyped-def]
 def _symbolize(p: Profile, **kw: object) -> tuple[Profile, object]:
     q = strip_symbols(p)
     loc = Locator(kw.pop("binaries", []), kw.pop("dirs", []), use_env=False, debuginfod_urls=[])  # type: ignore[arg-type]
-    rep = symbolize_profile(q, loc, **kw)  # type: ignore[arg-type]
+    rep = symbolize_profile(q, loc, **kw).report  # type: ignore[arg-type]
     return q, rep
 
 
@@ -98,7 +98,7 @@ def test_missing_binary_leaves_mapping_untouched(cpu_profile: CpuProfile) -> Non
     q0.string_table[_main_mapping(q0).filename] = "/nonexistent/dir/cpuhog"
     q = Profile()
     q.CopyFrom(q0)
-    rep = symbolize_profile(q, Locator([], [], use_env=False, debuginfod_urls=[]))
+    rep = symbolize_profile(q, Locator([], [], use_env=False, debuginfod_urls=[])).report
     assert q == q0  # untouched: no lines, no functions, flags unchanged
     mr = [m for m in rep.mappings if m.id == _main_mapping(q).id][0]
     assert mr.symbolized == 0 and mr.failed.get("binary not found") == mr.locations > 0
@@ -126,7 +126,7 @@ def test_found_by_build_id_layouts(cpu_profile: CpuProfile, tmp_path: Path, layo
         loc = Locator([], [], use_env=True, debuginfod_urls=[])
     else:
         loc = Locator([], [str(tmp_path)], use_env=False, debuginfod_urls=[])
-    rep = symbolize_profile(q0, loc)
+    rep = symbolize_profile(q0, loc).report
     mr = [x for x in rep.mappings if x.id == m.id][0]
     assert mr.binary == str(dest) and mr.symbolized == mr.locations
     agree, diffs = weighted_agreement(orig, q0)
@@ -139,7 +139,7 @@ def test_search_dir_copy_with_other_build_id_is_skipped(cpu_profile: CpuProfile,
     m = _main_mapping(q0)
     q0.string_table[m.filename] = "/gone/cpuhog"
     shutil.copy(fixture(variant="default", program="cpuhog"), tmp_path / "cpuhog")
-    rep = symbolize_profile(q0, Locator([], [str(tmp_path)], use_env=False, debuginfod_urls=[]))
+    rep = symbolize_profile(q0, Locator([], [str(tmp_path)], use_env=False, debuginfod_urls=[])).report
     mr = [x for x in rep.mappings if x.id == m.id][0]
     assert mr.symbolized == 0 and "different build ID" in " ".join(mr.failed)
     assert any("build ID differs" in n for n in mr.notes)
@@ -188,7 +188,7 @@ def test_debuginfod_fetch_and_cache(cpu_profile: CpuProfile, tmp_path: Path, deb
         q = strip_symbols(orig)
         q.string_table[_main_mapping(q).filename] = "/gone/cpuhog"
         loc = Locator([], [], use_env=False, debuginfod_urls=["http://127.0.0.1:9/nothing", url], cache_dir=str(cache), timeout=5)
-        rep = symbolize_profile(q, loc)
+        rep = symbolize_profile(q, loc).report
         mr = rep.mappings[0]
         assert mr.found_by == "debuginfod" and mr.symbolized == mr.locations
         assert weighted_agreement(orig, q)[0] >= 0.999
@@ -201,7 +201,7 @@ def test_debuginfod_404_reported(cpu_profile: CpuProfile, tmp_path: Path, debugi
     _, path = cpu_profile("sw")
     q = strip_symbols(read_profile(path))
     q.string_table[_main_mapping(q).filename] = "/gone/cpuhog"
-    rep = symbolize_profile(q, Locator([], [], use_env=False, debuginfod_urls=[url], cache_dir=str(tmp_path), timeout=5))
+    rep = symbolize_profile(q, Locator([], [], use_env=False, debuginfod_urls=[url], cache_dir=str(tmp_path), timeout=5)).report
     assert rep.mappings[0].symbolized == 0 and any("HTTP 404" in n for n in rep.mappings[0].notes)
     assert len(hits) == 1
 

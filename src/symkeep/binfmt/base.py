@@ -267,6 +267,23 @@ class Binary:
                 return seg.vaddr + (offset - seg.offset)
         return None
 
+    def offsets_to_vaddrs(self, offs: npt.NDArray[np.uint64]) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.bool_]]:
+        """Vectorized :meth:`offset_to_vaddr`: (link-time addresses, found), same rule (the first
+        loadable segment whose file bytes hold the offset); addresses are 0 where not found."""
+        import numpy as np
+
+        top = (1 << 64) - 1
+        out = np.zeros(len(offs), dtype=np.uint64)
+        found = np.zeros(len(offs), dtype=np.bool_)
+        for seg in self.segments():
+            if not seg.load or seg.filesz <= 0 or seg.offset > top:
+                continue
+            lo, hi = np.uint64(seg.offset), np.uint64(min(seg.offset + seg.filesz, top))
+            m = ~found & (offs >= lo) & (offs < hi)
+            out[m] = offs[m] - lo + np.uint64(seg.vaddr & top)
+            found |= m
+        return out, found
+
     def read_vaddr(self, addr: int, n: int, what: str = "") -> bytes:
         off = self.vaddr_to_offset(addr)
         if off is None:

@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 
 import click
-
-from symkeep.errors import OutputError
 
 FORMATS = ("pprof", "folded")
 INPUTS = ("auto", "pprof", "perf", "folded")
@@ -24,10 +21,15 @@ INPUTS = ("auto", "pprof", "perf", "folded")
 )
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="pprof", show_default=True)
 @click.option("--input-format", type=click.Choice(INPUTS), default="auto", show_default=True)
+@click.option("--perf-data", type=click.Path(dir_okay=False),
+              help="perf.data the perf script text came from: check binaries against its build IDs.")
+@click.option("--max-input", default="1G", show_default=True,
+              help="Memory budget for reading the input (e.g. 512M, 4G); see README 'Limits'.")
 @click.option("--force", is_flag=True, help="Re-symbolize locations that already have names.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @click.option("--no-debuginfod", is_flag=True, help="Ignore DEBUGINFOD_URLS.")
-@click.option("--inline-suffix", default=" (inline)", show_default=True, help="Folded output: inline marker.")
+@click.option("--inline-suffix", default="_[i]", show_default=True, help="Folded output: inline frame marker.")
+@click.option("--kernel-suffix", default="_[k]", show_default=True, help="Folded output: kernel frame marker.")
 @click.option("--lines", "with_lines", is_flag=True, help="Folded output: add 'file:line' to frames.")
 @click.option("--sample-index", type=int, default=-1, help="Folded output: which sample value (default: last).")
 @click.option("--no-gzip", is_flag=True, help="Write the pprof output uncompressed.")
@@ -39,31 +41,44 @@ def command(
     search_dirs: tuple[str, ...],
     fmt: str,
     input_format: str,
+    perf_data: str | None,
+    max_input: str,
     force: bool,
     as_json: bool,
     no_debuginfod: bool,
     inline_suffix: str,
+    kernel_suffix: str,
     with_lines: bool,
     sample_index: int,
     no_gzip: bool,
     quiet: bool,
 ) -> None:
-    """Symbolize PROFILE: a pprof profile, `perf script` output or folded stacks.
+    """Symbolize PROFILE: a pprof profile, `perf script` output or folded stacks ('-' = stdin).
 
     Finds each mapping's binary (--binary, the mapping's path, build-ID directories,
-    PPROF_BINARY_PATH, DEBUGINFOD_URLS), refuses one whose build ID differs, translates PIE/ASLR
-    addresses and writes one Location per address with its full inline chain. The summary goes to
-    stderr (with --json: JSON, to stdout when -o is a file).
+    PPROF_BINARY_PATH, DEBUGINFOD_URLS), refuses one whose build ID differs (and a --binary that is
+    not Go or matches no mapping), translates PIE/ASLR addresses and writes one Location per
+    address with its full inline chain. The summary goes to stderr (with --json: JSON, to stdout
+    when -o is a file).
     """
+    import gc
+
     from symkeep.cli.heap import keep_heap
-    from symkeep.profile.folded import profile_to_folded
+    from symkeep.fsio import OutputTarget
+    from symkeep.profile.files import symbolize_file
+    from symkeep.profile.folded import folded_lines
+    from symkeep.profile.limits import Limits, parse_size
     from symkeep.profile.pprof import serialize_profile
     from symkeep.profile.summary import format_summary
-    from symkeep.profile.symbolizer import symbolize_file
 
-    keep_heap()
+    limits = Limits(max_input=parse_size(max_input))
     if fmt == "pprof" and output == "-" and sys.stdout.isatty():
         raise click.UsageError("refusing to write a binary profile to a terminal: use -o FILE or --format folded")
+    target = OutputTarget.check(output)
+    keep_heap()
+    # Hundreds of thousands of small objects and nothing that makes cycles: a short-lived process
+    # need not let the cyclic GC rescan them over and over.
+    gc.disable()
     result = symbolize_file(
         profile,
         binaries=list(binaries),
@@ -71,21 +86,17 @@ def command(
         input_format=input_format,
         force=force,
         debuginfod=not no_debuginfod,
+        limits=limits,
+        perf_data=perf_data,
     )
     if fmt == "folded":
-        data = profile_to_folded(
-            result.profile, sample_index=sample_index, inline_suffix=inline_suffix, with_lines=with_lines
-        ).encode()
+        lines = folded_lines(
+            result.profile, sample_index=sample_index, inline_suffix=inline_suffix, kernel_suffix=kernel_suffix,
+            with_lines=with_lines,
+        )
+        target.write(ln.encode("utf-8", "surrogateescape") for ln in lines)
     else:
-        data = serialize_profile(result.profile, compress=not no_gzip)
-    if output == "-":
-        sys.stdout.buffer.write(data)
-        sys.stdout.buffer.flush()
-    else:
-        try:
-            Path(output).write_bytes(data)
-        except OSError as e:
-            raise OutputError(f"{output}: cannot write: {e.strerror or e}") from e
+        target.write(serialize_profile(result.profile, compress=not no_gzip))
     if quiet:
         return
     summary = result.report.to_json()

@@ -22,6 +22,7 @@ from pathlib import Path
 from symkeep.doctor.binary import BinaryFacts
 from symkeep.doctor.model import Finding
 from symkeep.errors import ToolError
+from symkeep.profile.perfscript import PerfFrame, parse_frame
 
 __all__ = ["PerfData", "cache_entry", "check_cache_twin", "check_unwinding", "read_perf_data"]
 
@@ -54,8 +55,6 @@ def _perf() -> str:
 
 def read_perf_data(path: str, env: dict[str, str] | None = None) -> PerfData:
     """Sample stacks (instruction pointers as perf prints them, with their DSO) from `perf script`."""
-    from symkeep.profile.perfscript import parse_perf_script
-
     perf = _perf()
     e = dict(os.environ if env is None else env)
     try:
@@ -68,12 +67,44 @@ def read_perf_data(path: str, env: dict[str, str] | None = None) -> PerfData:
     if sc.returncode != 0:
         raise ToolError(f"perf script -i {path} failed: {sc.stderr.decode(errors='replace').strip()[-300:]}")
     text = sc.stdout[:MAX_SCRIPT_BYTES].decode("utf-8", errors="replace")
-    parsed = parse_perf_script(text.splitlines())
     st = next((seg.split(":", 1)[1].split(",")[0].strip() for ln in ev.stdout.splitlines()
                for seg in ln.split(", ") if seg.strip().startswith("sample_type:")), "")
     pd = PerfData(path, st)
-    pd.samples = [[(fr.ip, fr.dso) for fr in s.frames] for s in parsed.samples]
+    pd.samples = [[(fr.ip, fr.dso) for fr in frames] for frames in _stacks(text.splitlines())]
     return pd
+
+
+def _stacks(lines: list[str]) -> list[list[PerfFrame]]:
+    """Leaf-first frames of each sample of ``perf script -F comm,pid,tid,ip,sym,dso``.
+
+    With callchains a sample is a header line (``comm pid/tid``), indented frame lines and a blank line;
+    without, one line per sample with the frame after ``pid/tid``. The frame grammar is the profile
+    layer's (``perfscript.parse_frame``); only the header shape, fixed by our own ``-F``, is read here."""
+    out: list[list[PerfFrame]] = []
+    cur: list[PerfFrame] | None = None
+    for ln in lines:
+        if not ln.strip():
+            cur = None
+            continue
+        if ln[0] in " \t":
+            fr = parse_frame(ln.strip(), True, strict=False)
+            if fr is not None:
+                if cur is None:
+                    cur = []
+                    out.append(cur)
+                cur.append(fr)
+            continue
+        cur = None
+        toks = ln.split()
+        pid = next((i for i, t in enumerate(toks) if "/" in t and t.replace("/", "").isdigit()), None)
+        if pid is not None and pid + 1 < len(toks):
+            fr = parse_frame(" ".join(toks[pid + 1:]), False, strict=False)
+            if fr is not None:
+                out.append([fr])
+                continue
+        cur = []
+        out.append(cur)
+    return [s for s in out if s]
 
 
 def _matches(dso: str, binary: str) -> bool:

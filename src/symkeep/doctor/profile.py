@@ -103,7 +103,6 @@ def check_stale(pv: ProfileView, f: BinaryFacts) -> Finding | None:
 
 def check_names(pv: ProfileView, f: BinaryFacts) -> Finding | None:
     """Compare the profile's function names with .gopclntab at each address (and at address + shift)."""
-    from symkeep.binfmt import open_binary
     from symkeep.profile.mapping import Translator
     from symkeep.symbolize import GoEngine, open_go_binary
 
@@ -115,10 +114,9 @@ def check_names(pv: ProfileView, f: BinaryFacts) -> Finding | None:
             if loc.mapping_id == m.id and loc.line][:MAX_NAME_CHECKS]
     if not locs:
         return None
-    with open_binary(f.path) as b:
-        tr = Translator(b.segments(), m.memory_start, m.memory_limit, m.file_offset)
     eng: GoEngine = open_go_binary(f.path)
     try:
+        tr = Translator(eng.binary, m.memory_start, m.memory_limit, m.file_offset)
         def outer(pc: int | None) -> str | None:
             if pc is None:
                 return None

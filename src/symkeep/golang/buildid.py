@@ -34,6 +34,23 @@ class BuildIDs:
     def to_json(self) -> dict[str, object]:
         return {"gnu": self.gnu, "go": self.go, "go_redacted": self.go_redacted}
 
+    def matches(self, build_id: str) -> bool:
+        """Whether a recorded build ID (a profile mapping's, perf's) names this file: the GNU
+        build-id in any case, or the exact Go build ID (never Bazel's ``redacted`` placeholder).
+        An empty recorded ID matches anything (nothing to check)."""
+        b = build_id.strip()
+        if not b:
+            return True
+        if self.gnu and self.gnu.lower() == b.lower():
+            return True
+        return bool(self.go) and not self.go_redacted and self.go == b
+
+    def describe(self) -> str:
+        parts = [f"GNU build-id {self.gnu}"] if self.gnu else []
+        if self.go:
+            parts.append(f"Go build ID {self.go}")
+        return ", ".join(parts) or "no build ID"
+
 
 def is_redacted(build_id: str | None) -> bool:
     """True for the placeholder Bazel (rules_go) writes instead of a real Go build ID."""

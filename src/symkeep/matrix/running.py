@@ -162,23 +162,20 @@ def own_addresses(data: bytes, binary: Path, prefix: str, limit: int = 6) -> lis
     from symkeep.profile.mapping import Translator
 
     prof = parse_profile(data)
-    with open_binary(binary) as b:
-        segments = b.segments()
-    translators: dict[int, Translator] = {}
-    for m in prof.mappings:
-        translators[int(m.get("id", 0))] = Translator(segments, int(m.get("start", 0)), int(m.get("limit", 0)),
-                                                       int(m.get("offset", 0)))
     seen: list[int] = []
-    for s in prof.samples:
-        if not s:
-            continue
-        addr, mid, _ = prof.locations.get(s[0], (0, 0, []))
-        if not addr or not any(f[0].startswith(prefix) for f in prof.frames(s[0])):
-            continue
-        t = translators.get(mid)
-        va = t.to_link(addr) if t is not None else None
-        if va is not None and va not in seen:
-            seen.append(va)
-        if len(seen) >= limit:
-            break
+    with open_binary(binary) as b:
+        translators = {int(m.get("id", 0)): Translator(b, int(m.get("start", 0)), int(m.get("limit", 0)),
+                                                       int(m.get("offset", 0))) for m in prof.mappings}
+        for s in prof.samples:
+            if not s:
+                continue
+            addr, mid, _ = prof.locations.get(s[0], (0, 0, []))
+            if not addr or not any(f[0].startswith(prefix) for f in prof.frames(s[0])):
+                continue
+            t = translators.get(mid)
+            va = t.to_link(addr) if t is not None else None
+            if va is not None and va not in seen:
+                seen.append(va)
+            if len(seen) >= limit:
+                break
     return seen

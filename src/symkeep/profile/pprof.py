@@ -9,13 +9,19 @@ from __future__ import annotations
 
 import gzip
 import io
-import zlib
+from array import array
 from pathlib import Path
 
+import numpy as np
+import numpy.typing as npt
 from google.protobuf.message import DecodeError
 
-from symkeep.errors import FormatError, InputError, OutputError
+from symkeep.errors import FormatError, LimitError, OutputError
+from symkeep.fsio import check_input_file
 from symkeep.profile import profile_pb2
+from symkeep.profile.limits import DEFAULT_LIMITS, Limits
+from symkeep.profile.locations import LocationColumns
+from symkeep.profile.streams import CHUNK, Source, gunzip, is_gzip
 
 Profile = profile_pb2.Profile
 Mapping = profile_pb2.Mapping
@@ -37,60 +43,114 @@ __all__ = [
     "ValueType",
     "decompress",
     "is_gzip",
+    "parse_budget",
     "parse_profile",
+    "read_pprof",
     "read_profile",
     "serialize_profile",
     "validate_profile",
     "write_profile",
 ]
 
-# Decompressed size cap: a gzip bomb must not exhaust memory. 1 GiB is far above real profiles.
-MAX_PROFILE_BYTES = 1 << 30
+# Default memory budget for parsing one profile (see parse_budget); the CLI's --max-input.
+MAX_PROFILE_BYTES = DEFAULT_LIMITS.max_input
 
-_GZIP_MAGIC = b"\x1f\x8b"
 # gzip level for written profiles: on symbolized profiles level 4 is within 0.3% of level 6's size
 # at less than half its time (4 MB profile: 0.07 s vs 0.18 s).
 COMPRESS_LEVEL = 4
 
+# What the protobuf parser (upb) may allocate, measured: a packed varint of 1 byte becomes 8 bytes;
+# each message or string costs 16 to 75 bytes however small it is on the wire (8M two-byte empty
+# Locations: 15 MiB of input, 480 MB parsed). Every length-delimited field of profile.proto has a
+# one-byte tag (field numbers <= 15), so counting the bytes that could be such a tag bounds the
+# number of messages and strings from above, in one C pass.
+BYTES_PER_BYTE = 8
+BYTES_PER_MESSAGE = 80
+_LEN_TAG = bytes(1 if (b & 0x87) == 2 else 0 for b in range(256))
 
-def is_gzip(data: bytes) -> bool:
-    return data[:2] == _GZIP_MAGIC
+
+class _Budget:
+    """Running upper bound of the parser's memory for the bytes seen so far."""
+
+    def __init__(self, limit: int, name: str) -> None:
+        self.limit = limit
+        self.name = name
+        self.size = 0
+        self.messages = 0
+
+    def add(self, data: bytes | bytearray | memoryview) -> None:
+        mv = memoryview(data).cast("B")
+        for i in range(0, len(mv), CHUNK):  # in slices: no copy of the whole input
+            part = mv[i : i + CHUNK]
+            self.size += len(part)
+            self.messages += bytes(part).translate(_LEN_TAG).count(1)
+        est = BYTES_PER_BYTE * self.size + BYTES_PER_MESSAGE * self.messages
+        if est > self.limit:
+            raise LimitError(
+                f"{self.name}: parsing this profile could need more than the {self.limit}-byte memory budget "
+                f"(--max-input): {self.size} bytes so far, up to {self.messages} messages"
+            )
+
+
+def parse_budget(size: int, messages: int) -> int:
+    """The memory bound the parse is held to: ``8 * size + 80 * messages`` bytes (README "Limits")."""
+    return BYTES_PER_BYTE * size + BYTES_PER_MESSAGE * messages
 
 
 def decompress(data: bytes, limit: int = MAX_PROFILE_BYTES) -> bytes:
-    """Gunzip (possibly multi-member) with an output bound; FormatError on corrupt data."""
-    out = io.BytesIO()
-    buf = data
-    total = 0
-    try:
-        while buf:
-            if not is_gzip(buf):
-                if buf.strip(b"\0"):
-                    raise FormatError("trailing garbage after gzip stream", len(data) - len(buf), what="gzip")
-                break
-            d = zlib.decompressobj(16 + zlib.MAX_WBITS)
-            while True:
-                chunk = d.decompress(buf, 1 << 20)
-                total += len(chunk)
-                if total > limit:
-                    raise FormatError(f"decompressed size exceeds {limit} bytes", what="gzip")
-                out.write(chunk)
-                buf = d.unconsumed_tail
-                if d.eof or not buf:
-                    break
-            if not d.eof:
-                raise FormatError("truncated gzip stream", len(data), what="gzip")
-            buf = d.unused_data
-    except zlib.error as e:
-        raise FormatError(f"corrupt gzip data: {e}", what="gzip") from e
-    return out.getvalue()
+    """Gunzip (possibly multi-member) with an output bound: LimitError past ``limit`` bytes."""
+    out = bytearray()
+    stream = gunzip(io.BytesIO(data), limit)
+    while chunk := stream.read(CHUNK):
+        out += chunk
+    return bytes(out)
 
 
-def parse_profile(data: bytes, *, validate: bool = True, name: str = "profile") -> profile_pb2.Profile:
-    """Parse profile bytes (gzip detected by magic). Raises FormatError when it is not a profile."""
-    if not data:
+def read_pprof(source: Source, limits: Limits = DEFAULT_LIMITS) -> bytearray:
+    """The protobuf bytes of a pprof input (gunzipped when needed), read in chunks under the parse
+    budget, so a bomb stops early (after at most ``max_input / 8`` bytes) instead of at the end."""
+    stream = source.raw()
+    if is_gzip(source.head):
+        stream = gunzip(stream, limits.max_input, what=source.name)
+    budget = _Budget(limits.max_input, source.name)
+    out = bytearray()
+    while chunk := stream.read(CHUNK):
+        if not out:
+            _check_first_tag(chunk, source.name)
+        budget.add(chunk)
+        out += chunk
+    return out
+
+
+def _check_first_tag(data: bytes | bytearray | memoryview, name: str) -> None:
+    """A protobuf message starts with a tag: field number >= 1, a known wire type. Zeros (the
+    classic bomb payload) and most non-profile files fail here, before anything else is read."""
+    t = data[0]
+    if t >> 3 == 0 or (t & 7) not in (0, 1, 2, 5):
+        raise FormatError(f"not a pprof profile (starts with byte {t:#04x})", what=name)
+
+
+def parse_profile(
+    data: bytes | bytearray | memoryview,
+    *,
+    validate: bool = True,
+    name: str = "profile",
+    limits: Limits = DEFAULT_LIMITS,
+    budget_checked: bool = False,
+) -> profile_pb2.Profile:
+    """Parse profile bytes (gzip detected by magic). Raises FormatError when it is not a profile,
+    LimitError when it is over the parse budget (``budget_checked``: :func:`read_pprof` did that)."""
+    if not len(data):
         raise FormatError("empty input is not a pprof profile", what=name)
-    raw = decompress(data) if is_gzip(data) else data
+    if is_gzip(data):
+        raw: bytes | bytearray | memoryview = read_pprof(Source.from_bytes(data, name), limits)
+        if not raw:
+            raise FormatError("empty input is not a pprof profile", what=name)
+    else:
+        raw = data
+        if not budget_checked:
+            _check_first_tag(raw, name)
+            _Budget(limits.max_input, name).add(raw)
     prof = profile_pb2.Profile()
     try:
         prof.ParseFromString(raw)
@@ -101,15 +161,14 @@ def parse_profile(data: bytes, *, validate: bool = True, name: str = "profile") 
     return prof
 
 
-def read_profile(path: str | Path, *, validate: bool = True) -> profile_pb2.Profile:
-    p = Path(path)
-    try:
-        data = p.read_bytes()
-    except IsADirectoryError as e:
-        raise InputError(f"{p}: is a directory") from e
-    except OSError as e:
-        raise InputError(f"{p}: {e.strerror or e}") from e
-    return parse_profile(data, validate=validate, name=str(p))
+def read_profile(path: str | Path, *, validate: bool = True, limits: Limits = DEFAULT_LIMITS) -> profile_pb2.Profile:
+    p = check_input_file(path)
+    with p.open("rb") as fh:
+        src = Source.from_stream(fh, str(p))  # type: ignore[arg-type]
+        if not src.head:
+            raise FormatError("empty input is not a pprof profile", what=str(p))
+        raw = read_pprof(src, limits)
+    return parse_profile(raw, validate=validate, name=str(p), limits=limits, budget_checked=True)
 
 
 def serialize_profile(prof: profile_pb2.Profile, *, compress: bool = True) -> bytes:
@@ -128,8 +187,9 @@ def write_profile(prof: profile_pb2.Profile, path: str | Path, *, compress: bool
         raise OutputError(f"{path}: cannot write: {e.strerror or e}") from e
 
 
-def validate_profile(prof: profile_pb2.Profile, *, name: str = "profile") -> None:
-    """Check the structural invariants of a profile (google/pprof's ``Profile.CheckValid`` and more)."""
+def validate_profile(prof: profile_pb2.Profile, *, name: str = "profile") -> LocationColumns:
+    """Check the structural invariants of a profile (google/pprof's ``Profile.CheckValid`` and more);
+    returns its locations as columns (read once, for the caller to reuse)."""
     st = prof.string_table
     nstr = len(st)
     if nstr == 0 or st[0] != "":
@@ -152,59 +212,67 @@ def validate_profile(prof: profile_pb2.Profile, *, name: str = "profile") -> Non
     chk(prof.doc_url, "doc_url")
     for c in prof.comment:
         chk(c, "comment")
-    mids: set[int] = set()
+    mids = _unique_ids([m.id for m in prof.mapping], "mapping", name)
     for m in prof.mapping:
-        if m.id == 0 or m.id in mids:
-            raise FormatError(f"mapping id {m.id} is zero or duplicated", what=name)
-        mids.add(m.id)
         chk(m.filename, "mapping filename")
         chk(m.build_id, "mapping build_id")
-    fids: set[int] = set()
+    fids = _unique_ids([f.id for f in prof.function], "function", name)
     for f in prof.function:
-        if f.id == 0 or f.id in fids:
-            raise FormatError(f"function id {f.id} is zero or duplicated", what=name)
-        fids.add(f.id)
         chk(f.name, "function name")
         chk(f.system_name, "function system_name")
         chk(f.filename, "function filename")
-    # Locations and samples are the bulk (10^5..10^6 entries): check them with set operations and
-    # look for the culprit (for the message) only when a check fails.
-    locs = list(prof.location)  # one wrapper per location, reused by every pass below
-    id_list = [loc.id for loc in locs]
-    lids = set(id_list)
-    if len(lids) != len(id_list) or 0 in lids:
-        seen: set[int] = set()
-        for lid in id_list:
-            if lid == 0 or lid in seen:
-                raise FormatError(f"location id {lid} is zero or duplicated", what=name)
-            seen.add(lid)
-    used_maps = {loc.mapping_id for loc in locs}
-    used_maps.discard(0)
-    if not used_maps <= mids:
-        for loc in locs:
-            if loc.mapping_id and loc.mapping_id not in mids:
-                raise FormatError(f"location {loc.id} refers to unknown mapping {loc.mapping_id}", what=name)
-    with_lines = [loc.line for loc in locs if loc.line]
-    used_funcs = {ln.function_id for lines in with_lines for ln in lines}
-    used_funcs.discard(0)
-    if not used_funcs <= fids:
-        for loc in locs:
-            for ln in loc.line:
-                if ln.function_id and ln.function_id not in fids:
-                    raise FormatError(f"location {loc.id} refers to unknown function {ln.function_id}", what=name)
+    # Locations and samples are the bulk (10^5..10^6 entries): read them as columns, without holding
+    # a message object each (see symkeep.profile.locations), check with numpy, and look for the
+    # culprit (for the message) only when a check fails.
+    cols = LocationColumns.read(prof)
+    _unique_ids(cols.ids, "location", name)
+    mid_arr = np.fromiter(mids, dtype=np.uint64, count=len(mids))
+    bad = ~np.isin(cols.mapping_ids, mid_arr) & (cols.mapping_ids != 0)
+    if bad.any():
+        k = int(np.flatnonzero(bad)[0])
+        raise FormatError(f"location {cols.ids[k]} refers to unknown mapping {cols.mapping_ids[k]}", what=name)
+    fid_arr = np.fromiter(fids, dtype=np.uint64, count=len(fids))
+    bad = ~np.isin(cols.line_function, fid_arr) & (cols.line_function != 0)
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        k = int(np.searchsorted(cols.line_start, row, side="right")) - 1
+        raise FormatError(f"location {cols.ids[k]} refers to unknown function {cols.line_function[row]}", what=name)
     nvals = len(prof.sample_type)
-    has_lid = lids.issuperset
-    for i, s in enumerate(prof.sample):
-        if len(s.value) != nvals:
-            raise FormatError(f"sample {i} has {len(s.value)} values, expected {nvals}", what=name)
-        if not has_lid(s.location_id):
-            lid = next(x for x in s.location_id if x not in lids)
-            raise FormatError(f"sample {i} refers to unknown location {lid}", what=name)
-        if s.label:
-            for lb in s.label:
+    used = array("Q")
+    for i, smp in enumerate(prof.sample):
+        if len(smp.value) != nvals:
+            raise FormatError(f"sample {i} has {len(smp.value)} values, expected {nvals}", what=name)
+        used.extend(smp.location_id)
+        if smp.label:
+            for lb in smp.label:
                 chk(lb.key, "label key")
                 chk(lb.str, "label str")
                 chk(lb.num_unit, "label num_unit")
+    if len(used):
+        unknown = cols.index_of(np.frombuffer(used, dtype=np.uint64)) < 0
+        if unknown.any():
+            lid = int(np.frombuffer(used, dtype=np.uint64)[np.flatnonzero(unknown)[0]])
+            i = next(i for i, smp in enumerate(prof.sample) if lid in smp.location_id)
+            raise FormatError(f"sample {i} refers to unknown location {lid}", what=name)
+    return cols
+
+
+def _unique_ids(ids: list[int] | npt.NDArray[np.uint64], kind: str, name: str) -> set[int]:
+    """The set of ``ids`` (empty for numpy columns, checked in bulk); FormatError naming the first
+    zero or repeated one (ids must be unique and non-zero: 0 means "none" in every reference)."""
+    if isinstance(ids, np.ndarray):
+        srt = np.sort(ids)
+        if not len(srt) or (int(srt[0]) != 0 and not bool((srt[1:] == srt[:-1]).any())):
+            return set()
+        ids = ids.tolist()
+    out = set(ids)
+    if len(out) != len(ids) or 0 in out:
+        seen: set[int] = set()
+        for i in ids:
+            if i == 0 or i in seen:
+                raise FormatError(f"{kind} id {i} is zero or duplicated", what=name)
+            seen.add(i)
+    return out
 
 
 class StringTable:
