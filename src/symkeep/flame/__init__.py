@@ -1,0 +1,1 @@
+"""Flame graphs from pprof, perf script and folded profiles (``symkeep flamegraph``)."""

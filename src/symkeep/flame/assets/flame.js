@@ -1,0 +1,297 @@
+// symkeep flame graph viewer: canvas rendering of a preorder tree (see symkeep/flame/html.py).
+// No network, no dependencies. window.flame exposes state for tests and benchmarks.
+(function () {
+  "use strict";
+  const T0 = performance.now();
+  const D = JSON.parse(document.getElementById("flame-data").textContent);
+
+  function b64(s, Ctor) {
+    const bin = atob(s);
+    const n = bin.length;
+    const u = new Uint8Array(n);
+    for (let i = 0; i < n; i++) u[i] = bin.charCodeAt(i);
+    return new Ctor(u.buffer);
+  }
+
+  const F = D.frames;
+  const NF = F.name.length;
+  const frame = b64(D.nodes.frame, Int32Array);
+  const parent = b64(D.nodes.parent, Int32Array);
+  const depth = b64(D.nodes.depth, Int32Array);
+  const end = b64(D.nodes.end, Int32Array);
+  const N = frame.length;
+  const sNode = b64(D.self.node, Int32Array), sLs = b64(D.self.ls, Int32Array), sVal = b64(D.self.val, Float64Array);
+  const bNode = b64(D.base.node, Int32Array), bLs = b64(D.base.ls, Int32Array), bVal = b64(D.base.val, Float64Array);
+  let maxDepth = 0;
+  for (let i = 0; i < N; i++) if (depth[i] > maxDepth) maxDepth = depth[i];
+
+  // --- colours: the same function as symkeep/flame/classify.py color_of ---
+  function fnv1a(s) {
+    const bytes = new TextEncoder().encode(s);
+    let h = 0x811c9dc5;
+    for (let i = 0; i < bytes.length; i++) {
+      h ^= bytes[i];
+      h = Math.imul(h, 0x01000193) >>> 0;
+    }
+    return h >>> 0;
+  }
+  function colorOf(kind, name) {
+    const p = D.palette[kind] || D.palette.runtime;
+    const light = p[2] + (fnv1a(name) % 1000) * (p[3] - p[2]) / 1000.0;
+    return "hsl(" + p[0] + "," + p[1] + "%," + light.toFixed(1) + "%)";
+  }
+  const fcolor = new Array(NF);
+  for (let f = 0; f < NF; f++) fcolor[f] = colorOf(D.classes[F.kind[f]], F.name[f]);
+
+  // --- state ---
+  const tot = new Float64Array(N), selfv = new Float64Array(N), btot = new Float64Array(N);
+  const x = new Float64Array(N), cursor = new Float64Array(N);
+  let zoom = 0;
+  let match = null; // Uint8Array per frame, or null
+  let accept = null; // Uint8Array per label set, or null = all
+  const drawn = { node: [], x: [], y: [], w: [] };
+  const state = { timings: {}, drawn: drawn, matched: null, label: "" };
+  window.flame = state;
+
+  function compute() {
+    tot.fill(0); selfv.fill(0); btot.fill(0);
+    for (let k = 0; k < sNode.length; k++) if (!accept || accept[sLs[k]]) selfv[sNode[k]] += sVal[k];
+    tot.set(selfv);
+    for (let i = N - 1; i > 0; i--) tot[parent[i]] += tot[i];
+    if (D.diff) {
+      for (let k = 0; k < bNode.length; k++) if (!accept || accept[bLs[k]]) btot[bNode[k]] += bVal[k];
+      for (let i = N - 1; i > 0; i--) btot[parent[i]] += btot[i];
+    }
+    cursor.fill(0);
+    x[0] = 0;
+    for (let i = 1; i < N; i++) {
+      const p = parent[i];
+      x[i] = x[p] + cursor[p];
+      cursor[p] += tot[i];
+    }
+  }
+
+  // --- formatting ---
+  function fmt(v) {
+    const u = D.unit;
+    if (u === "nanoseconds") {
+      if (v >= 1e9) return (v / 1e9).toFixed(2) + " s";
+      if (v >= 1e6) return (v / 1e6).toFixed(2) + " ms";
+      if (v >= 1e3) return (v / 1e3).toFixed(2) + " µs";
+      return v + " ns";
+    }
+    if (u === "bytes") {
+      if (v >= 1 << 30) return (v / (1 << 30)).toFixed(2) + " GiB";
+      if (v >= 1 << 20) return (v / (1 << 20)).toFixed(2) + " MiB";
+      if (v >= 1 << 10) return (v / (1 << 10)).toFixed(2) + " KiB";
+      return v + " B";
+    }
+    return v.toLocaleString("en-US") + (u && u !== "count" ? " " + u : "");
+  }
+  function pct(v, t) { return t > 0 ? (100 * v / t).toFixed(2) + "%" : "0%"; }
+  function esc(s) { return String(s).replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" }[c])); }
+
+  // --- drawing ---
+  const canvas = document.getElementById("flame-canvas");
+  const ctx = canvas.getContext("2d");
+  const ROW = 17;
+  const FONT_PX = 11;
+  const CHAR_W = FONT_PX * 0.6;
+  const MINW = D.min_width > 0 ? D.min_width : 0.5;
+  let width = 800;
+
+  function nodeName(i) { return i === 0 ? "all" : F.name[frame[i]]; }
+  function nodeColor(i) {
+    if (i === 0) return "hsl(0,0%,85%)";
+    const f = frame[i];
+    if (match && match[f]) return "rgb(230,0,230)";
+    if (D.diff) {
+      const t0 = tot[0], b0 = btot[0];
+      const before = b0 > 0 ? btot[i] * t0 / b0 : 0;
+      const now = tot[i];
+      const m = Math.max(now, before);
+      const r = m > 0 ? Math.min(1, Math.abs(now - before) / m) : 0;
+      const light = 96 - 46 * r;
+      return now >= before ? "hsl(0,85%," + light.toFixed(1) + "%)" : "hsl(220,85%," + light.toFixed(1) + "%)";
+    }
+    return fcolor[f];
+  }
+  function rowY(d) { return D.icicle ? d * ROW : (maxDepth - d) * ROW; }
+
+  function drawRect(i, px, w, d) {
+    const y = rowY(d);
+    ctx.fillStyle = nodeColor(i);
+    ctx.fillRect(px, y, Math.max(w - 0.5, 0.5), ROW - 1);
+    const inl = i > 0 && F.inl[frame[i]];
+    if (inl && w > 3) {
+      ctx.save();
+      ctx.strokeStyle = "rgba(0,0,0,0.55)";
+      ctx.setLineDash([3, 2]);
+      ctx.strokeRect(px + 0.5, y + 0.5, Math.max(w - 1.5, 0.5), ROW - 2);
+      ctx.restore();
+    }
+    if (w > 3 * CHAR_W) {
+      let label = (inl ? "⤷ " : "") + nodeName(i);
+      const n = Math.floor((w - 6) / CHAR_W);
+      if (label.length > n) label = n > 2 ? label.slice(0, n - 2) + ".." : "";
+      if (label) {
+        ctx.fillStyle = "#000";
+        ctx.font = (inl ? "italic " : "") + FONT_PX + "px monospace";
+        ctx.fillText(label, px + 3, y + ROW - 5);
+      }
+    }
+    drawn.node.push(i); drawn.x.push(px); drawn.y.push(y); drawn.w.push(w);
+  }
+
+  function draw() {
+    const t = performance.now();
+    width = Math.max(200, document.getElementById("flame-wrap").clientWidth);
+    const height = (maxDepth + 1) * ROW;
+    const dpr = window.devicePixelRatio || 1;
+    if (canvas.width !== Math.round(width * dpr) || canvas.height !== Math.round(height * dpr)) {
+      canvas.width = Math.round(width * dpr);
+      canvas.height = Math.round(height * dpr);
+      canvas.style.width = width + "px";
+      canvas.style.height = height + "px";
+    }
+    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    ctx.clearRect(0, 0, width, height);
+    drawn.node.length = drawn.x.length = drawn.y.length = drawn.w.length = 0;
+    const zt = tot[zoom];
+    // ancestors of the zoomed node: full width
+    const anc = [];
+    for (let a = zoom; a > 0; a = parent[a]) anc.push(a);
+    anc.push(0);
+    for (let k = anc.length - 1; k >= 1; k--) drawRect(anc[k], 0, width, depth[anc[k]]);
+    if (zt > 0) {
+      const scale = width / zt, x0 = x[zoom], stop = end[zoom];
+      let i = zoom;
+      while (i < stop) {
+        const w = tot[i] * scale;
+        if (w < MINW) { i = end[i]; continue; }
+        drawRect(i, (x[i] - x0) * scale, w, depth[i]);
+        i++;
+      }
+    } else {
+      drawRect(zoom, 0, width, depth[zoom]);
+    }
+    const ms = performance.now() - t;
+    updateStatus();
+    return ms;
+  }
+
+  function hit(px, py) {
+    for (let k = drawn.node.length - 1; k >= 0; k--) {
+      if (py >= drawn.y[k] && py < drawn.y[k] + ROW && px >= drawn.x[k] && px < drawn.x[k] + drawn.w[k]) return drawn.node[k];
+    }
+    return -1;
+  }
+
+  // --- UI ---
+  const tip = document.getElementById("flame-tip");
+  const status = document.getElementById("flame-status");
+  function updateStatus() {
+    let s = D.sample_type + ": " + fmt(tot[0]) + " total";
+    if (state.label) s += " (label " + state.label + ")";
+    if (zoom) s += " · zoomed to " + nodeName(zoom) + " (" + pct(tot[zoom], tot[0]) + ")";
+    status.textContent = s;
+  }
+  function tooltip(i, ev) {
+    if (i < 0) { tip.style.display = "none"; return; }
+    const f = frame[i];
+    let h = "<b>" + esc(nodeName(i)) + "</b>";
+    if (i > 0) {
+      if (F.inl[f]) h += " <i>(inlined)</i>";
+      const file = F.files[F.file[f]];
+      if (file) h += "<br>" + esc(file) + (F.line[f] ? ":" + F.line[f] : "");
+      h += "<br>class: " + esc(D.classes[F.kind[f]]);
+    }
+    h += "<br>total: " + esc(fmt(tot[i])) + " (" + pct(tot[i], tot[0]) + ")";
+    h += "<br>self: " + esc(fmt(selfv[i])) + " (" + pct(selfv[i], tot[0]) + ")";
+    if (D.diff) {
+      const before = btot[0] > 0 ? btot[i] * tot[0] / btot[0] : 0;
+      const d = tot[i] - before;
+      h += "<br>change vs base (normalised): " + (d >= 0 ? "+" : "") + pct(d, tot[0]);
+    }
+    tip.innerHTML = h;
+    tip.style.display = "block";
+    const r = canvas.getBoundingClientRect();
+    tip.style.left = Math.min(ev.clientX - r.left + 12, width - 320) + "px";
+    tip.style.top = (ev.clientY - r.top + canvas.offsetTop + 14) + "px";
+  }
+  canvas.addEventListener("mousemove", (ev) => {
+    const r = canvas.getBoundingClientRect();
+    tooltip(hit(ev.clientX - r.left, ev.clientY - r.top), ev);
+  });
+  canvas.addEventListener("mouseleave", () => { tip.style.display = "none"; });
+  canvas.addEventListener("click", (ev) => {
+    const r = canvas.getBoundingClientRect();
+    const i = hit(ev.clientX - r.left, ev.clientY - r.top);
+    if (i >= 0) zoomTo(i);
+  });
+  function zoomTo(i) {
+    zoom = i;
+    state.timings.zoom = draw();
+    state.zoom = i;
+    state.zoomName = nodeName(i);
+  }
+  document.getElementById("flame-reset").addEventListener("click", () => zoomTo(0));
+  document.addEventListener("keydown", (ev) => { if (ev.key === "Escape") zoomTo(0); });
+
+  const sbox = document.getElementById("flame-search");
+  const smsg = document.getElementById("flame-matched");
+  function search(pattern) {
+    if (!pattern) {
+      match = null; state.matched = null; smsg.textContent = ""; draw(); return;
+    }
+    let re;
+    try { re = new RegExp(pattern); } catch (e) { smsg.textContent = "bad regex"; return; }
+    match = new Uint8Array(NF);
+    for (let f = 0; f < NF; f++) if (re.test(F.name[f])) match[f] = 1;
+    let m = 0, i = 1;
+    while (i < N) {
+      if (match[frame[i]]) { m += tot[i]; i = end[i]; } else i++;
+    }
+    state.matched = { value: m, total: tot[0], percent: tot[0] > 0 ? 100 * m / tot[0] : 0 };
+    smsg.textContent = "matched: " + fmt(m) + " (" + pct(m, tot[0]) + ")";
+    draw();
+  }
+  state.search = search;
+  sbox.addEventListener("keydown", (ev) => { if (ev.key === "Enter") search(sbox.value); });
+  sbox.addEventListener("change", () => search(sbox.value));
+  document.getElementById("flame-clear").addEventListener("click", () => { sbox.value = ""; search(""); });
+
+  const sel = document.getElementById("flame-labels");
+  function setLabel(v) {
+    state.label = v;
+    if (!v) accept = null;
+    else {
+      const key = v.slice(0, v.indexOf("="));
+      const none = v === key + "=(none)";
+      accept = new Uint8Array(D.labelsets.length);
+      for (let k = 0; k < D.labelsets.length; k++) {
+        const ls = D.labelsets[k];
+        if (none) accept[k] = ls.every((l) => !l.startsWith(key + "=")) ? 1 : 0;
+        else accept[k] = ls.indexOf(v) >= 0 ? 1 : 0;
+      }
+    }
+    compute();
+    zoom = 0;
+    if (sbox.value) search(sbox.value); else draw();
+  }
+  state.setLabel = setLabel;
+  sel.addEventListener("change", () => setLabel(sel.value));
+  window.addEventListener("resize", () => draw());
+
+  compute();
+  state.timings.firstDraw = draw();
+  state.timings.firstPaint = performance.now();  // since navigation start
+  state.timings.script = performance.now() - T0;
+  state.nodes = N;
+  state.frameName = (i) => nodeName(i);
+  state.inlined = (i) => i > 0 && !!F.inl[frame[i]];
+  state.kind = (i) => (i > 0 ? D.classes[F.kind[frame[i]]] : "root");
+  state.total = (i) => tot[i];
+  state.colorOf = colorOf;
+  state.ready = true;
+})();

@@ -1,0 +1,281 @@
+"""Profiles as stacks of frames: the one model every flame graph output is drawn from.
+
+A :class:`StackSet` is a table of rows, one per distinct sample record: its frames root first (as
+ids into a shared :class:`Interner`), its label set and its value for the chosen sample type. Frames
+are merged by (name, inlined, class), as flame graphs merge by function. Filters (``--tag``,
+``--focus``, ``--ignore``) and ``--group-by-label`` are row operations on this table, so they cost
+nothing per original sample. Several profiles (and the ``--diff`` base) share one interner.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from symkeep.errors import UsageError
+from symkeep.flame.classify import KERNEL, LABEL, UNSYMBOLIZED, classify_name
+from symkeep.flame.pbsamples import RawSamples
+from symkeep.profile.mapping import classify_mapping
+
+__all__ = ["Frame", "Interner", "StackSet", "from_samples", "pick_sample_type"]
+
+I32 = npt.NDArray[np.int32]
+I64 = npt.NDArray[np.int64]
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    name: str
+    file: str
+    line: int  # the function's start line when known, else the lowest line seen
+    inlined: bool
+    kind: str
+
+
+@dataclass
+class Interner:
+    """Frames and label sets shared by every StackSet of one graph (so ids agree across profiles)."""
+
+    frames: list[Frame] = field(default_factory=list)
+    frame_ids: dict[tuple[str, bool, str], int] = field(default_factory=dict)
+    labelsets: list[tuple[str, ...]] = field(default_factory=lambda: [()])
+    labelset_ids: dict[tuple[str, ...], int] = field(default_factory=lambda: {(): 0})
+
+    def frame(self, name: str, file: str, line: int, inlined: bool, kind: str) -> int:
+        key = (name, inlined, kind)
+        i = self.frame_ids.get(key)
+        if i is None:
+            i = len(self.frames)
+            self.frames.append(Frame(name, file, line, inlined, kind))
+            self.frame_ids[key] = i
+        return i
+
+    def labelset(self, labels: tuple[str, ...]) -> int:
+        i = self.labelset_ids.get(labels)
+        if i is None:
+            i = len(self.labelsets)
+            self.labelsets.append(labels)
+            self.labelset_ids[labels] = i
+        return i
+
+
+@dataclass
+class StackSet:
+    interner: Interner
+    off: I64  # rows: frames fr[off[r]:off[r+1]], root first
+    fr: I32
+    ls: I32  # label set id per row
+    val: I64
+    sample_type: str
+    unit: str
+
+    @property
+    def rows(self) -> int:
+        return int(len(self.ls))
+
+    def total(self) -> int:
+        return int(self.val.sum())
+
+    def take(self, keep: npt.NDArray[np.bool_]) -> StackSet:
+        rows = np.flatnonzero(keep)
+        cnt = (self.off[1:] - self.off[:-1])[rows]
+        idx = _ranges(self.off[:-1][rows], cnt)
+        off = np.zeros(len(rows) + 1, dtype=np.int64)
+        np.cumsum(cnt, out=off[1:])
+        return StackSet(self.interner, off, self.fr[idx], self.ls[rows], self.val[rows], self.sample_type, self.unit)
+
+    def concat(self, other: StackSet) -> StackSet:
+        if other.interner is not self.interner:
+            raise ValueError("StackSets must share an interner")
+        off = np.concatenate([self.off[:-1], other.off + self.off[-1]])
+        return StackSet(
+            self.interner, off, np.concatenate([self.fr, other.fr]), np.concatenate([self.ls, other.ls]),
+            np.concatenate([self.val, other.val]), self.sample_type, self.unit,
+        )
+
+    # -- filters -----------------------------------------------------------------------------
+    def filter_tags(self, tags: list[tuple[str, str]]) -> StackSet:
+        """Keep rows carrying every KEY (any of its VALUEs when a key is given more than once)."""
+        if not tags:
+            return self
+        want: dict[str, set[str]] = {}
+        for k, v in tags:
+            want.setdefault(k, set()).add(v)
+        ok = np.zeros(len(self.interner.labelsets), dtype=bool)
+        for i, lbls in enumerate(self.interner.labelsets):
+            have: dict[str, set[str]] = {}
+            for lb in lbls:
+                k, _, v = lb.partition("=")
+                have.setdefault(k, set()).add(v)
+            ok[i] = all(have.get(k, set()) & vs for k, vs in want.items())
+        return self.take(ok[self.ls])
+
+    def _rows_matching(self, rx: re.Pattern[str]) -> npt.NDArray[np.bool_]:
+        fm = np.fromiter((bool(rx.search(f.name)) for f in self.interner.frames), dtype=bool,
+                         count=len(self.interner.frames))
+        hit = fm[self.fr].astype(np.int64)
+        cs = np.zeros(len(hit) + 1, dtype=np.int64)
+        np.cumsum(hit, out=cs[1:])
+        return (cs[self.off[1:]] - cs[self.off[:-1]]) > 0
+
+    def focus(self, pattern: str | None) -> StackSet:
+        """Keep samples with a frame matching (pprof's -focus: the whole stack stays)."""
+        return self if not pattern else self.take(self._rows_matching(_compile(pattern, "--focus")))
+
+    def ignore(self, pattern: str | None) -> StackSet:
+        """Drop samples with a frame matching (pprof's -ignore)."""
+        return self if not pattern else self.take(~self._rows_matching(_compile(pattern, "--ignore")))
+
+    def group_by_label(self, key: str | None) -> StackSet:
+        """Put a synthetic root frame ``KEY=VALUE`` (or ``KEY=(none)``) above every stack."""
+        if not key:
+            return self
+        it = self.interner
+        lab_frame = np.zeros(len(it.labelsets), dtype=np.int32)
+        for i, lbls in enumerate(it.labelsets):
+            vals = sorted(lb.partition("=")[2] for lb in lbls if lb.partition("=")[0] == key)
+            name = f"{key}={','.join(vals) if vals else '(none)'}"
+            lab_frame[i] = it.frame(name, "", 0, False, LABEL)
+        n = self.rows
+        cnt = self.off[1:] - self.off[:-1]
+        off = self.off + np.arange(n + 1, dtype=np.int64)
+        fr = np.empty(len(self.fr) + n, dtype=np.int32)
+        heads = off[:-1]
+        fr[heads] = lab_frame[self.ls]
+        body = np.ones(len(fr), dtype=bool)
+        body[heads] = False
+        fr[body] = self.fr
+        del cnt
+        return StackSet(it, off, fr, self.ls, self.val, self.sample_type, self.unit)
+
+    def label_keys(self) -> list[str]:
+        keys: set[str] = set()
+        for i in np.unique(self.ls):
+            for lb in self.interner.labelsets[int(i)]:
+                keys.add(lb.partition("=")[0])
+        return sorted(keys)
+
+
+def _compile(pattern: str, opt: str) -> re.Pattern[str]:
+    try:
+        return re.compile(pattern)
+    except re.error as e:
+        raise UsageError(f"{opt}: bad regular expression {pattern!r}: {e}") from e
+
+
+def _ranges(starts: I64, counts: I64) -> I64:
+    total = int(counts.sum())
+    if total == 0:
+        return np.zeros(0, dtype=np.int64)
+    offs = np.cumsum(counts) - counts
+    return np.repeat(starts - offs, counts) + np.arange(total, dtype=np.int64)
+
+
+def pick_sample_type(rs: RawSamples, wanted: str | None) -> int:
+    """Index of the sample type: by name (``cpu``, ``alloc_space``, ...), else the profile's default,
+    else the last one (what ``go tool pprof`` shows)."""
+    st = rs.meta.string_table
+    names = [st[vt.type] for vt in rs.meta.sample_type]
+    if not names:
+        raise UsageError("the profile has no sample types")
+    if wanted:
+        if wanted in names:
+            return names.index(wanted)
+        if wanted.isdigit() and int(wanted) < len(names):
+            return int(wanted)
+        raise UsageError(f"--sample-type {wanted!r}: the profile has {', '.join(names)}")
+    d = rs.meta.default_sample_type
+    if d and 0 < d < len(st) and st[d] in names:
+        return names.index(st[d])
+    return len(names) - 1
+
+
+def _main_module_guess(rs: RawSamples) -> str:
+    """Module path of ``main`` from a -trimpath file name (``example.com/x/main.go``), else ''."""
+    st = rs.meta.string_table
+    for f in rs.meta.function:
+        name = st[f.name]
+        if name.startswith("main.") and f.filename:
+            path = st[f.filename]
+            if "/" in path and not path.startswith("/") and "." in path.split("/", 1)[0]:
+                return path.rsplit("/", 1)[0]
+    return ""
+
+
+def location_frames(rs: RawSamples, it: Interner, main_module: str = "") -> tuple[I64, I32]:
+    """Frames of every location (CSR, root first within the location: the caller line last in pprof)."""
+    meta = rs.meta
+    st = meta.string_table
+    main_module = main_module or _main_module_guess(rs)
+    maps = {m.id: m for m in meta.mapping}
+    map_kind = {m.id: classify_mapping(st[m.filename], m.memory_start) for m in meta.mapping}
+    funcs = {f.id: f for f in meta.function}
+    kind_cache: dict[str, str] = {}
+    off = np.zeros(len(meta.location) + 1, dtype=np.int64)
+    out: list[int] = []
+    for i, loc in enumerate(meta.location):
+        mk = map_kind.get(loc.mapping_id, "file")
+        lines = loc.line
+        if lines:
+            n = len(lines)
+            for j in range(n - 1, -1, -1):
+                ln = lines[j]
+                f = funcs.get(ln.function_id)
+                name = st[f.name] if f is not None and st[f.name] else "?"
+                kind = KERNEL if mk == "kernel" else kind_cache.get(name)
+                if kind is None:
+                    kind = kind_cache[name] = classify_name(name, main_module)
+                file = st[f.filename] if f is not None else ""
+                line = (f.start_line if f is not None and f.start_line else ln.line)
+                out.append(it.frame(name, file, line, j < n - 1, kind))
+        else:
+            m = maps.get(loc.mapping_id)
+            fn = st[m.filename] if m is not None else ""
+            if fn:
+                name = f"{fn.rsplit('/', 1)[-1]}+{loc.address - m.memory_start + m.file_offset:#x}"  # type: ignore[union-attr]
+            else:
+                name = f"{loc.address:#x}"
+            out.append(it.frame(name, fn, 0, False, KERNEL if mk == "kernel" else UNSYMBOLIZED))
+        off[i + 1] = len(out)
+    return off, np.array(out, dtype=np.int32)
+
+
+def _label_text(st: object, key: int, sval: int, num: int) -> str:
+    table = st  # the profile's string table (repeated str)
+    k = table[key]  # type: ignore[index]
+    if sval:
+        return f"{k}={table[sval]}"  # type: ignore[index]
+    return f"{k}={num}"
+
+
+def from_samples(rs: RawSamples, it: Interner, sample_index: int, main_module: str = "") -> StackSet:
+    """Rows (one per distinct sample record) with root-first frames, label sets and one value."""
+    lf_off, lf_fr = location_frames(rs, it, main_module)
+    st = rs.meta.string_table
+    vt = rs.meta.sample_type[sample_index]
+    val = np.ascontiguousarray(rs.values[:, sample_index]) if rs.n else np.zeros(0, dtype=np.int64)
+    # label sets
+    ls = np.zeros(rs.n, dtype=np.int32)
+    lab_cnt = rs.lab_off[1:] - rs.lab_off[:-1]
+    for s in np.flatnonzero(lab_cnt):
+        a, b = int(rs.lab_off[s]), int(rs.lab_off[s + 1])
+        lbls = tuple(sorted(_label_text(st, int(rs.lab_key[k]), int(rs.lab_str[k]), int(rs.lab_num[k]))
+                            for k in range(a, b)))
+        ls[s] = it.labelset(lbls)
+    # stacks: locations reversed (root first), each expanded to its frames
+    n = rs.n
+    cnt = rs.loc_off[1:] - rs.loc_off[:-1]
+    pos = np.arange(len(rs.loc_idx), dtype=np.int64)
+    seg = np.repeat(np.arange(n, dtype=np.int64), cnt)
+    rev = (rs.loc_off[:-1][seg] * 2 + cnt[seg] - 1 - pos) if n else pos
+    locs = rs.loc_idx[rev] if len(rev) else rs.loc_idx
+    fcnt = (lf_off[1:] - lf_off[:-1])[locs]
+    fr = lf_fr[_ranges(lf_off[:-1][locs], fcnt)]
+    cs = np.zeros(len(fcnt) + 1, dtype=np.int64)
+    np.cumsum(fcnt, out=cs[1:])
+    off = cs[rs.loc_off]
+    return StackSet(it, off, fr.astype(np.int32), ls, val, st[vt.type], st[vt.unit])
+
