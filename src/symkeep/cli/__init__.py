@@ -22,6 +22,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "symbolize": ("symkeep.cli.cmd_symbolize", "Symbolize raw-address profiles (pprof, perf script, folded)."),
     "restore": ("symkeep.cli.cmd_restore", "Write an ELF debug file (symtab + DWARF) from .gopclntab."),
     "matrix": ("symkeep.cli.cmd_matrix", "Measure size vs. observability of build flags on your program."),
+    "flamegraph": ("symkeep.cli.cmd_flamegraph", "Flame graphs (HTML, SVG, folded, speedscope) from profiles."),
+    "size": ("symkeep.cli.cmd_size", "Attribute every byte of a Go binary to packages, tables and sections."),
     "demo": ("symkeep.cli.cmd_demo", "Build the bundled demo service in several variants and inspect them."),
 }
 
