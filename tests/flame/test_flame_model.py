@@ -170,3 +170,21 @@ def test_sample_type_selection(cpuhog: tuple[Path, Path]) -> None:
     it = Interner()
     assert stackset([rs], FlameOptions(sample_type="samples"), it).total() == weight(p, index=sample_index(p, "samples"))
     assert stackset([rs], FlameOptions(), it).total() == weight(p, index=sample_index(p, "cpu"))
+
+
+@pytest.mark.parametrize(
+    "name, kind",
+    [
+        ("runtime.mallocgc", "runtime"), ("internal/runtime/maps.(*Map).Get", "runtime"),
+        ("runtime/pprof.Do", "stdlib"), ("net/http.(*conn).serve", "stdlib"),
+        ("vendor/golang.org/x/net/http2/hpack.(*Decoder).Write", "stdlib"),
+        ("main.crunch", "main"), ("main.main.func1", "main"), ("example.com/app/internal/db.Open", "main"),
+        ("github.com/foo/bar.(*T[...]).M", "deps"), ("golang.org/x/sync/errgroup.(*Group).Go.func1", "deps"),
+        ("type:.eq.main.T", "runtime"), ("__libc_start_main", "cgo"), ("_cgo_topofstack", "cgo"),
+        ("do_syscall_64_[k]", "kernel"),
+    ],
+)
+def test_classes(name: str, kind: str) -> None:
+    from symkeep.flame.classify import classify_name
+
+    assert classify_name(name, "example.com/app") == kind

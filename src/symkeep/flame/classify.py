@@ -52,7 +52,7 @@ PALETTE: dict[str, tuple[int, int, int, int]] = {
     LABEL: (180, 50, 70, 80),  # teal
 }
 
-_RUNTIME_PKGS = ("runtime", "internal/runtime/", "runtime/internal/", "internal/abi", "internal/bytealg")
+_RUNTIME_PKGS = ("internal/runtime/", "runtime/internal/")
 
 
 def fnv1a(s: str) -> int:
