@@ -229,6 +229,7 @@
     const i = hit(ev.clientX - r.left, ev.clientY - r.top);
     if (i >= 0) zoomTo(i);
   });
+  state.zoomTo = (i) => zoomTo(i);
   function zoomTo(i) {
     zoom = i;
     state.timings.zoom = draw();
@@ -287,6 +288,8 @@
   state.timings.firstDraw = draw();
   state.timings.firstPaint = performance.now();  // since navigation start
   state.timings.script = performance.now() - T0;
+  // the frame after the first draw has been painted (two animation frames later, conservatively)
+  requestAnimationFrame(() => requestAnimationFrame(() => { state.timings.painted = performance.now(); }));
   state.nodes = N;
   state.frameName = (i) => nodeName(i);
   state.inlined = (i) => i > 0 && !!F.inl[frame[i]];
