@@ -6,7 +6,7 @@
   ``pprof.Do(..., pprof.Labels("worker", "busy"))``) while the test hits ``/crunch`` (no label);
   the CPU profile comes from its ``/debug/pprof/profile`` endpoint, so it has labelled and
   unlabelled samples.
-- ``browser``: Debian chromium driven by Playwright (headless, fresh profile dir, no network).
+- ``browser``, ``artifacts``: see ``chromium.py``.
 """
 
 from __future__ import annotations
@@ -15,13 +15,11 @@ import hashlib
 import os
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -29,11 +27,6 @@ from fixtures.env import cache_root, unavailable
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run",
-    "--disable-component-update", "--disable-sync",
-]
 
 
 @pytest.fixture(scope="session")
@@ -96,28 +89,4 @@ def demo_labels(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return binary, out
 
 
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        unavailable("playwright (pip install playwright) is not installed")
-    if not Path(CHROMIUM).is_file():
-        unavailable(f"{CHROMIUM} missing (apt-get install chromium)")
-    udd = tempfile.mkdtemp(prefix="symkeep-chromium-")
-    with sync_playwright() as p:
-        ctx = p.chromium.launch_persistent_context(udd, executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS,
-                                                   viewport={"width": 1400, "height": 900})
-        try:
-            yield ctx
-        finally:
-            ctx.close()
-
-
-@pytest.fixture(scope="session")
-def artifacts() -> Path:
-    """Where screenshots go (kept after the run; the path is printed)."""
-    d = Path(os.environ.get("SYMKEEP_ARTIFACTS") or tempfile.mkdtemp(prefix="symkeep-flame-artifacts-"))
-    d.mkdir(parents=True, exist_ok=True)
-    print(f"\nflame screenshots: {d}")
-    return d
+from chromium import artifacts, browser  # noqa: E402,F401  (shared with tests/size)

@@ -72,6 +72,12 @@ def claim_symtab(b: Binary, led: Ledger) -> int:
         # a string can be shared (suffix merging): first symbol wins, the ledger drops the overlap
         has = (st_name > 0) & (name_end > st_name)
         idx = np.flatnonzero(has)
+        # linkers merge string tails ("pkg.F" and "F" share bytes): keep the first symbol of each run
+        o = idx[np.lexsort((-name_end[idx], st_name[idx]))]
+        reach = np.maximum.accumulate(name_end[o])
+        keep = np.ones(len(o), dtype=bool)
+        keep[1:] = st_name[o][1:] >= reach[:-1]
+        idx = np.sort(o[keep])
         led.claim_many(strtab.offset + st_name[idx], strtab.offset + name_end[idx], [pk[i] for i in idx.tolist()],
                        None, SYMTAB, ".strtab")
     return n
