@@ -199,7 +199,7 @@ def _main_module_guess(rs: RawSamples) -> str:
     for f in rs.meta.function:
         name = st[f.name]
         if name.startswith("main.") and f.filename:
-            path = st[f.filename]
+            path = str(st[f.filename])
             if "/" in path and not path.startswith("/") and "." in path.split("/", 1)[0]:
                 return path.rsplit("/", 1)[0]
     return ""

@@ -167,7 +167,7 @@ def analyze(path: str | os.PathLike[str], *, arch: str | None = None) -> SizeRep
         main_module = bi.main.path if bi.main is not None else bi.path
         modules = [d.path for d in bi.deps]
     loc = gb.pclntab.location
-    if not any(s.offset <= loc.offset < s.offset + s.file_size for s in b.sections()):
+    if loc is not None and not any(s.offset <= loc.offset < s.offset + s.file_size for s in b.sections()):
         led.section("(pclntab)", loc.offset, loc.size, PCLNTAB)
     stats.update(claim_go(gb, led))
     stats["symbols"] = claim_symtab(b, led)

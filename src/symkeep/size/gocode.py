@@ -77,6 +77,7 @@ def claim_go(gb: GoEngine, led: Ledger) -> dict[str, int]:
              "padding_bytes": int((ends - code_end)[ok].sum())}
     if not modern:
         return stats
+    assert tab.location is not None  # a PclnTab opened from a binary knows where it is
     p0 = tab.location.offset
     # -- header and functab ----------------------------------------------------------------------
     led.claim(p0, p0 + tab.header_size, "(runtime tables)", "", PCLNTAB, "pclntab header")
@@ -111,10 +112,10 @@ def claim_go(gb: GoEngine, led: Ledger) -> dict[str, int]:
     npk: list[str] = []
     nfn: list[str] = []
     for s, e in zip(starts, e_arr.tolist(), strict=True):
-        i = owner.get(s)
-        if i is not None:
-            npk.append(pkgs[i])
-            nfn.append(names[i])
+        who = owner.get(s)
+        if who is not None:
+            npk.append(pkgs[who])
+            nfn.append(names[who])
         else:
             nm = blob[s:e].rstrip(b"\0").decode("utf-8", "replace")
             npk.append(_pkg(nm))

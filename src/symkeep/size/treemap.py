@@ -43,8 +43,8 @@ def tree_of(rep: SizeReport) -> dict[str, Any]:
         p = m["children"].setdefault(pkg, {"name": pkg, "children": []})
         fns.sort(key=lambda x: -x[1])
         total = sum(v for _, v in fns)
-        kids = [{"name": nm[f] or "(no function)", "value": v} for f, v in fns[:MAX_FUNCS_PER_LEAF] if f]
-        rest = total - sum(k["value"] for k in kids)
+        kids: list[dict[str, Any]] = [{"name": nm[f], "value": v} for f, v in fns[:MAX_FUNCS_PER_LEAF] if f]
+        rest = total - sum(int(k["value"]) for k in kids)
         if rest:
             kids.append({"name": f"(other {PARTS[part]})" if len(fns) > 1 else PARTS[part], "value": rest})
         p["children"].append({"name": PARTS[part], "part": PARTS[part], "children": kids})
