@@ -9,7 +9,7 @@ import click
 
 from symkeep.size.analyze import BY
 
-_COLS = ("code", "padding", "pclntab", "funcdata", "data", "symtab", "dwarf", "other")
+_COLS = ("code", "padding", "pclntab", "funcdata", "types", "data", "symtab", "dwarf", "other")
 
 
 def _table(headers: list[str], rows: list[list[str]]) -> str:

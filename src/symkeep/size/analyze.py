@@ -14,7 +14,7 @@ from symkeep.fsio import check_input_file
 from symkeep.inspect import retention
 from symkeep.size.gocode import claim_go
 from symkeep.size.ledger import CODE, DATA, DWARF, OTHER, PARTS, PCLNTAB, SYMTAB, Ledger, Spans
-from symkeep.size.symdwarf import claim_dwarf, claim_symtab
+from symkeep.size.symdwarf import claim_data_symbols, claim_dwarf, claim_symtab
 
 __all__ = ["BY", "Row", "SizeReport", "analyze"]
 
@@ -171,6 +171,7 @@ def analyze(path: str | os.PathLike[str], *, arch: str | None = None) -> SizeRep
         led.section("(pclntab)", loc.offset, loc.size, PCLNTAB)
     stats.update(claim_go(gb, led))
     stats["symbols"] = claim_symtab(b, led)
+    stats["data_symbols"] = claim_data_symbols(b, led)
     stats.update(claim_dwarf(b, led, _package_at(gb)))
     spans = led.close()
     stats["overlap_bytes"] = spans.overlap_bytes

@@ -301,3 +301,54 @@ def claim_dwarf(b: Binary, led: Ledger, package_at: Callable[[int], str] | None)
                 parts[-1] = (parts[-1][0], len(data), parts[-1][2])
             _split(led, s, hdr, len(data), parts, "dwarf shared (proportional)")
     return {"dwarf_units": len(units)}
+
+
+def _type_pkg(name: str) -> str:
+    """Package of the named type inside a ``type:`` / ``go:itab.`` symbol ('(go generated)' for unnamed)."""
+    body = name.split(":", 1)[1] if ":" in name else name
+    if body.startswith("itab."):
+        body = body[5:].split(",", 1)[0]
+    body = body.lstrip("*[]0123456789")
+    for pre in ("map[", "chan ", "func(", "struct {", "interface {", ".eq.", ".hash.", ".namedata."):
+        if body.startswith(pre):
+            return "(go generated)"
+    return package_of(body) or "(go generated)"
+
+
+def claim_data_symbols(b: Binary, led: Ledger) -> int:
+    """With a symbol table: data objects (type descriptors, itabs, variables, strings) to their package.
+
+    Only ELF ``STT_OBJECT`` symbols with a size inside a section that has file bytes; text symbols are
+    left to the pclntab (``gocode``). Stripped binaries keep these bytes as their section's."""
+    from symkeep.size.ledger import DATA, TYPES
+
+    if b.format != "elf" or b.section(".symtab") is None:
+        return 0
+    secs = {s.index: s for s in b.sections()}
+    starts: list[int] = []
+    ends: list[int] = []
+    pk: list[str] = []
+    parts: list[str] = []
+    for sym in b.symbols():
+        if sym.kind != "object" or sym.size <= 0 or sym.section_index is None:
+            continue
+        s = secs.get(sym.section_index)
+        if s is None or not s.file_size or not s.alloc or not s.addr <= sym.value < s.addr + s.file_size:
+            continue
+        off = s.offset + sym.value - s.addr
+        starts.append(off)
+        ends.append(min(off + sym.size, s.offset + s.file_size))
+        if sym.name.startswith(("type:", "type.", "go:itab.", "go.itab.")):
+            pk.append(_type_pkg(sym.name))
+            parts.append(TYPES)
+        else:
+            pk.append(_pkg(sym.name))
+            parts.append(DATA)
+    n = 0
+    for part in (TYPES, DATA):
+        idx = [i for i, p in enumerate(parts) if p == part]
+        if idx:
+            led.claim_many(np.array([starts[i] for i in idx], np.int64), np.array([ends[i] for i in idx], np.int64),
+                           [pk[i] for i in idx], None, part, "type descriptor / itab" if part == TYPES else "data symbol")
+            n += len(idx)
+    return n
