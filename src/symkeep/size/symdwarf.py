@@ -335,6 +335,8 @@ def claim_data_symbols(b: Binary, led: Ledger) -> int:
         s = secs.get(sym.section_index)
         if s is None or not s.file_size or not s.alloc or not s.addr <= sym.value < s.addr + s.file_size:
             continue
+        if classify(s) != "data" or sym.name.startswith(("go:func.", "go.func.")):
+            continue  # pclntab, funcdata and runtime tables are attributed function by function
         off = s.offset + sym.value - s.addr
         starts.append(off)
         ends.append(min(off + sym.size, s.offset + s.file_size))
