@@ -13,12 +13,15 @@ from symkeep.errors import NotGoError, UsageError
 from symkeep.fsio import check_input_file
 from symkeep.inspect import retention
 from symkeep.size.gocode import claim_go
-from symkeep.size.ledger import CODE, DATA, DWARF, OTHER, PARTS, PCLNTAB, SYMTAB, Ledger, Spans
+from symkeep.size.ledger import CODE, DATA, DWARF, OTHER, PARTS, PCLNTAB, SYMTAB, TYPES, Ledger, Spans
 from symkeep.size.symdwarf import claim_data_symbols, claim_dwarf, claim_symtab
 
 __all__ = ["BY", "Row", "SizeReport", "analyze"]
 
 BY = ("package", "module", "section", "class", "function")
+
+# Sections that hold only type descriptors and itab/type links (Go 1.27 puts descriptors in .go.type).
+_TYPE_SECTIONS = {".go.type", ".typelink", ".itablink", "__typelink", "__itablink"}
 
 _PART_OF_CLASS = {
     retention.CODE: CODE, retention.DATA: DATA, retention.GO_TABLES: PCLNTAB, retention.SYMTAB: SYMTAB,
@@ -140,7 +143,8 @@ def analyze(path: str | os.PathLike[str], *, arch: str | None = None) -> SizeRep
     led = Ledger(size)
     for s in b.sections():
         if s.file_size:
-            led.section(s.name, s.offset, s.file_size, _PART_OF_CLASS[retention.classify(s)])
+            part = TYPES if s.name in _TYPE_SECTIONS else _PART_OF_CLASS[retention.classify(s)]
+            led.section(s.name, s.offset, s.file_size, part)
     if not b.sections():
         for seg in b.segments():
             if seg.load and seg.filesz:
