@@ -195,3 +195,26 @@ def test_colours_match_python(cpuhog: tuple[Path, Path], tmp_path: Path, open_pa
     for kind, name in [("main", "main.spin"), ("runtime", "runtime.main"), ("stdlib", "net/http.(*conn).serve"),
                        ("deps", "github.com/x/y.Z[...]"), ("cgo", "__libc_start_main"), ("kernel", "ü")]:
         assert pg.page.evaluate("([k, n]) => window.flame.colorOf(k, n)", [kind, name]) == color_of(kind, name)
+
+
+def test_coarse_first_paint_then_full_tree(demo_labels: tuple[Path, Path], tmp_path: Path, open_page: Any,
+                                           artifacts: Path) -> None:
+    """A big graph paints from a small payload first; the full tree replaces it with the same picture."""
+    from symkeep.flame.html import HtmlOptions, render_html
+    from symkeep.flame.load import load_samples
+    from symkeep.flame.render import FlameOptions, graph
+
+    _, _, tree = graph([load_samples(str(demo_labels[1]))], FlameOptions())
+    plain = tmp_path / "plain.html"
+    plain.write_bytes(render_html(tree, HtmlOptions()))
+    coarse = tmp_path / "coarse.html"
+    coarse.write_bytes(render_html(tree, HtmlOptions(coarse_above=0, coarse_share=0.05)))
+    assert b'id="flame-coarse"' in coarse.read_bytes() and b'id="flame-coarse"' not in plain.read_bytes()
+    a = open_page(plain)
+    b = open_page(coarse)
+    assert b.page.evaluate("window.flame.coarseNodes") < b.page.evaluate("window.flame.nodes") == tree.n
+    assert sorted(a.drawn_names()) == sorted(b.drawn_names())  # after the full tree replaced the coarse one
+    assert a.page.evaluate("window.flame.total(0)") == b.page.evaluate("window.flame.total(0)")
+    b.page.select_option("#flame-labels", "worker=busy")
+    assert b.page.evaluate("window.flame.total(0)") == weight(read_pb(demo_labels[1]), tag="worker=busy")
+    b.shot(artifacts, "demo-coarse-then-full")

@@ -18,6 +18,7 @@ from importlib import resources
 import numpy as np
 
 from symkeep.flame.classify import CLASS_HELP, CLASSES, PALETTE, color_of
+from symkeep.flame.stacks import Interner
 from symkeep.flame.tree import FlameTree
 
 __all__ = ["HtmlOptions", "render_html"]
@@ -29,19 +30,64 @@ class HtmlOptions:
     subtitle: str = ""
     icicle: bool = False
     min_width: float = 0.5  # pixels: narrower subtrees are not drawn
+    coarse_above: int = 20000  # trees with more nodes paint a coarse payload first
+    coarse_share: float = 1 / 8000  # ... made of the frames at least this share of the total wide
 
 
 def _b64(a: np.ndarray) -> str:  # type: ignore[type-arg]
     return base64.b64encode(np.ascontiguousarray(a).astype(a.dtype.newbyteorder("<")).tobytes()).decode("ascii")
 
 
-def payload(tree: FlameTree, opts: HtmlOptions) -> dict[str, object]:
-    it = tree.interner
+def _frames_table(it: Interner, used: list[int] | None = None) -> dict[str, object]:
+    frames = it.frames if used is None else [it.frames[i] for i in used]
     files: dict[str, int] = {"": 0}
-    ffile = []
-    for f in it.frames:
-        ffile.append(files.setdefault(f.file, len(files)))
+    ffile = [files.setdefault(f.file, len(files)) for f in frames]
     kind_idx = {c: i for i, c in enumerate(CLASSES)}
+    return {
+        "name": [f.name for f in frames],
+        "file": ffile,
+        "files": list(files),
+        "line": [f.line for f in frames],
+        "inl": [1 if f.inlined else 0 for f in frames],
+        "kind": [kind_idx.get(f.kind, 0) for f in frames],
+    }
+
+
+def coarse_payload(tree: FlameTree, opts: HtmlOptions) -> dict[str, object]:
+    """The nodes wide enough to be seen at full width, with their own small frame table."""
+    p = _common(tree, opts)
+    # default 1/8000: 0.5 px on a 4000 px wide window, the same picture as the full tree at full width
+    thr = tree.total[0] * opts.coarse_share if tree.n else 0
+    keep = tree.total >= thr
+    keep[0] = True
+    idx = np.flatnonzero(keep)
+    newid = np.cumsum(keep) - 1
+    before = np.zeros(tree.n + 1, dtype=np.int64)
+    np.cumsum(keep, out=before[1:])
+    par = tree.parent[idx].astype(np.int64)
+    cpar = np.where(par >= 0, newid[np.maximum(par, 0)], -1)
+    cend = before[tree.end[idx].astype(np.int64)]
+    tot = tree.total[idx].astype(np.float64)
+    child = np.zeros(len(idx), dtype=np.float64)
+    np.add.at(child, cpar[1:], tot[1:])
+    selfv = tot - child
+    frames = tree.frame[idx].astype(np.int64)
+    used = sorted(set(frames[1:].tolist()))
+    fmap = {f: i for i, f in enumerate(used)}
+    cframe = np.array([-1] + [fmap[f] for f in frames[1:].tolist()], dtype=np.int32)
+    empty = np.zeros(0, dtype=np.int32)
+    p.update({
+        "frames": _frames_table(tree.interner, used),
+        "nodes": {"frame": _b64(cframe), "parent": _b64(cpar.astype(np.int32)),
+                  "depth": _b64(tree.depth[idx].astype(np.int32)), "end": _b64(cend.astype(np.int32))},
+        "self": {"node": _b64(np.arange(len(idx), dtype=np.int32)), "ls": _b64(np.zeros(len(idx), np.int32)),
+                 "val": _b64(selfv)},
+        "base": {"node": _b64(empty), "ls": _b64(empty), "val": _b64(np.zeros(0, np.float64))},
+    })
+    return p
+
+
+def _common(tree: FlameTree, opts: HtmlOptions) -> dict[str, object]:
     return {
         "title": opts.title,
         "sample_type": tree.sample_type,
@@ -51,16 +97,16 @@ def payload(tree: FlameTree, opts: HtmlOptions) -> dict[str, object]:
         "diff": tree.has_base,
         "classes": list(CLASSES),
         "palette": {c: list(p) for c, p in PALETTE.items()},
-        "frames": {
-            "name": [f.name for f in it.frames],
-            "file": ffile,
-            "files": list(files),
-            "line": [f.line for f in it.frames],
-            "inl": [1 if f.inlined else 0 for f in it.frames],
-            "kind": [kind_idx.get(f.kind, 0) for f in it.frames],
-        },
-        "labelsets": [list(ls) for ls in it.labelsets],
+        "labelsets": [list(ls) for ls in tree.interner.labelsets],
         "labels": payload_labels(tree),
+        "max_depth": int(tree.depth.max()) if tree.n else 0,
+    }
+
+
+def payload(tree: FlameTree, opts: HtmlOptions) -> dict[str, object]:
+    p = _common(tree, opts)
+    p.update({
+        "frames": _frames_table(tree.interner),
         "nodes": {
             "frame": _b64(tree.frame.astype(np.int32)),
             "parent": _b64(tree.parent.astype(np.int32)),
@@ -77,7 +123,8 @@ def payload(tree: FlameTree, opts: HtmlOptions) -> dict[str, object]:
             "ls": _b64(tree.base_ls.astype(np.int32)),
             "val": _b64(tree.base_val.astype(np.float64)),
         },
-    }
+    })
+    return p
 
 
 _CSS = """
@@ -101,8 +148,10 @@ h1{font-size:16px;margin:4px 0}
 def render_html(tree: FlameTree, opts: HtmlOptions | None = None) -> bytes:
     """The complete HTML document (UTF-8 bytes) for ``tree``."""
     opts = opts or HtmlOptions()
-    data = json.dumps(payload(tree, opts), separators=(",", ":"))
-    data = data.replace("</", "<\\/")  # never close the script element early
+    data = _json(payload(tree, opts))
+    # a big graph paints its visible part first; the diff view needs the base values from the start
+    coarse = "" if tree.has_base or tree.n < opts.coarse_above else (
+        f'<script type="application/json" id="flame-coarse">{_json(coarse_payload(tree, opts))}</script>\n')
     js = resources.files("symkeep.flame").joinpath("assets/flame.js").read_text("utf-8")
     labels = payload_labels(tree)
     options = '<option value="">all samples</option>' + "".join(
@@ -134,11 +183,15 @@ def render_html(tree: FlameTree, opts: HtmlOptions | None = None) -> bytes:
 <div class="legend">{legend}<span>dashed, italic, ⤷ = inlined</span></div>
 <div id="flame-status"></div>
 <div id="flame-wrap"><canvas id="flame-canvas"></canvas><div id="flame-tip"></div></div>
-<script type="application/json" id="flame-data">{data}</script>
+{coarse}<script type="application/json" id="flame-data">{data}</script>
 <script>{js}</script>
 </body></html>
 """
     return doc.encode("utf-8")
+
+
+def _json(obj: object) -> str:
+    return json.dumps(obj, separators=(",", ":")).replace("</", "<\\/")  # never close the script early
 
 
 def payload_labels(tree: FlameTree) -> list[str]:

@@ -16,6 +16,7 @@ output, slower. Validation matches ``symkeep.profile.pprof.validate_profile`` fo
 from __future__ import annotations
 
 import zlib
+from collections import Counter
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -135,10 +136,7 @@ def decode_samples(data: bytes | profile_pb2.Profile, *, name: str = "profile") 
     nvalues = len(meta.sample_type)
     # Identical sample records (same stack, labels and values) are common in big profiles (perf
     # conversions, long CPU profiles): decode each distinct record once and scale its values.
-    counts: dict[bytes, int] = {}
-    get = counts.get
-    for b in meta.sample:
-        counts[b] = get(b, 0) + 1
+    counts: Counter[bytes] = Counter(meta.sample)  # counted in C
     del meta.sample[:]
     samples = list(counts)
     mult = np.fromiter(counts.values(), dtype=np.int64, count=len(counts))
@@ -188,16 +186,22 @@ def _validate_meta(meta: Any, name: str) -> None:
         fids.add(f.id)
         chk(f.name, "function name")
         chk(f.filename, "function filename")
-    lids = set()
-    for loc in meta.location:
-        if loc.id == 0 or loc.id in lids:
-            raise FormatError(f"location id {loc.id} is zero or duplicated", what=name)
-        lids.add(loc.id)
-        if loc.mapping_id and loc.mapping_id not in mids:
-            raise FormatError(f"location {loc.id} refers to unknown mapping {loc.mapping_id}", what=name)
-        for ln in loc.line:
-            if ln.function_id and ln.function_id not in fids:
-                raise FormatError(f"location {loc.id} refers to unknown function {ln.function_id}", what=name)
+    # locations: the bulk of the metadata; checked with numpy (Line.function_id is checked where the
+    # lines are read: symkeep.flame.stacks.location_frames)
+    locs = list(meta.location)
+    ids = np.fromiter((loc.id for loc in locs), dtype=np.uint64, count=len(locs))
+    if len(ids) and (not ids.all() or len(np.unique(ids)) != len(ids)):
+        seen: set[int] = set()
+        for i in ids.tolist():
+            if i == 0 or i in seen:
+                raise FormatError(f"location id {i} is zero or duplicated", what=name)
+            seen.add(i)
+    mref = np.fromiter((loc.mapping_id for loc in locs), dtype=np.uint64, count=len(locs))
+    known = np.array(sorted(mids) or [0], dtype=np.uint64)
+    bad = (mref != 0) & ~np.isin(mref, known)
+    if bad.any():
+        k = int(np.flatnonzero(bad)[0])
+        raise FormatError(f"location {int(ids[k])} refers to unknown mapping {int(mref[k])}", what=name)
 
 
 class _LocTable:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
-from symkeep.errors import UsageError
+from symkeep.errors import FormatError, UsageError
 from symkeep.flame.classify import KERNEL, LABEL, UNSYMBOLIZED, classify_name
 from symkeep.flame.pbsamples import RawSamples
 from symkeep.profile.mapping import classify_mapping
@@ -206,39 +206,51 @@ def _main_module_guess(rs: RawSamples) -> str:
 
 
 def location_frames(rs: RawSamples, it: Interner, main_module: str = "") -> tuple[I64, I32]:
-    """Frames of every location (CSR, root first within the location: the caller line last in pprof)."""
+    """Frames of every location (CSR, root first within the location: the caller line last in pprof).
+
+    FormatError when a line names a function the profile does not have."""
     meta = rs.meta
     st = meta.string_table
     main_module = main_module or _main_module_guess(rs)
     maps = {m.id: m for m in meta.mapping}
-    map_kind = {m.id: classify_mapping(st[m.filename], m.memory_start) for m in meta.mapping}
-    funcs = {f.id: f for f in meta.function}
-    kind_cache: dict[str, str] = {}
+    kernel_maps = {m.id for m in meta.mapping if classify_mapping(st[m.filename], m.memory_start) == "kernel"}
+    # per function: (name, file, start line, class) computed once
+    finfo: dict[int, tuple[str, str, int, str]] = {}
+    for f in meta.function:
+        name = st[f.name] or "?"
+        finfo[f.id] = (name, st[f.filename], f.start_line, classify_name(name, main_module))
+    frame_of: dict[tuple[int, bool, bool, int], int] = {}  # (function, inlined, kernel, line if no start line)
     off = np.zeros(len(meta.location) + 1, dtype=np.int64)
     out: list[int] = []
+    add = out.append
     for i, loc in enumerate(meta.location):
-        mk = map_kind.get(loc.mapping_id, "file")
         lines = loc.line
         if lines:
+            kern = loc.mapping_id in kernel_maps
             n = len(lines)
             for j in range(n - 1, -1, -1):
                 ln = lines[j]
-                f = funcs.get(ln.function_id)
-                name = st[f.name] if f is not None and st[f.name] else "?"
-                kind = KERNEL if mk == "kernel" else kind_cache.get(name)
-                if kind is None:
-                    kind = kind_cache[name] = classify_name(name, main_module)
-                file = st[f.filename] if f is not None else ""
-                line = (f.start_line if f is not None and f.start_line else ln.line)
-                out.append(it.frame(name, file, line, j < n - 1, kind))
+                fid = ln.function_id
+                inl = j < n - 1
+                fi = finfo.get(fid)
+                key = (fid, inl, kern, 0 if fi is None or fi[2] else ln.line)
+                fr = frame_of.get(key)
+                if fr is None:
+                    if fi is None:
+                        if fid:
+                            raise FormatError(f"location {loc.id} refers to unknown function {fid}", what="profile")
+                        fi = ("?", "", 0, classify_name("?"))
+                    fr = it.frame(fi[0], fi[1], fi[2] or ln.line, inl, KERNEL if kern else fi[3])
+                    frame_of[key] = fr
+                add(fr)
         else:
             m = maps.get(loc.mapping_id)
             fn = st[m.filename] if m is not None else ""
-            if fn:
-                name = f"{fn.rsplit('/', 1)[-1]}+{loc.address - m.memory_start + m.file_offset:#x}"  # type: ignore[union-attr]
+            if m is not None and fn:
+                name = f"{fn.rsplit('/', 1)[-1]}+{loc.address - m.memory_start + m.file_offset:#x}"
             else:
                 name = f"{loc.address:#x}"
-            out.append(it.frame(name, fn, 0, False, KERNEL if mk == "kernel" else UNSYMBOLIZED))
+            add(it.frame(name, fn, 0, False, KERNEL if loc.mapping_id in kernel_maps else UNSYMBOLIZED))
         off[i + 1] = len(out)
     return off, np.array(out, dtype=np.int32)
 
@@ -257,14 +269,26 @@ def from_samples(rs: RawSamples, it: Interner, sample_index: int, main_module: s
     st = rs.meta.string_table
     vt = rs.meta.sample_type[sample_index]
     val = np.ascontiguousarray(rs.values[:, sample_index]) if rs.n else np.zeros(0, dtype=np.int64)
-    # label sets
+    # label sets: one Python step per distinct set, not per sample
     ls = np.zeros(rs.n, dtype=np.int32)
     lab_cnt = rs.lab_off[1:] - rs.lab_off[:-1]
-    for s in np.flatnonzero(lab_cnt):
-        a, b = int(rs.lab_off[s]), int(rs.lab_off[s + 1])
-        lbls = tuple(sorted(_label_text(st, int(rs.lab_key[k]), int(rs.lab_str[k]), int(rs.lab_num[k]))
-                            for k in range(a, b)))
-        ls[s] = it.labelset(lbls)
+    withl = np.flatnonzero(lab_cnt)
+    if len(withl):
+        width = int(lab_cnt.max())
+        codes = np.full((len(withl), 3 * width), -1, dtype=np.int64)
+        for k in range(width):
+            has = lab_cnt[withl] > k
+            idx = rs.lab_off[withl[has]] + k
+            codes[has, 3 * k] = rs.lab_key[idx]
+            codes[has, 3 * k + 1] = rs.lab_str[idx]
+            codes[has, 3 * k + 2] = rs.lab_num[idx]
+        uniq, inv = np.unique(codes, axis=0, return_inverse=True)
+        ids = np.zeros(len(uniq), dtype=np.int32)
+        for u, row in enumerate(uniq.tolist()):
+            lbls = tuple(sorted(_label_text(st, row[3 * k], row[3 * k + 1], row[3 * k + 2])
+                                for k in range(width) if row[3 * k] >= 0))
+            ids[u] = it.labelset(lbls)
+        ls[withl] = ids[inv.reshape(-1)]
     # stacks: locations reversed (root first), each expanded to its frames
     n = rs.n
     cnt = rs.loc_off[1:] - rs.loc_off[:-1]

@@ -3,27 +3,41 @@
 (function () {
   "use strict";
   const T0 = performance.now();
-  const D = JSON.parse(document.getElementById("flame-data").textContent);
+  // Two payloads: "flame-coarse" (the frames wide enough to see at full width, drawn first) and
+  // "flame-data" (everything), decoded after the first paint.
+  const coarseEl = document.getElementById("flame-coarse");
+  const D = JSON.parse((coarseEl || document.getElementById("flame-data")).textContent);
 
   function b64(s, Ctor) {
-    const bin = atob(s);
-    const n = bin.length;
-    const u = new Uint8Array(n);
-    for (let i = 0; i < n; i++) u[i] = bin.charCodeAt(i);
-    return new Ctor(u.buffer);
+    let u;
+    if (typeof Uint8Array.fromBase64 === "function") u = Uint8Array.fromBase64(s);
+    else {
+      const bin = atob(s);
+      const n = bin.length;
+      u = new Uint8Array(n);
+      for (let i = 0; i < n; i++) u[i] = bin.charCodeAt(i);
+    }
+    return new Ctor(u.buffer, u.byteOffset, u.byteLength / Ctor.BYTES_PER_ELEMENT);
   }
 
-  const F = D.frames;
-  const NF = F.name.length;
-  const frame = b64(D.nodes.frame, Int32Array);
-  const parent = b64(D.nodes.parent, Int32Array);
-  const depth = b64(D.nodes.depth, Int32Array);
-  const end = b64(D.nodes.end, Int32Array);
-  const N = frame.length;
-  const sNode = b64(D.self.node, Int32Array), sLs = b64(D.self.ls, Int32Array), sVal = b64(D.self.val, Float64Array);
-  const bNode = b64(D.base.node, Int32Array), bLs = b64(D.base.ls, Int32Array), bVal = b64(D.base.val, Float64Array);
-  let maxDepth = 0;
-  for (let i = 0; i < N; i++) if (depth[i] > maxDepth) maxDepth = depth[i];
+  let F, NF, frame, parent, depth, end, N, sNode, sLs, sVal, bNode, bLs, bVal, maxDepth, fcolor;
+  let tot, selfv, btot, x, cursor;
+  function load(P) {
+    F = P.frames;
+    NF = F.name.length;
+    frame = b64(P.nodes.frame, Int32Array);
+    parent = b64(P.nodes.parent, Int32Array);
+    depth = b64(P.nodes.depth, Int32Array);
+    end = b64(P.nodes.end, Int32Array);
+    N = frame.length;
+    sNode = b64(P.self.node, Int32Array); sLs = b64(P.self.ls, Int32Array); sVal = b64(P.self.val, Float64Array);
+    bNode = b64(P.base.node, Int32Array); bLs = b64(P.base.ls, Int32Array); bVal = b64(P.base.val, Float64Array);
+    maxDepth = P.max_depth;
+    fcolor = new Array(NF);
+    for (let f = 0; f < NF; f++) fcolor[f] = colorOf(D.classes[F.kind[f]], F.name[f]);
+    tot = new Float64Array(N); selfv = new Float64Array(N); btot = new Float64Array(N);
+    x = new Float64Array(N); cursor = new Float64Array(N);
+  }
 
   // --- colours: the same function as symkeep/flame/classify.py color_of ---
   function fnv1a(s) {
@@ -40,12 +54,7 @@
     const light = p[2] + (fnv1a(name) % 1000) * (p[3] - p[2]) / 1000.0;
     return "hsl(" + p[0] + "," + p[1] + "%," + light.toFixed(1) + "%)";
   }
-  const fcolor = new Array(NF);
-  for (let f = 0; f < NF; f++) fcolor[f] = colorOf(D.classes[F.kind[f]], F.name[f]);
-
   // --- state ---
-  const tot = new Float64Array(N), selfv = new Float64Array(N), btot = new Float64Array(N);
-  const x = new Float64Array(N), cursor = new Float64Array(N);
   let zoom = 0;
   let match = null; // Uint8Array per frame, or null
   let accept = null; // Uint8Array per label set, or null = all
@@ -284,17 +293,33 @@
   sel.addEventListener("change", () => setLabel(sel.value));
   window.addEventListener("resize", () => draw());
 
+  function finish() {
+    state.nodes = N;
+    state.frameName = (i) => nodeName(i);
+    state.inlined = (i) => i > 0 && !!F.inl[frame[i]];
+    state.kind = (i) => (i > 0 ? D.classes[F.kind[frame[i]]] : "root");
+    state.total = (i) => tot[i];
+    state.colorOf = colorOf;
+    state.ready = true;
+  }
+  load(D);
   compute();
   state.timings.firstDraw = draw();
   state.timings.firstPaint = performance.now();  // since navigation start
   state.timings.script = performance.now() - T0;
+  state.coarseNodes = N;
   // the frame after the first draw has been painted (two animation frames later, conservatively)
-  requestAnimationFrame(() => requestAnimationFrame(() => { state.timings.painted = performance.now(); }));
-  state.nodes = N;
-  state.frameName = (i) => nodeName(i);
-  state.inlined = (i) => i > 0 && !!F.inl[frame[i]];
-  state.kind = (i) => (i > 0 ? D.classes[F.kind[frame[i]]] : "root");
-  state.total = (i) => tot[i];
-  state.colorOf = colorOf;
-  state.ready = true;
+  requestAnimationFrame(() => requestAnimationFrame(() => {
+    state.timings.painted = performance.now();
+    if (!coarseEl) { finish(); return; }
+    setTimeout(() => {
+      const t = performance.now();
+      load(JSON.parse(document.getElementById("flame-data").textContent));
+      compute();
+      zoom = 0;
+      if (sbox.value) search(sbox.value); else draw();
+      state.timings.full = performance.now() - t;
+      finish();
+    }, 0);
+  }));
 })();
