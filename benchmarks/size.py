@@ -12,6 +12,7 @@ instead) is timed on the same binary for scale.
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import statistics
 import subprocess
@@ -29,7 +30,8 @@ _RUN_WITH_RSS = (
     "try:\n"
     "    main(sys.argv[1:])\n"
     "finally:\n"
-    "    sys.stderr.write(f'RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}\\n')\n"
+    "    r = resource.getrusage(resource.RUSAGE_SELF)\n"
+    "    sys.stderr.write(f'CPU {r.ru_utime + r.ru_stime} RSS {r.ru_maxrss * 1024}\\n')\n"
 )
 
 
@@ -58,8 +60,10 @@ def main() -> int:
         size = binary.stat().st_size
         med, spread, err = timed([sys.executable, "-c", _RUN_WITH_RSS, "size", str(binary), "--json"], args.repeat)
         rss = int(err.rsplit("RSS ", 1)[1].split()[0])
+        cpu = float(err.rsplit("CPU ", 1)[1].split()[0])
         print(f"\n{label}: {binary} ({size / 1e6:.1f} MB)")
-        print(f"  symkeep size --json: {med:.2f} s (spread {spread:.2f}), peak RSS {rss / 2**20:.0f} MiB")
+        print(f"  symkeep size --json: {med:.2f} s wall (spread {spread:.2f}), {cpu:.2f} s CPU, peak RSS "
+              f"{rss / 2**20:.0f} MiB; load average {os.getloadavg()[0]:.1f}")
         try:
             nmt, nms, _ = timed([str(nm), "-size", "-sort", "size", str(binary)], args.repeat)
             print(f"  go tool nm -size -sort size: {nmt:.2f} s   ratio {med / nmt:.1f}x")
