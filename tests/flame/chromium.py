@@ -38,10 +38,27 @@ def browser() -> Iterator[Any]:
             ctx.close()
 
 
+def artifacts_dir() -> Path:
+    """$SYMKEEP_ARTIFACTS, else <tmp>/symkeep-test-artifacts: screenshots of the last run (overwritten)."""
+    return Path(os.environ.get("SYMKEEP_ARTIFACTS") or Path(tempfile.gettempdir()) / "symkeep-test-artifacts")
+
+
 @pytest.fixture(scope="session")
 def artifacts() -> Path:
-    """Where screenshots go (kept after the run; the path is printed)."""
-    d = Path(os.environ.get("SYMKEEP_ARTIFACTS") or tempfile.mkdtemp(prefix="symkeep-flame-artifacts-"))
+    """Where screenshots go (kept after the run; the conftest prints the path in the summary)."""
+    d = artifacts_dir()
     d.mkdir(parents=True, exist_ok=True)
-    print(f"\nflame screenshots: {d}")
     return d
+
+
+_reported = False
+
+
+def report_artifacts(terminalreporter: object) -> None:
+    """One summary line with the screenshots' directory (both conftests call this; it prints once)."""
+    global _reported
+    d = artifacts_dir()
+    shots = sorted(d.glob("*.png")) if d.is_dir() else []
+    if shots and not _reported:
+        _reported = True
+        terminalreporter.write_line(f"browser screenshots ({len(shots)}): {d}")  # type: ignore[attr-defined]
