@@ -163,3 +163,13 @@ def test_speedscope_refuses_diff(cpuhog: tuple[Path, Path], tmp_path: Path) -> N
     r = run(str(cpuhog[1]), "--diff", str(cpuhog[1]), "-o", str(tmp_path / "x.speedscope.json"))
     assert r.returncode == 2 and "speedscope" in r.stderr
     assert re.search(r"^symkeep: error: ", r.stderr)
+
+
+def test_json_summary(demo_labels: tuple[Path, Path], tmp_path: Path) -> None:
+    r = run(str(demo_labels[1]), "-o", str(tmp_path / "d.html"), "--json")
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(r.stdout)
+    p = read_pb(demo_labels[1])
+    assert doc["total"] == weight(p) and doc["sample_type"] == "cpu" and doc["unit"] == "nanoseconds"
+    assert "worker=busy" in doc["labels"] and doc["inlined_frames"] >= 1
+    assert doc["frames_by_class"]["main"] >= 3

@@ -37,11 +37,13 @@ def _tag(value: str) -> tuple[str, str]:
               show_default=True)
 @click.option("--main-module", default="", help="Module path coloured as 'main' (default: from the binary's build info).")
 @click.option("--title", default="", help="Title of the graph.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print what was drawn as JSON (stdout; stderr when the graph goes to stdout).")
 def command(
     profiles: tuple[str, ...], output: str, fmt: str, sample_type: str | None, tags: tuple[str, ...],
     group_by: str | None, focus: str | None, ignore: str | None, diff_base: tuple[str, ...], icicle: bool,
     min_width: float, binaries: tuple[str, ...], search_dirs: tuple[str, ...], input_format: str,
-    main_module: str, title: str,
+    main_module: str, title: str, as_json: bool,
 ) -> None:
     """Draw a flame graph of PROFILE... (pprof, gzip or not; perf script; folded stacks).
 
@@ -76,4 +78,11 @@ def command(
     kw = {"binaries": binaries, "search_dirs": search_dirs, "input_format": input_format}
     main = [load_samples(p, **kw) for p in profiles]  # type: ignore[arg-type]
     base = [load_samples(p, **kw) for p in diff_base]  # type: ignore[arg-type]
-    target.write(render(fmt, main, opts, base))
+    stats: dict[str, object] = {}
+    target.write(render(fmt, main, opts, base, stats))
+    if as_json:
+        import json
+        import sys
+
+        stats.update({"format": fmt, "output": output, "profiles": list(profiles), "diff": list(diff_base)})
+        (sys.stderr if target.is_stdout else sys.stdout).write(json.dumps(stats, indent=2) + "\n")

@@ -13,7 +13,7 @@ from symkeep.flame.pbsamples import RawSamples
 from symkeep.flame.stacks import Interner, StackSet, from_samples, pick_sample_type
 from symkeep.flame.tree import FlameTree, build_tree
 
-__all__ = ["FORMATS", "FlameOptions", "format_from_path", "render", "stackset"]
+__all__ = ["FORMATS", "FlameOptions", "format_from_path", "graph", "render", "stackset", "summarize"]
 
 FORMATS = ("html", "svg", "folded", "speedscope")
 
@@ -74,7 +74,35 @@ def graph(profiles: Sequence[RawSamples], opts: FlameOptions,
     return main, bset, build_tree(main, bset)
 
 
-def render(fmt: str, profiles: Sequence[RawSamples], opts: FlameOptions, base: Sequence[RawSamples] = ()) -> bytes:
+def summarize(ss: StackSet, tree: FlameTree | None = None) -> dict[str, object]:
+    """What was drawn (``symkeep flamegraph --json``): totals, frames by class, inline and unsymbolized."""
+    import numpy as np
+
+    it = ss.interner
+    used = np.unique(ss.fr).tolist() if len(ss.fr) else []
+    by_kind: dict[str, int] = {}
+    for f in used:
+        by_kind[it.frames[f].kind] = by_kind.get(it.frames[f].kind, 0) + 1
+    labels = sorted({lb for i in np.unique(ss.ls).tolist() for lb in it.labelsets[i]})
+    out: dict[str, object] = {
+        "sample_type": ss.sample_type,
+        "unit": ss.unit,
+        "total": ss.total(),
+        "stacks": ss.rows,
+        "frames": len(used),
+        "frames_by_class": by_kind,
+        "inlined_frames": sum(1 for f in used if it.frames[f].inlined),
+        "labels": labels,
+    }
+    if tree is not None:
+        out["nodes"] = tree.n
+    return out
+
+
+def render(fmt: str, profiles: Sequence[RawSamples], opts: FlameOptions, base: Sequence[RawSamples] = (),
+           stats: dict[str, object] | None = None) -> bytes:
+    """The output bytes; ``stats`` (when given) is filled with :func:`summarize` of what was drawn."""
+    stats = stats if stats is not None else {}
     if fmt not in FORMATS:
         raise UsageError(f"unknown format {fmt!r} (one of {', '.join(FORMATS)})")
     if fmt == "speedscope" and base:
@@ -82,13 +110,15 @@ def render(fmt: str, profiles: Sequence[RawSamples], opts: FlameOptions, base: S
     if fmt in ("folded", "speedscope"):
         it = Interner()
         main = stackset(profiles, opts, it)
+        stats.update(summarize(main))
         if fmt == "speedscope":
             return render_speedscope(main, name=opts.title)
         if base:
             bopts = FlameOptions(**{**opts.__dict__, "sample_type": opts.sample_type or main.sample_type})
             return render_folded_diff(main, stackset(base, bopts, it))
         return render_folded(main)
-    _, _, tree = graph(profiles, opts, base)
+    main, _, tree = graph(profiles, opts, base)
+    stats.update(summarize(main, tree))
     if fmt == "svg":
         return render_svg(tree, title=opts.title, icicle=opts.icicle, min_width=opts.min_width)
     return render_html(tree, HtmlOptions(title=opts.title, subtitle=opts.subtitle, icicle=opts.icicle,
