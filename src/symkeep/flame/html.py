@@ -107,12 +107,8 @@ def payload(tree: FlameTree, opts: HtmlOptions) -> dict[str, object]:
     p = _common(tree, opts)
     p.update({
         "frames": _frames_table(tree.interner),
-        "nodes": {
-            "frame": _b64(tree.frame.astype(np.int32)),
-            "parent": _b64(tree.parent.astype(np.int32)),
-            "depth": _b64(tree.depth.astype(np.int32)),
-            "end": _b64(tree.end.astype(np.int32)),
-        },
+        # depth and subtree ends are derived from the preorder parents in the browser
+        "nodes": {"frame": _b64(tree.frame.astype(np.int32)), "parent": _b64(tree.parent.astype(np.int32))},
         "self": {
             "node": _b64(tree.self_node.astype(np.int32)),
             "ls": _b64(tree.self_ls.astype(np.int32)),

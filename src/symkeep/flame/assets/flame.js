@@ -27,9 +27,17 @@
     NF = F.name.length;
     frame = b64(P.nodes.frame, Int32Array);
     parent = b64(P.nodes.parent, Int32Array);
-    depth = b64(P.nodes.depth, Int32Array);
-    end = b64(P.nodes.end, Int32Array);
     N = frame.length;
+    if (P.nodes.depth) {
+      depth = b64(P.nodes.depth, Int32Array);
+      end = b64(P.nodes.end, Int32Array);
+    } else {  // derived from the preorder parents (a smaller file for big graphs)
+      depth = new Int32Array(N);
+      end = new Int32Array(N);
+      for (let i = 1; i < N; i++) depth[i] = depth[parent[i]] + 1;
+      for (let i = 0; i < N; i++) end[i] = i + 1;
+      for (let i = N - 1; i > 0; i--) if (end[i] > end[parent[i]]) end[parent[i]] = end[i];
+    }
     sNode = b64(P.self.node, Int32Array); sLs = b64(P.self.ls, Int32Array); sVal = b64(P.self.val, Float64Array);
     bNode = b64(P.base.node, Int32Array); bLs = b64(P.base.ls, Int32Array); bVal = b64(P.base.val, Float64Array);
     maxDepth = P.max_depth;
