@@ -178,3 +178,47 @@ def test_treemap_in_browser(fixture: Callable[..., Path], tmp_path: Path, browse
     page.close()
     assert not errors, errors
     _ = np  # numpy is used by the size package; keep the import honest for mypy-less runs
+
+
+def _generic_name(name: str) -> str:
+    """``pkg.F[go.shape.int]`` -> ``pkg.F[...]``: the symbol table and .gopclntab spell shapes differently
+    in some versions; compare instantiations of one generic function as a multiset of sizes."""
+    out, depth = [], 0
+    for ch in name:
+        if ch == "[":
+            if depth == 0:
+                out.append("[...]")
+            depth += 1
+        elif ch == "]":
+            depth -= 1
+        elif depth == 0:
+            out.append(ch)
+    return "".join(out)
+
+
+def test_function_code_matches_go_tool_nm(fixture: Callable[..., Path], gotool: Callable[[str, str], Path]) -> None:
+    """Methods, closures and generic instantiations: each function's code bytes (from the stripped
+    binary) equal its symbol size on the unstripped twin, for the great majority of functions."""
+    default = fixture(toolchain="1.27", variant="default", program="callers")
+    out = subprocess.run([str(gotool("1.27", "nm")), "-size", str(default)], capture_output=True, text=True,
+                         timeout=120, check=True)
+    want: dict[str, list[int]] = {}
+    for line in out.stdout.splitlines():
+        parts = line.split(None, 3)
+        if len(parts) == 4 and parts[2] in ("T", "t"):
+            want.setdefault(_generic_name(parts[3]), []).append(int(parts[1]))
+    rep = analyze(fixture(toolchain="1.27", variant="sw", program="callers"))
+    sp, nm = rep.spans, rep.spans.names
+    sel = sp.part == 0  # ledger.PARTS[0] == "code"
+    got: dict[str, list[int]] = {}
+    for f, n in zip(sp.function[sel].tolist(), sp.size[sel].tolist(), strict=True):
+        got.setdefault(_generic_name(nm[f]), []).append(int(n))
+    common = [n for n in got if n in want]
+    same = [n for n in common if sorted(got[n]) == sorted(want[n])]
+    assert len(common) > 1000 and len(same) >= 0.9 * len(common), (len(same), len(common))
+    examples = {
+        "method": next(n for n in same if ".(*" in n and "[" not in n),
+        "closure": next(n for n in same if ".func1" in n),
+        "generic": next(n for n in same if "[...]" in n),
+    }
+    assert all(examples.values()), examples
