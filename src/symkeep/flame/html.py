@@ -31,7 +31,7 @@ class HtmlOptions:
     icicle: bool = False
     min_width: float = 0.5  # pixels: narrower subtrees are not drawn
     coarse_above: int = 20000  # trees with more nodes paint a coarse payload first
-    coarse_share: float = 1 / 8000  # ... made of the frames at least this share of the total wide
+    coarse_share: float = 1 / 4000  # ... made of the frames at least this share of the total wide
 
 
 def _b64(a: np.ndarray) -> str:  # type: ignore[type-arg]
@@ -56,7 +56,7 @@ def _frames_table(it: Interner, used: list[int] | None = None) -> dict[str, obje
 def coarse_payload(tree: FlameTree, opts: HtmlOptions) -> dict[str, object]:
     """The nodes wide enough to be seen at full width, with their own small frame table."""
     p = _common(tree, opts)
-    # default 1/8000: 0.5 px on a 4000 px wide window, the same picture as the full tree at full width
+    # default 1/4000: 0.5 px on a 2000 px wide window, the same picture as the full tree at full width
     thr = tree.total[0] * opts.coarse_share if tree.n else 0
     keep = tree.total >= thr
     keep[0] = True
@@ -146,8 +146,13 @@ def render_html(tree: FlameTree, opts: HtmlOptions | None = None) -> bytes:
     opts = opts or HtmlOptions()
     data = _json(payload(tree, opts))
     # a big graph paints its visible part first; the diff view needs the base values from the start
-    coarse = "" if tree.has_base or tree.n < opts.coarse_above else (
-        f'<script type="application/json" id="flame-coarse">{_json(coarse_payload(tree, opts))}</script>\n')
+    full = f'<script type="application/json" id="flame-data">{data}</script>\n'
+    if tree.has_base or tree.n < opts.coarse_above:
+        head_data, tail_data = full, ""
+    else:
+        # the viewer runs (and paints) before the parser reaches the big payload after it
+        head_data = f'<script type="application/json" id="flame-coarse">{_json(coarse_payload(tree, opts))}</script>\n'
+        tail_data = full
     js = resources.files("symkeep.flame").joinpath("assets/flame.js").read_text("utf-8")
     labels = payload_labels(tree)
     options = '<option value="">all samples</option>' + "".join(
@@ -179,8 +184,8 @@ def render_html(tree: FlameTree, opts: HtmlOptions | None = None) -> bytes:
 <div class="legend">{legend}<span>dashed, italic, ⤷ = inlined</span></div>
 <div id="flame-status"></div>
 <div id="flame-wrap"><canvas id="flame-canvas"></canvas><div id="flame-tip"></div></div>
-{coarse}<script type="application/json" id="flame-data">{data}</script>
-<script>{js}</script>
+{head_data}<script>{js}</script>
+{tail_data}
 </body></html>
 """
     return doc.encode("utf-8")

@@ -6,7 +6,7 @@
   // Two payloads: "flame-coarse" (the frames wide enough to see at full width, drawn first) and
   // "flame-data" (everything), decoded after the first paint.
   const coarseEl = document.getElementById("flame-coarse");
-  const D = JSON.parse((coarseEl || document.getElementById("flame-data")).textContent);
+  const D = JSON.parse((coarseEl || document.getElementById("flame-data")).textContent);  // (coarse: data follows)
 
   function b64(s, Ctor) {
     let u;
@@ -20,7 +20,7 @@
     return new Ctor(u.buffer, u.byteOffset, u.byteLength / Ctor.BYTES_PER_ELEMENT);
   }
 
-  let F, NF, frame, parent, depth, end, N, sNode, sLs, sVal, bNode, bLs, bVal, maxDepth, fcolor;
+  let F, NF, frame, parent, depth, end, N, sNode, sLs, sVal, bNode, bLs, bVal, maxDepth, fpacked;
   let tot, selfv, btot, x, cursor;
   function load(P) {
     F = P.frames;
@@ -41,8 +41,8 @@
     sNode = b64(P.self.node, Int32Array); sLs = b64(P.self.ls, Int32Array); sVal = b64(P.self.val, Float64Array);
     bNode = b64(P.base.node, Int32Array); bLs = b64(P.base.ls, Int32Array); bVal = b64(P.base.val, Float64Array);
     maxDepth = P.max_depth;
-    fcolor = new Array(NF);
-    for (let f = 0; f < NF; f++) fcolor[f] = colorOf(D.classes[F.kind[f]], F.name[f]);
+    fpacked = new Uint32Array(NF);
+    for (let f = 0; f < NF; f++) fpacked[f] = packedOf(D.classes[F.kind[f]], F.name[f]);
     tot = new Float64Array(N); selfv = new Float64Array(N); btot = new Float64Array(N);
     x = new Float64Array(N); cursor = new Float64Array(N);
   }
@@ -57,10 +57,14 @@
     }
     return h >>> 0;
   }
+  function lightOf(p, name) { return p[2] + (fnv1a(name) % 1000) * (p[3] - p[2]) / 1000.0; }
   function colorOf(kind, name) {
     const p = D.palette[kind] || D.palette.runtime;
-    const light = p[2] + (fnv1a(name) % 1000) * (p[3] - p[2]) / 1000.0;
-    return "hsl(" + p[0] + "," + p[1] + "%," + light.toFixed(1) + "%)";
+    return "hsl(" + p[0] + "," + p[1] + "%," + lightOf(p, name).toFixed(1) + "%)";
+  }
+  function packedOf(kind, name) {
+    const p = D.palette[kind] || D.palette.runtime;
+    return hslToPacked(p[0], p[1], lightOf(p, name));
   }
   // --- state ---
   let zoom = 0;
@@ -114,85 +118,109 @@
   const ROW = 17;
   const FONT_PX = 11;
   const CHAR_W = FONT_PX * 0.6;
+  const FONT = FONT_PX + "px monospace", FONT_ITALIC = "italic " + FONT_PX + "px monospace";
+  let curFont = "";
   const MINW = D.min_width > 0 ? D.min_width : 0.5;
   let width = 800;
 
   function nodeName(i) { return i === 0 ? "all" : F.name[frame[i]]; }
-  function nodeColor(i) {
-    if (i === 0) return "hsl(0,0%,85%)";
+  function rowY(d) { return D.icicle ? d * ROW : (maxDepth - d) * ROW; }
+
+  // Rectangles go into a pixel buffer (one TypedArray.fill per row of a rectangle: no canvas state
+  // changes, no colour-string parsing per frame); outlines and labels are drawn on top.
+  function hslToPacked(h, sat, l) {
+    sat /= 100; l /= 100;
+    const k = (n) => (n + h / 30) % 12;
+    const a = sat * Math.min(l, 1 - l);
+    const f = (n) => l - a * Math.max(-1, Math.min(k(n) - 3, Math.min(9 - k(n), 1)));
+    return packRGB(Math.round(255 * f(0)), Math.round(255 * f(8)), Math.round(255 * f(4)));
+  }
+  function packRGB(r, g, b) { return ((255 << 24) | (b << 16) | (g << 8) | r) >>> 0; }  // little-endian RGBA
+  const HIGHLIGHT = packRGB(230, 0, 230), ROOT = hslToPacked(0, 0, 85);
+  function nodeRGB(i) {
+    if (i === 0) return ROOT;
     const f = frame[i];
-    if (match && match[f]) return "rgb(230,0,230)";
+    if (match && match[f]) return HIGHLIGHT;
     if (D.diff) {
       const t0 = tot[0], b0 = btot[0];
       const before = b0 > 0 ? btot[i] * t0 / b0 : 0;
       const now = tot[i];
       const m = Math.max(now, before);
       const r = m > 0 ? Math.min(1, Math.abs(now - before) / m) : 0;
-      const light = 96 - 46 * r;
-      return now >= before ? "hsl(0,85%," + light.toFixed(1) + "%)" : "hsl(220,85%," + light.toFixed(1) + "%)";
+      return hslToPacked(now >= before ? 0 : 220, 85, 96 - 46 * r);
     }
-    return fcolor[f];
-  }
-  function rowY(d) { return D.icicle ? d * ROW : (maxDepth - d) * ROW; }
-
-  function drawRect(i, px, w, d) {
-    const y = rowY(d);
-    ctx.fillStyle = nodeColor(i);
-    ctx.fillRect(px, y, Math.max(w - 0.5, 0.5), ROW - 1);
-    const inl = i > 0 && F.inl[frame[i]];
-    if (inl && w > 3) {
-      ctx.save();
-      ctx.strokeStyle = "rgba(0,0,0,0.55)";
-      ctx.setLineDash([3, 2]);
-      ctx.strokeRect(px + 0.5, y + 0.5, Math.max(w - 1.5, 0.5), ROW - 2);
-      ctx.restore();
-    }
-    if (w > 3 * CHAR_W) {
-      let label = (inl ? "⤷ " : "") + nodeName(i);
-      const n = Math.floor((w - 6) / CHAR_W);
-      if (label.length > n) label = n > 2 ? label.slice(0, n - 2) + ".." : "";
-      if (label) {
-        ctx.fillStyle = "#000";
-        ctx.font = (inl ? "italic " : "") + FONT_PX + "px monospace";
-        ctx.fillText(label, px + 3, y + ROW - 5);
-      }
-    }
-    drawn.node.push(i); drawn.x.push(px); drawn.y.push(y); drawn.w.push(w);
+    return fpacked[f];
   }
 
+  let img = null, buf = null;
   function draw() {
     const t = performance.now();
     width = Math.max(200, document.getElementById("flame-wrap").clientWidth);
     const height = (maxDepth + 1) * ROW;
     const dpr = window.devicePixelRatio || 1;
-    if (canvas.width !== Math.round(width * dpr) || canvas.height !== Math.round(height * dpr)) {
-      canvas.width = Math.round(width * dpr);
-      canvas.height = Math.round(height * dpr);
+    const W = Math.round(width * dpr), H = Math.round(height * dpr);
+    if (canvas.width !== W || canvas.height !== H) {
+      canvas.width = W;
+      canvas.height = H;
       canvas.style.width = width + "px";
       canvas.style.height = height + "px";
     }
-    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
-    ctx.clearRect(0, 0, width, height);
+    if (!img || img.width !== W || img.height !== H) {
+      img = ctx.createImageData(W, H);
+      buf = new Uint32Array(img.data.buffer);
+    } else buf.fill(0);
     drawn.node.length = drawn.x.length = drawn.y.length = drawn.w.length = 0;
+    const put = (i, px, w, d) => { drawn.node.push(i); drawn.x.push(px); drawn.y.push(rowY(d)); drawn.w.push(w); };
     const zt = tot[zoom];
-    // ancestors of the zoomed node: full width
     const anc = [];
     for (let a = zoom; a > 0; a = parent[a]) anc.push(a);
     anc.push(0);
-    for (let k = anc.length - 1; k >= 1; k--) drawRect(anc[k], 0, width, depth[anc[k]]);
+    for (let k = anc.length - 1; k >= 1; k--) put(anc[k], 0, width, depth[anc[k]]);  // ancestors: full width
     if (zt > 0) {
       const scale = width / zt, x0 = x[zoom], stop = end[zoom];
       let i = zoom;
       while (i < stop) {
         const w = tot[i] * scale;
         if (w < MINW) { i = end[i]; continue; }
-        drawRect(i, (x[i] - x0) * scale, w, depth[i]);
+        put(i, (x[i] - x0) * scale, w, depth[i]);
         i++;
       }
-    } else {
-      drawRect(zoom, 0, width, depth[zoom]);
+    } else put(zoom, 0, width, depth[zoom]);
+    const n = drawn.node.length;
+    for (let k = 0; k < n; k++) {
+      const c = nodeRGB(drawn.node[k]);
+      const xa = Math.max(0, Math.floor(drawn.x[k] * dpr));
+      const xb = Math.min(W, Math.max(xa + 1, Math.floor((drawn.x[k] + drawn.w[k] - 0.5) * dpr)));
+      const ya = Math.round(drawn.y[k] * dpr), yb = Math.min(H, Math.round((drawn.y[k] + ROW - 1) * dpr));
+      for (let yy = ya; yy < yb; yy++) buf.fill(c, yy * W + xa, yy * W + xb);
     }
+    ctx.putImageData(img, 0, 0);
+    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    ctx.font = FONT;
+    curFont = FONT;
+    ctx.fillStyle = "#000";
+    ctx.strokeStyle = "rgba(0,0,0,0.55)";
+    ctx.setLineDash([3, 2]);
+    for (let k = 0; k < n; k++) {
+      const i = drawn.node[k], w = drawn.w[k];
+      if (w <= 3) continue;
+      const px = drawn.x[k], y = drawn.y[k];
+      const inl = i > 0 && F.inl[frame[i]];
+      if (inl) ctx.strokeRect(px + 0.5, y + 0.5, Math.max(w - 1.5, 0.5), ROW - 2);
+      if (w > 3 * CHAR_W) {
+        let label = (inl ? "⤷ " : "") + nodeName(i);
+        const m = Math.floor((w - 6) / CHAR_W);
+        if (label.length > m) label = m > 2 ? label.slice(0, m - 2) + ".." : "";
+        if (label) {
+          const font = inl ? FONT_ITALIC : FONT;
+          if (curFont !== font) { ctx.font = font; curFont = font; }  // font parsing is costly: switch rarely
+          ctx.fillText(label, px + 3, y + ROW - 5);
+        }
+      }
+    }
+    ctx.setLineDash([]);
     const ms = performance.now() - t;
+    state.drawnCount = n;
     updateStatus();
     return ms;
   }
@@ -320,7 +348,7 @@
   requestAnimationFrame(() => requestAnimationFrame(() => {
     state.timings.painted = performance.now();
     if (!coarseEl) { finish(); return; }
-    setTimeout(() => {
+    const loadFull = () => {
       const t = performance.now();
       load(JSON.parse(document.getElementById("flame-data").textContent));
       compute();
@@ -328,6 +356,9 @@
       if (sbox.value) search(sbox.value); else draw();
       state.timings.full = performance.now() - t;
       finish();
-    }, 0);
+    };
+    // the full payload follows this script in the document: wait until the parser has read it
+    if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", loadFull);
+    else setTimeout(loadFull, 0);
   }));
 })();
