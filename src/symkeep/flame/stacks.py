@@ -174,6 +174,54 @@ def _ranges(starts: I64, counts: I64) -> I64:
     return np.repeat(starts - offs, counts) + np.arange(total, dtype=np.int64)
 
 
+_P1 = np.uint64(0x9E3779B97F4A7C15)
+_P2 = np.uint64(0xC2B2AE3D27D4EB4F)
+
+
+def _merge_rows(loc_off: I64, loc_idx: I32, ls: I32, val: I64) -> tuple[I64, I32, I32, I64]:
+    """Rows with the same location sequence and label set, merged (values summed).
+
+    Stacks are compared by two 64-bit polynomial hashes plus their length (vectorized), so a profile
+    whose records differ only in their values (every CPU sample its own record) costs one pass here
+    instead of a row per sample in the tree."""
+    n = len(ls)
+    if n < 2:
+        return loc_off, loc_idx, ls, val
+    cnt = loc_off[1:] - loc_off[:-1]
+    maxd = int(cnt.max()) if n else 0
+    keys = np.zeros((n, 4), dtype=np.uint64)
+    keys[:, 2] = cnt.astype(np.uint64)
+    keys[:, 3] = ls.astype(np.uint64)
+    if maxd:
+        seg = np.repeat(np.arange(n, dtype=np.int64), cnt)
+        pos = np.arange(len(loc_idx), dtype=np.int64) - loc_off[:-1][seg]
+        v = loc_idx.astype(np.uint64) + np.uint64(1)
+        nonempty = np.flatnonzero(cnt > 0)
+        with np.errstate(over="ignore"):
+            for col, prime in ((0, _P1), (1, _P2)):
+                powers = np.cumprod(np.full(maxd, prime, dtype=np.uint64), dtype=np.uint64)
+                # rows are contiguous runs: one reduceat (wrapping uint64 sums) per hash
+                keys[nonempty, col] = np.add.reduceat(v * powers[pos], loc_off[:-1][nonempty])
+        del seg, pos, v
+    with np.errstate(over="ignore"):
+        k1 = keys[:, 0] ^ (keys[:, 2] * _P2) ^ (keys[:, 3] * _P1 * _P1)
+    _, first, inv = np.unique(k1, return_index=True, return_inverse=True)
+    inv = inv.ravel()
+    if not (keys[first][inv] == keys).all():  # a 64-bit collision: use all 256 bits
+        _, first, inv = np.unique(keys.view(np.dtype((np.void, 32))).ravel(), return_index=True,
+                                  return_inverse=True)
+        inv = inv.ravel()
+    if len(first) == n:
+        return loc_off, loc_idx, ls, val
+    merged = np.zeros(len(first), dtype=np.int64)
+    np.add.at(merged, inv, val)
+    rcnt = cnt[first]
+    roff = np.zeros(len(first) + 1, dtype=np.int64)
+    np.cumsum(rcnt, out=roff[1:])
+    ridx = loc_idx[_ranges(loc_off[:-1][first], rcnt)]
+    return roff, ridx.astype(np.int32), ls[first], merged
+
+
 def pick_sample_type(rs: RawSamples, wanted: str | None) -> int:
     """Index of the sample type: by name (``cpu``, ``alloc_space``, ...), else the profile's default,
     else the last one (what ``go tool pprof`` shows)."""
@@ -289,17 +337,20 @@ def from_samples(rs: RawSamples, it: Interner, sample_index: int, main_module: s
                                 for k in range(width) if row[3 * k] >= 0))
             ids[u] = it.labelset(lbls)
         ls[withl] = ids[inv.reshape(-1)]
+    # records that differ only in their values (same stack, same labels) become one row
+    loc_off, loc_idx, ls, val = _merge_rows(rs.loc_off, rs.loc_idx, ls, val)
     # stacks: locations reversed (root first), each expanded to its frames
-    n = rs.n
-    cnt = rs.loc_off[1:] - rs.loc_off[:-1]
-    pos = np.arange(len(rs.loc_idx), dtype=np.int64)
+    n = len(ls)
+    cnt = loc_off[1:] - loc_off[:-1]
+    pos = np.arange(len(loc_idx), dtype=np.int64)
     seg = np.repeat(np.arange(n, dtype=np.int64), cnt)
-    rev = (rs.loc_off[:-1][seg] * 2 + cnt[seg] - 1 - pos) if n else pos
-    locs = rs.loc_idx[rev] if len(rev) else rs.loc_idx
+    rev = (loc_off[:-1][seg] * 2 + cnt[seg] - 1 - pos) if n else pos
+    locs = loc_idx[rev] if len(rev) else loc_idx
+    del pos, seg, rev
     fcnt = (lf_off[1:] - lf_off[:-1])[locs]
     fr = lf_fr[_ranges(lf_off[:-1][locs], fcnt)]
     cs = np.zeros(len(fcnt) + 1, dtype=np.int64)
     np.cumsum(fcnt, out=cs[1:])
-    off = cs[rs.loc_off]
+    off = cs[loc_off]
     return StackSet(it, off, fr.astype(np.int32), ls, val, st[vt.type], st[vt.unit])
 
