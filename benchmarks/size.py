@@ -64,11 +64,12 @@ def main() -> int:
         print(f"\n{label}: {binary} ({size / 1e6:.1f} MB)")
         print(f"  symkeep size --json: {med:.2f} s wall (spread {spread:.2f}), {cpu:.2f} s CPU, peak RSS "
               f"{rss / 2**20:.0f} MiB; load average {os.getloadavg()[0]:.1f}")
-        try:
+        probe = subprocess.run([str(nm), "-size", str(binary)], capture_output=True, text=True)
+        if probe.returncode == 0 and probe.stdout.strip():
             nmt, nms, _ = timed([str(nm), "-size", "-sort", "size", str(binary)], args.repeat)
             print(f"  go tool nm -size -sort size: {nmt:.2f} s   ratio {med / nmt:.1f}x")
-        except subprocess.CalledProcessError:
-            print("  go tool nm -size: fails on this binary (no symbol table)")
+        else:
+            print(f"  go tool nm -size: no answer on this binary ({(probe.stderr or 'no symbols').strip()[:60]})")
         gsa = shutil.which("gsa")
         if gsa:
             gt, gs, _ = timed([gsa, "-f", "json", str(binary)], args.repeat)
