@@ -62,11 +62,8 @@ def coarse_payload(tree: FlameTree, opts: HtmlOptions) -> dict[str, object]:
     keep[0] = True
     idx = np.flatnonzero(keep)
     newid = np.cumsum(keep) - 1
-    before = np.zeros(tree.n + 1, dtype=np.int64)
-    np.cumsum(keep, out=before[1:])
     par = tree.parent[idx].astype(np.int64)
     cpar = np.where(par >= 0, newid[np.maximum(par, 0)], -1)
-    cend = before[tree.end[idx].astype(np.int64)]
     tot = tree.total[idx].astype(np.float64)
     child = np.zeros(len(idx), dtype=np.float64)
     np.add.at(child, cpar[1:], tot[1:])
@@ -78,10 +75,9 @@ def coarse_payload(tree: FlameTree, opts: HtmlOptions) -> dict[str, object]:
     empty = np.zeros(0, dtype=np.int32)
     p.update({
         "frames": _frames_table(tree.interner, used),
-        "nodes": {"frame": _b64(cframe), "parent": _b64(cpar.astype(np.int32)),
-                  "depth": _b64(tree.depth[idx].astype(np.int32)), "end": _b64(cend.astype(np.int32))},
-        "self": {"node": _b64(np.arange(len(idx), dtype=np.int32)), "ls": _b64(np.zeros(len(idx), np.int32)),
-                 "val": _b64(selfv)},
+        # depth and ends derived in the browser; self values: one per node (node i, every label set)
+        "nodes": {"frame": _b64(cframe), "parent": _b64(cpar.astype(np.int32))},
+        "self": {"val": _b64(selfv)},
         "base": {"node": _b64(empty), "ls": _b64(empty), "val": _b64(np.zeros(0, np.float64))},
     })
     return p

@@ -7,6 +7,7 @@
   // "flame-data" (everything), decoded after the first paint.
   const coarseEl = document.getElementById("flame-coarse");
   const D = JSON.parse((coarseEl || document.getElementById("flame-data")).textContent);  // (coarse: data follows)
+  const T_PARSED = performance.now();
 
   function b64(s, Ctor) {
     let u;
@@ -38,7 +39,12 @@
       for (let i = 0; i < N; i++) end[i] = i + 1;
       for (let i = N - 1; i > 0; i--) if (end[i] > end[parent[i]]) end[parent[i]] = end[i];
     }
-    sNode = b64(P.self.node, Int32Array); sLs = b64(P.self.ls, Int32Array); sVal = b64(P.self.val, Float64Array);
+    sVal = b64(P.self.val, Float64Array);
+    if (P.self.node) { sNode = b64(P.self.node, Int32Array); sLs = b64(P.self.ls, Int32Array); }
+    else {  // coarse payload: one self value per node, all label sets
+      sNode = new Int32Array(sVal.length); sLs = new Int32Array(sVal.length);
+      for (let i = 0; i < sNode.length; i++) sNode[i] = i;
+    }
     bNode = b64(P.base.node, Int32Array); bLs = b64(P.base.ls, Int32Array); bVal = b64(P.base.val, Float64Array);
     maxDepth = P.max_depth;
     fpacked = new Uint32Array(NF);
@@ -48,8 +54,18 @@
   }
 
   // --- colours: the same function as symkeep/flame/classify.py color_of ---
-  function fnv1a(s) {
-    const bytes = new TextEncoder().encode(s);
+  const ENC = new TextEncoder();
+  function fnv1a(s) {  // over the UTF-8 bytes, like classify.fnv1a
+    let h = 0x811c9dc5;
+    for (let i = 0; i < s.length; i++) {
+      const c = s.charCodeAt(i);
+      if (c >= 128) return fnv1aBytes(ENC.encode(s));
+      h ^= c;
+      h = Math.imul(h, 0x01000193) >>> 0;
+    }
+    return h >>> 0;
+  }
+  function fnv1aBytes(bytes) {
     let h = 0x811c9dc5;
     for (let i = 0; i < bytes.length; i++) {
       h ^= bytes[i];
@@ -339,8 +355,11 @@
     state.ready = true;
   }
   load(D);
+  const T_LOADED = performance.now();
   compute();
+  const T_COMPUTED = performance.now();
   state.timings.firstDraw = draw();
+  state.timings.phases = { parse: T_PARSED - T0, load: T_LOADED - T_PARSED, compute: T_COMPUTED - T_LOADED };
   state.timings.firstPaint = performance.now();  // since navigation start
   state.timings.script = performance.now() - T0;
   state.coarseNodes = N;
