@@ -188,3 +188,12 @@ def test_classes(name: str, kind: str) -> None:
     from symkeep.flame.classify import classify_name
 
     assert classify_name(name, "example.com/app") == kind
+
+
+def test_stored_lite_descriptor_matches_profile_proto() -> None:
+    """The stored descriptor blob is what build_lite_descriptor derives from profile_pb2 today."""
+    import base64
+
+    from symkeep.flame import pbsamples
+
+    assert base64.b64decode("".join(pbsamples._LITE_DESCRIPTOR_B64)) == pbsamples.build_lite_descriptor()

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+from google.protobuf import descriptor_pool, message_factory
 from google.protobuf.message import DecodeError
 
 from symkeep.errors import FormatError
@@ -44,9 +44,34 @@ class Irregular(Exception):
     """The fast decoder declines this encoding (the object path handles it)."""
 
 
-@cache
-def lite_profile_class() -> Any:
-    """``Profile`` with ``repeated bytes sample = 2``: upb parses everything but the samples."""
+# ``profile.proto``'s FileDescriptorProto with package ``symkeep.flame.lite`` and ``Profile.sample``
+# declared ``repeated bytes``: built by :func:`build_lite_descriptor` (tests check the two agree) and
+# stored here so the CLI does not import ``descriptor_pb2`` (~0.15 s) on every run.
+_LITE_DESCRIPTOR_B64 = (
+    "CiBzeW1rZWVwX2ZsYW1lX2xpdGVfcHJvZmlsZS5wcm90bxISc3lta2VlcC5mbGFtZS5saXRlIsoDCgdQcm9maWxlEjIKC3NhbXBs"
+    "ZV90eXBlGAEgAygLMh0uc3lta2VlcC5mbGFtZS5saXRlLlZhbHVlVHlwZRIOCgZzYW1wbGUYAiADKAwSLAoHbWFwcGluZxgDIAMo"
+    "CzIbLnN5bWtlZXAuZmxhbWUubGl0ZS5NYXBwaW5nEi4KCGxvY2F0aW9uGAQgAygLMhwuc3lta2VlcC5mbGFtZS5saXRlLkxvY2F0"
+    "aW9uEi4KCGZ1bmN0aW9uGAUgAygLMhwuc3lta2VlcC5mbGFtZS5saXRlLkZ1bmN0aW9uEhQKDHN0cmluZ190YWJsZRgGIAMoCRIT"
+    "Cgtkcm9wX2ZyYW1lcxgHIAEoAxITCgtrZWVwX2ZyYW1lcxgIIAEoAxISCgp0aW1lX25hbm9zGAkgASgDEhYKDmR1cmF0aW9uX25h"
+    "bm9zGAogASgDEjIKC3BlcmlvZF90eXBlGAsgASgLMh0uc3lta2VlcC5mbGFtZS5saXRlLlZhbHVlVHlwZRIOCgZwZXJpb2QYDCAB"
+    "KAMSDwoHY29tbWVudBgNIAMoAxIbChNkZWZhdWx0X3NhbXBsZV90eXBlGA4gASgDEg8KB2RvY191cmwYDyABKAMiJwoJVmFsdWVU"
+    "eXBlEgwKBHR5cGUYASABKAMSDAoEdW5pdBgCIAEoAyJWCgZTYW1wbGUSEwoLbG9jYXRpb25faWQYASADKAQSDQoFdmFsdWUYAiAD"
+    "KAMSKAoFbGFiZWwYAyADKAsyGS5zeW1rZWVwLmZsYW1lLmxpdGUuTGFiZWwiQAoFTGFiZWwSCwoDa2V5GAEgASgDEgsKA3N0chgC"
+    "IAEoAxILCgNudW0YAyABKAMSEAoIbnVtX3VuaXQYBCABKAMi3QEKB01hcHBpbmcSCgoCaWQYASABKAQSFAoMbWVtb3J5X3N0YXJ0"
+    "GAIgASgEEhQKDG1lbW9yeV9saW1pdBgDIAEoBBITCgtmaWxlX29mZnNldBgEIAEoBBIQCghmaWxlbmFtZRgFIAEoAxIQCghidWls"
+    "ZF9pZBgGIAEoAxIVCg1oYXNfZnVuY3Rpb25zGAcgASgIEhUKDWhhc19maWxlbmFtZXMYCCABKAgSGAoQaGFzX2xpbmVfbnVtYmVy"
+    "cxgJIAEoCBIZChFoYXNfaW5saW5lX2ZyYW1lcxgKIAEoCCJ2CghMb2NhdGlvbhIKCgJpZBgBIAEoBBISCgptYXBwaW5nX2lkGAIg"
+    "ASgEEg8KB2FkZHJlc3MYAyABKAQSJgoEbGluZRgEIAMoCzIYLnN5bWtlZXAuZmxhbWUubGl0ZS5MaW5lEhEKCWlzX2ZvbGRlZBgF"
+    "IAEoCCI5CgRMaW5lEhMKC2Z1bmN0aW9uX2lkGAEgASgEEgwKBGxpbmUYAiABKAMSDgoGY29sdW1uGAMgASgDIl8KCEZ1bmN0aW9u"
+    "EgoKAmlkGAEgASgEEgwKBG5hbWUYAiABKAMSEwoLc3lzdGVtX25hbWUYAyABKAMSEAoIZmlsZW5hbWUYBCABKAMSEgoKc3RhcnRf"
+    "bGluZRgFIAEoA2IGcHJvdG8z"
+)
+
+
+def build_lite_descriptor() -> bytes:
+    """The serialized lite FileDescriptorProto, derived from ``profile_pb2`` (the source of the blob)."""
+    from google.protobuf import descriptor_pb2
+
     fdp = descriptor_pb2.FileDescriptorProto()
     profile_pb2.DESCRIPTOR.CopyToProto(fdp)
     fdp.name = "symkeep_flame_lite_profile.proto"
@@ -60,8 +85,17 @@ def lite_profile_class() -> Any:
                 if fld.number == 2:
                     fld.type = descriptor_pb2.FieldDescriptorProto.TYPE_BYTES
                     fld.ClearField("type_name")
+    out: bytes = fdp.SerializeToString(deterministic=True)
+    return out
+
+
+@cache
+def lite_profile_class() -> Any:
+    """``Profile`` with ``repeated bytes sample = 2``: upb parses everything but the samples."""
+    import base64
+
     pool = descriptor_pool.DescriptorPool()
-    pool.Add(fdp)
+    pool.AddSerializedFile(base64.b64decode("".join(_LITE_DESCRIPTOR_B64)))
     return message_factory.GetMessageClass(pool.FindMessageTypeByName("symkeep.flame.lite.Profile"))
 
 
