@@ -208,7 +208,9 @@
       const xa = Math.max(0, Math.floor(drawn.x[k] * dpr));
       const xb = Math.min(W, Math.max(xa + 1, Math.floor((drawn.x[k] + drawn.w[k] - 0.5) * dpr)));
       const ya = Math.round(drawn.y[k] * dpr), yb = Math.min(H, Math.round((drawn.y[k] + ROW - 1) * dpr));
-      for (let yy = ya; yy < yb; yy++) buf.fill(c, yy * W + xa, yy * W + xb);
+      if (xb - xa <= 8) {  // thin frames (most of them): plain stores beat a fill() call per row
+        for (let yy = ya, o = ya * W; yy < yb; yy++, o += W) for (let xx = xa; xx < xb; xx++) buf[o + xx] = c;
+      } else for (let yy = ya; yy < yb; yy++) buf.fill(c, yy * W + xa, yy * W + xb);
     }
     ctx.putImageData(img, 0, 0);
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
