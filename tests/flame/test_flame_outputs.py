@@ -173,3 +173,23 @@ def test_json_summary(demo_labels: tuple[Path, Path], tmp_path: Path) -> None:
     assert doc["total"] == weight(p) and doc["sample_type"] == "cpu" and doc["unit"] == "nanoseconds"
     assert "worker=busy" in doc["labels"] and doc["inlined_frames"] >= 1
     assert doc["frames_by_class"]["main"] >= 3
+
+
+def test_folded_diff_is_normalised(cpuhog: tuple[Path, Path], demo_labels: tuple[Path, Path], tmp_path: Path) -> None:
+    """flamegraph.pl's differential input: AFTER is the profile, BEFORE the base scaled to the same total."""
+    out = tmp_path / "d.folded"
+    r = run(str(demo_labels[1]), "--diff", str(cpuhog[1]), "-o", str(out))
+    assert r.returncode == 0, r.stderr
+    before = after = 0
+    only_base = 0
+    for line in out.read_text().splitlines():
+        stack, a, b = line.rsplit(" ", 2)
+        before += int(a)
+        after += int(b)
+        if int(b) == 0:
+            only_base += 1
+            assert "main.spin" in stack or "runtime." in stack  # cpuhog's stacks
+    demo_total = weight(read_pb(demo_labels[1]))
+    assert after == demo_total
+    assert abs(before - demo_total) <= len(out.read_text().splitlines())  # rounding only
+    assert only_base > 0
