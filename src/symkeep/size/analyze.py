@@ -12,9 +12,10 @@ from symkeep.binfmt import Binary, open_binary
 from symkeep.errors import NotGoError, UsageError
 from symkeep.fsio import check_input_file
 from symkeep.inspect import retention
+from symkeep.size.dwarf import claim_dwarf
 from symkeep.size.gocode import claim_go
 from symkeep.size.ledger import CODE, DATA, DWARF, OTHER, PARTS, PCLNTAB, SYMTAB, TYPES, Ledger, Spans
-from symkeep.size.symdwarf import claim_data_symbols, claim_dwarf, claim_symtab
+from symkeep.size.symtab import claim_data_symbols, claim_symtab
 
 __all__ = ["BY", "Row", "SizeReport", "analyze"]
 

@@ -17,23 +17,14 @@ from __future__ import annotations
 import numpy as np
 
 from symkeep.errors import FormatError
-from symkeep.golang.functab import package_of
 from symkeep.golang.pcvalue import decode_pcvalue_lists
 from symkeep.size.ledger import CODE, FUNCDATA, PADDING, PCLNTAB, Ledger
+from symkeep.size.symtab import pkg_of_symbol
 from symkeep.symbolize import GoEngine
 
 __all__ = ["claim_go"]
 
 _FUNCDATA_CAP = 4096
-
-
-def _pkg(name: str) -> str:
-    p = package_of(name)
-    if p:
-        return p
-    if name.startswith(("type:", "type..", "go:", "go.")):
-        return "(go generated)"
-    return "(no package)"
 
 
 def claim_go(gb: GoEngine, led: Ledger) -> dict[str, int]:
@@ -43,7 +34,7 @@ def claim_go(gb: GoEngine, led: Ledger) -> dict[str, int]:
     funcs = gb.functions()
     n = len(funcs)
     names = [f.name for f in funcs]
-    pkgs = [_pkg(x) for x in names]
+    pkgs = [pkg_of_symbol(x) for x in names]
     entries = np.array([f.entry for f in funcs], dtype=np.int64)
     ends = np.array([f.end for f in funcs], dtype=np.int64)
     modern = tab.generation in ("1.16", "1.18", "1.20")
@@ -118,7 +109,7 @@ def claim_go(gb: GoEngine, led: Ledger) -> dict[str, int]:
             nfn.append(names[who])
         else:
             nm = blob[s:e].rstrip(b"\0").decode("utf-8", "replace")
-            npk.append(_pkg(nm))
+            npk.append(pkg_of_symbol(nm))
             nfn.append("")
     led.claim_many(p0 + nt0 + s_arr, p0 + nt0 + e_arr, npk, nfn, PCLNTAB, "funcnametab")
     # -- pctab: table extents from the sorted referenced offsets ---------------------------------
