@@ -17,7 +17,7 @@ from importlib import resources
 
 import numpy as np
 
-from symkeep.flame.classify import CLASS_HELP, CLASSES, PALETTE, color_of
+from symkeep.flame.classify import CLASS_HELP, CLASSES, PALETTE, color_of, fnv1a
 from symkeep.flame.stacks import Interner
 from symkeep.flame.tree import FlameTree
 
@@ -31,7 +31,7 @@ class HtmlOptions:
     icicle: bool = False
     min_width: float = 0.5  # pixels: narrower subtrees are not drawn
     coarse_above: int = 20000  # trees with more nodes paint a coarse payload first
-    coarse_share: float = 1 / 4000  # ... made of the frames at least this share of the total wide
+    coarse_share: float = 1 / 2000  # ... made of the frames at least this share of the total wide
 
 
 def _b64(a: np.ndarray) -> str:  # type: ignore[type-arg]
@@ -56,7 +56,7 @@ def _frames_table(it: Interner, used: list[int] | None = None) -> dict[str, obje
 def coarse_payload(tree: FlameTree, opts: HtmlOptions) -> dict[str, object]:
     """The nodes wide enough to be seen at full width, with their own small frame table."""
     p = _common(tree, opts)
-    # default 1/4000: 0.5 px on a 2000 px wide window, the same picture as the full tree at full width
+    # default 1/2000: 0.7 px on a 1400 px wide canvas; the thinner slivers arrive with the full tree
     thr = tree.total[0] * opts.coarse_share if tree.n else 0
     keep = tree.total >= thr
     keep[0] = True
@@ -72,12 +72,22 @@ def coarse_payload(tree: FlameTree, opts: HtmlOptions) -> dict[str, object]:
     used = sorted(set(frames[1:].tolist()))
     fmap = {f: i for i, f in enumerate(used)}
     cframe = np.array([-1] + [fmap[f] for f in frames[1:].tolist()], dtype=np.int32)
+    # Names only where a label can be drawn at full width (>= 1/100 of the total); the colour comes
+    # from the name's hash, shipped as a number. Tooltips get names and files with the full tree.
+    wide = set(frames[1:][tot[1:] >= tree.total[0] / 100].tolist()) if tree.n > 1 else set()
+    it = tree.interner
+    ftab = {
+        "name": [it.frames[f].name if f in wide else "" for f in used],
+        "shade": [fnv1a(it.frames[f].name) % 1000 for f in used],
+        "inl": [1 if it.frames[f].inlined else 0 for f in used],
+        "kind": [CLASSES.index(it.frames[f].kind) if it.frames[f].kind in CLASSES else 0 for f in used],
+    }
     empty = np.zeros(0, dtype=np.int32)
     p.update({
-        "frames": _frames_table(tree.interner, used),
+        "frames": ftab,
         # depth and ends derived in the browser; self values: one per node (node i, every label set)
         "nodes": {"frame": _b64(cframe), "parent": _b64(cpar.astype(np.int32))},
-        "self": {"val": _b64(selfv)},
+        "self": {"val": _b64(selfv.astype(np.float32))},
         "base": {"node": _b64(empty), "ls": _b64(empty), "val": _b64(np.zeros(0, np.float64))},
     })
     return p

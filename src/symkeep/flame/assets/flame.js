@@ -39,7 +39,7 @@
       for (let i = 0; i < N; i++) end[i] = i + 1;
       for (let i = N - 1; i > 0; i--) if (end[i] > end[parent[i]]) end[parent[i]] = end[i];
     }
-    sVal = b64(P.self.val, Float64Array);
+    sVal = P.self.node ? b64(P.self.val, Float64Array) : Float64Array.from(b64(P.self.val, Float32Array));
     if (P.self.node) { sNode = b64(P.self.node, Int32Array); sLs = b64(P.self.ls, Int32Array); }
     else {  // coarse payload: one self value per node, all label sets
       sNode = new Int32Array(sVal.length); sLs = new Int32Array(sVal.length);
@@ -48,7 +48,9 @@
     bNode = b64(P.base.node, Int32Array); bLs = b64(P.base.ls, Int32Array); bVal = b64(P.base.val, Float64Array);
     maxDepth = P.max_depth;
     fpacked = new Uint32Array(NF);
-    for (let f = 0; f < NF; f++) fpacked[f] = packedOf(D.classes[F.kind[f]], F.name[f]);
+    for (let f = 0; f < NF; f++) {  // the coarse payload ships the name hash instead of every name
+      fpacked[f] = F.shade ? packedShade(D.classes[F.kind[f]], F.shade[f]) : packedOf(D.classes[F.kind[f]], F.name[f]);
+    }
     tot = new Float64Array(N); selfv = new Float64Array(N); btot = new Float64Array(N);
     x = new Float64Array(N); cursor = new Float64Array(N);
   }
@@ -78,9 +80,10 @@
     const p = D.palette[kind] || D.palette.runtime;
     return "hsl(" + p[0] + "," + p[1] + "%," + lightOf(p, name).toFixed(1) + "%)";
   }
-  function packedOf(kind, name) {
+  function packedOf(kind, name) { return packedShade(kind, fnv1a(name) % 1000); }
+  function packedShade(kind, shade) {
     const p = D.palette[kind] || D.palette.runtime;
-    return hslToPacked(p[0], p[1], lightOf(p, name));
+    return hslToPacked(p[0], p[1], p[2] + shade * (p[3] - p[2]) / 1000.0);
   }
   // --- state ---
   let zoom = 0;
@@ -265,7 +268,7 @@
     let h = "<b>" + esc(nodeName(i)) + "</b>";
     if (i > 0) {
       if (F.inl[f]) h += " <i>(inlined)</i>";
-      const file = F.files[F.file[f]];
+      const file = F.files ? F.files[F.file[f]] : "";
       if (file) h += "<br>" + esc(file) + (F.line[f] ? ":" + F.line[f] : "");
       h += "<br>class: " + esc(D.classes[F.kind[f]]);
     }
