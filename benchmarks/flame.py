@@ -11,7 +11,10 @@ navigation start to the graph's first paint (< 200 ms) and a click-zoom's redraw
 No peer renderer can be installed offline (FlameGraph/inferno are not packaged here); `go tool pprof`
 symbolization of the same profile is printed for scale.
 
-    python -m benchmarks.flame [--toolchain 1.27] [--samples 1000000] [--repeat 3]
+    python -m benchmarks.flame [--toolchain 1.27] [--samples 1000000] [--repeat 3] [--shape repeated|distinct|both]
+
+On a machine shared with other work, run it as `nice -n -15 python -m benchmarks.flame` (root): the
+wall times then approach what an idle machine gives (CPU times are printed too).
 """
 
 from __future__ import annotations
@@ -190,7 +193,9 @@ def browser(html: Path, repeat: int) -> dict[str, float]:
             assert page.evaluate("window.flame.zoom") == d["node"], "the click did not zoom"
             res["zoom_draw"].append(page.evaluate("window.flame.timings.zoom"))
             ctx.close()
-    return {k: statistics.median(v) for k, v in res.items()}
+    out = {k: statistics.median(v) for k, v in res.items()}
+    out["first_paint_best"] = min(res["first_paint"])
+    return out
 
 
 def main() -> int:
@@ -227,7 +232,8 @@ def main() -> int:
         except ImportError:
             print("  browser: playwright not installed")
             continue
-        print(f"  Chromium: graph first paint {b['first_paint']:.0f} ms after navigation start (viewer script starts "
+        print(f"  Chromium: graph first paint {b['first_paint']:.0f} ms after navigation start (median; best "
+              f"{b['first_paint_best']:.0f} ms; viewer script starts "
               f"at {b['script_start']:.0f} ms, runs {b['script']:.0f} ms of which drawing {b['draw']:.0f} ms; whole "
               f"file read at {b['file_read']:.0f} ms)   goal < 200 ms {'✓' if b['first_paint'] < 200 else '✗'}")
         print(f"  Chromium: click-zoom to painted frame {b['zoom']:.0f} ms (redraw {b['zoom_draw']:.1f} ms)"

@@ -206,6 +206,7 @@
       }
     } else put(zoom, 0, width, depth[zoom]);
     const n = drawn.node.length;
+    const tCollected = performance.now();
     for (let k = 0; k < n; k++) {
       const c = nodeRGB(drawn.node[k]);
       const xa = Math.max(0, Math.floor(drawn.x[k] * dpr));
@@ -215,7 +216,9 @@
         for (let yy = ya, o = ya * W; yy < yb; yy++, o += W) for (let xx = xa; xx < xb; xx++) buf[o + xx] = c;
       } else for (let yy = ya; yy < yb; yy++) buf.fill(c, yy * W + xa, yy * W + xb);
     }
+    const tFilled = performance.now();
     ctx.putImageData(img, 0, 0);
+    const tPut = performance.now();
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
     ctx.font = FONT;
     curFont = FONT;
@@ -241,6 +244,8 @@
     }
     ctx.setLineDash([]);
     const ms = performance.now() - t;
+    state.timings.drawPhases = { collect: tCollected - t, fill: tFilled - tCollected, put: tPut - tFilled,
+                                 text: t + ms - tPut };
     state.drawnCount = n;
     updateStatus();
     return ms;
