@@ -222,3 +222,34 @@ def test_function_code_matches_go_tool_nm(fixture: Callable[..., Path], gotool: 
         "generic": next(n for n in same if "[...]" in n),
     }
     assert all(examples.values()), examples
+
+
+@pytest.mark.parametrize("how", ["truncate-half", "truncate-tail", "zero-pclntab-body", "garble-debug-info"])
+def test_damaged_binaries_fail_cleanly(fixture: Callable[..., Path], tmp_path: Path, how: str) -> None:
+    """Damaged input: a one-line error with a documented code, or a report that still adds up."""
+    from symkeep.binfmt import open_binary
+
+    src = fixture(toolchain="1.27", variant="default")
+    data = bytearray(src.read_bytes())
+    b = open_binary(src)
+    if how == "truncate-half":
+        data = data[: len(data) // 2]
+    elif how == "truncate-tail":
+        data = data[:-4096]
+    elif how == "zero-pclntab-body":
+        s = b.section(".gopclntab")
+        assert s is not None
+        data[s.offset + 64: s.offset + s.file_size // 2] = bytes(s.file_size // 2 - 64)
+    else:
+        s = b.section(".debug_info")
+        assert s is not None
+        data[s.offset + 24: s.offset + s.file_size] = b"\xa5" * (s.file_size - 24)
+    bad = tmp_path / "bad"
+    bad.write_bytes(bytes(data))
+    r = run(str(bad), "--json")
+    assert r.returncode in (0, 4, 5, 6), r.stderr
+    assert "Traceback" not in r.stderr
+    if r.returncode:
+        assert len(r.stderr.strip().splitlines()) == 1 and r.stderr.startswith("symkeep: error:")
+    else:
+        assert json.loads(r.stdout)["total"] == len(data)

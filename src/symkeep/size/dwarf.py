@@ -37,11 +37,19 @@ def _uleb(d: bytes, p: int) -> tuple[int, int]:
             return r, p
 
 
+def _inflate(data: bytes, size: int) -> bytes:
+    """zlib data that the header says inflates to ``size`` bytes: never more than that (a bomb stops)."""
+    if size > _MAX_DWARF:
+        return b""
+    d = zlib.decompressobj()
+    return d.decompress(data, size + 1)[:size]
+
+
 def _payload(b: Binary, s: Section) -> tuple[bytes, int]:
     """Uncompressed section contents and the size of the compression header in the file."""
     raw = bytes(b.view(s.offset, s.file_size, what=s.name))
     if s.name.startswith((".zdebug", "__zdebug")) and raw[:4] == b"ZLIB":
-        return zlib.decompress(raw[12:], bufsize=min(struct.unpack(">Q", raw[4:12])[0], _MAX_DWARF) or 1), 12
+        return _inflate(raw[12:], struct.unpack(">Q", raw[4:12])[0]), 12
     if s.compressed and b.format == "elf":
         bo = "<" if b.byteorder == "little" else ">"
         if b.bits == 64:
@@ -50,9 +58,9 @@ def _payload(b: Binary, s: Section) -> tuple[bytes, int]:
         else:
             ctype, size, _al = struct.unpack(bo + "III", raw[:12])
             hdr = 12
-        if ctype != 1 or size > _MAX_DWARF:
+        if ctype != 1:
             return b"", 0
-        return zlib.decompress(raw[hdr:]), hdr
+        return _inflate(raw[hdr:], size), hdr
     return raw, 0
 
 
