@@ -197,3 +197,27 @@ def test_stored_lite_descriptor_matches_profile_proto() -> None:
     from symkeep.flame import pbsamples
 
     assert base64.b64decode("".join(pbsamples._LITE_DESCRIPTOR_B64)) == pbsamples.build_lite_descriptor()
+
+
+def test_mutated_profiles_fail_cleanly(demo_labels: tuple[Path, Path]) -> None:
+    """Random byte flips in a real (uncompressed) profile: a report or a SymkeepError, never another exception."""
+    import gzip
+    import random
+
+    from symkeep.errors import SymkeepError
+    from symkeep.flame.html import render_html
+
+    raw = gzip.decompress(demo_labels[1].read_bytes())
+    rnd = random.Random(15)
+    outcomes: Counter[str] = Counter()
+    for _ in range(300):
+        data = bytearray(raw)
+        for _ in range(rnd.choice((1, 4, 32))):
+            data[rnd.randrange(len(data))] = rnd.randrange(256)
+        try:
+            _, _, tree = graph([load_samples("mutated", data=bytes(data))], FlameOptions())
+            render_html(tree)
+            outcomes["ok"] += 1
+        except SymkeepError:
+            outcomes["error"] += 1
+    assert outcomes["ok"] and outcomes["error"], outcomes
