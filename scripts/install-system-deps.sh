@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # System tools the tests compare against (real binutils, gdb, llvm-symbolizer, perf, elfutils'
-# debuginfod-find and debuginfod, Debian's Go 1.19, headless Chromium, a ppc64le cross gcc) and the
-# HTTP load generators of benchmarks/serve.py (wrk, ab). Skips apt when all are present.
+# debuginfod-find and debuginfod, Debian's Go 1.19, headless Chromium, a ppc64le cross gcc, npm for
+# speedscope's published JSON schema) and the HTTP load generators of benchmarks/serve.py (wrk, ab).
+# Skips apt when all are present.
 set -euo pipefail
 need=()
 command -v gdb >/dev/null || need+=(gdb)
@@ -16,6 +17,8 @@ command -v chromium >/dev/null || need+=(chromium chromium-driver)
 command -v gcc >/dev/null || need+=(gcc)
 command -v ld64.lld-16 >/dev/null || need+=(lld-16 llvm-16)
 command -v llvm-dwarfdump >/dev/null || need+=(llvm)
+# the flame graph tests fetch speedscope's file-format schema with `npm pack speedscope@1.25.0`
+command -v npm >/dev/null || need+=(npm)
 [ -x /usr/lib/go-1.19/bin/go ] || need+=(golang-1.19-go)
 # external linking for linux/ppc64le: the fixture whose text is split into several sections
 command -v powerpc64le-linux-gnu-gcc >/dev/null || need+=(gcc-powerpc64le-linux-gnu libc6-dev-ppc64el-cross)

@@ -22,6 +22,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "symbolize": ("symkeep.cli.cmd_symbolize", "Symbolize raw-address profiles (pprof, perf script, folded)."),
     "restore": ("symkeep.cli.cmd_restore", "Write an ELF debug file (symtab + DWARF) from .gopclntab."),
     "matrix": ("symkeep.cli.cmd_matrix", "Measure size vs. observability of build flags on your program."),
+    "flamegraph": ("symkeep.cli.cmd_flamegraph", "Flame graphs (HTML, SVG, folded, speedscope) from profiles."),
+    "size": ("symkeep.cli.cmd_size", "Attribute every byte of a Go binary to packages, tables and sections."),
     "demo": ("symkeep.cli.cmd_demo", "Build the bundled demo service in several variants and inspect them."),
     "split": ("symkeep.cli.cmd_split", "Split an ELF binary into a stripped executable and a debug file."),
     "archive": ("symkeep.cli.cmd_archive", "Store binaries and debug files by build ID (local store, S3, or server)."),

@@ -107,3 +107,11 @@ class FixedResolver:
 
     def resolve(self, request: BinaryRequest) -> Resolved:
         return Resolved(self.engine, self.name, "given")
+
+
+class NoBinaries:
+    """Finds nothing: for callers that only want a text input turned into a profile, with the names
+    the input itself printed (perf's symbols, folded frames) and nothing looked up."""
+
+    def resolve(self, request: BinaryRequest) -> Resolved:
+        return Resolved(None, failure="no binaries given")

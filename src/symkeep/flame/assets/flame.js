@@ -1,0 +1,393 @@
+// symkeep flame graph viewer: canvas rendering of a preorder tree (see symkeep/flame/html.py).
+// No network, no dependencies. window.flame exposes state for tests and benchmarks.
+(function () {
+  "use strict";
+  const T0 = performance.now();
+  // Two payloads: "flame-coarse" (the frames wide enough to see at full width, drawn first) and
+  // "flame-data" (everything), decoded after the first paint.
+  const coarseEl = document.getElementById("flame-coarse");
+  const D = JSON.parse((coarseEl || document.getElementById("flame-data")).textContent);  // (coarse: data follows)
+  const T_PARSED = performance.now();
+
+  function b64(s, Ctor) {
+    let u;
+    if (typeof Uint8Array.fromBase64 === "function") u = Uint8Array.fromBase64(s);
+    else {
+      const bin = atob(s);
+      const n = bin.length;
+      u = new Uint8Array(n);
+      for (let i = 0; i < n; i++) u[i] = bin.charCodeAt(i);
+    }
+    return new Ctor(u.buffer, u.byteOffset, u.byteLength / Ctor.BYTES_PER_ELEMENT);
+  }
+
+  let F, NF, frame, parent, depth, end, N, sNode, sLs, sVal, bNode, bLs, bVal, maxDepth, fpacked;
+  let tot, selfv, btot, x, cursor;
+  function load(P) {
+    F = P.frames;
+    NF = F.name.length;
+    frame = b64(P.nodes.frame, Int32Array);
+    parent = b64(P.nodes.parent, Int32Array);
+    N = frame.length;
+    if (P.nodes.depth) {
+      depth = b64(P.nodes.depth, Int32Array);
+      end = b64(P.nodes.end, Int32Array);
+    } else {  // derived from the preorder parents (a smaller file for big graphs)
+      depth = new Int32Array(N);
+      end = new Int32Array(N);
+      for (let i = 1; i < N; i++) depth[i] = depth[parent[i]] + 1;
+      for (let i = 0; i < N; i++) end[i] = i + 1;
+      for (let i = N - 1; i > 0; i--) if (end[i] > end[parent[i]]) end[parent[i]] = end[i];
+    }
+    sVal = P.self.node ? b64(P.self.val, Float64Array) : Float64Array.from(b64(P.self.val, Float32Array));
+    if (P.self.node) { sNode = b64(P.self.node, Int32Array); sLs = b64(P.self.ls, Int32Array); }
+    else {  // coarse payload: one self value per node, all label sets
+      sNode = new Int32Array(sVal.length); sLs = new Int32Array(sVal.length);
+      for (let i = 0; i < sNode.length; i++) sNode[i] = i;
+    }
+    bNode = b64(P.base.node, Int32Array); bLs = b64(P.base.ls, Int32Array); bVal = b64(P.base.val, Float64Array);
+    maxDepth = P.max_depth;
+    fpacked = new Uint32Array(NF);
+    for (let f = 0; f < NF; f++) {  // the coarse payload ships the name hash instead of every name
+      fpacked[f] = F.shade ? packedShade(D.classes[F.kind[f]], F.shade[f]) : packedOf(D.classes[F.kind[f]], F.name[f]);
+    }
+    tot = new Float64Array(N); selfv = new Float64Array(N); btot = new Float64Array(N);
+    x = new Float64Array(N); cursor = new Float64Array(N);
+  }
+
+  // --- colours: the same function as symkeep/flame/classify.py color_of ---
+  const ENC = new TextEncoder();
+  function fnv1a(s) {  // over the UTF-8 bytes, like classify.fnv1a
+    let h = 0x811c9dc5;
+    for (let i = 0; i < s.length; i++) {
+      const c = s.charCodeAt(i);
+      if (c >= 128) return fnv1aBytes(ENC.encode(s));
+      h ^= c;
+      h = Math.imul(h, 0x01000193) >>> 0;
+    }
+    return h >>> 0;
+  }
+  function fnv1aBytes(bytes) {
+    let h = 0x811c9dc5;
+    for (let i = 0; i < bytes.length; i++) {
+      h ^= bytes[i];
+      h = Math.imul(h, 0x01000193) >>> 0;
+    }
+    return h >>> 0;
+  }
+  function lightOf(p, name) { return p[2] + (fnv1a(name) % 1000) * (p[3] - p[2]) / 1000.0; }
+  function colorOf(kind, name) {
+    const p = D.palette[kind] || D.palette.runtime;
+    return "hsl(" + p[0] + "," + p[1] + "%," + lightOf(p, name).toFixed(1) + "%)";
+  }
+  function packedOf(kind, name) { return packedShade(kind, fnv1a(name) % 1000); }
+  function packedShade(kind, shade) {
+    const p = D.palette[kind] || D.palette.runtime;
+    return hslToPacked(p[0], p[1], p[2] + shade * (p[3] - p[2]) / 1000.0);
+  }
+  // --- state ---
+  let zoom = 0;
+  let match = null; // Uint8Array per frame, or null
+  let accept = null; // Uint8Array per label set, or null = all
+  const drawn = { node: [], x: [], y: [], w: [] };
+  const state = { timings: {}, drawn: drawn, matched: null, label: "" };
+  window.flame = state;
+
+  function compute() {
+    tot.fill(0); selfv.fill(0); btot.fill(0);
+    for (let k = 0; k < sNode.length; k++) if (!accept || accept[sLs[k]]) selfv[sNode[k]] += sVal[k];
+    tot.set(selfv);
+    for (let i = N - 1; i > 0; i--) tot[parent[i]] += tot[i];
+    if (D.diff) {
+      for (let k = 0; k < bNode.length; k++) if (!accept || accept[bLs[k]]) btot[bNode[k]] += bVal[k];
+      for (let i = N - 1; i > 0; i--) btot[parent[i]] += btot[i];
+    }
+    cursor.fill(0);
+    x[0] = 0;
+    for (let i = 1; i < N; i++) {
+      const p = parent[i];
+      x[i] = x[p] + cursor[p];
+      cursor[p] += tot[i];
+    }
+  }
+
+  // --- formatting ---
+  function fmt(v) {
+    const u = D.unit;
+    if (u === "nanoseconds") {
+      if (v >= 1e9) return (v / 1e9).toFixed(2) + " s";
+      if (v >= 1e6) return (v / 1e6).toFixed(2) + " ms";
+      if (v >= 1e3) return (v / 1e3).toFixed(2) + " µs";
+      return v + " ns";
+    }
+    if (u === "bytes") {
+      if (v >= 1 << 30) return (v / (1 << 30)).toFixed(2) + " GiB";
+      if (v >= 1 << 20) return (v / (1 << 20)).toFixed(2) + " MiB";
+      if (v >= 1 << 10) return (v / (1 << 10)).toFixed(2) + " KiB";
+      return v + " B";
+    }
+    return v.toLocaleString("en-US") + (u && u !== "count" ? " " + u : "");
+  }
+  function pct(v, t) { return t > 0 ? (100 * v / t).toFixed(2) + "%" : "0%"; }
+  function esc(s) { return String(s).replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" }[c])); }
+
+  // --- drawing ---
+  const canvas = document.getElementById("flame-canvas");
+  const ctx = canvas.getContext("2d");
+  const ROW = 17;
+  const FONT_PX = 11;
+  const CHAR_W = FONT_PX * 0.6;
+  const FONT = FONT_PX + "px monospace", FONT_ITALIC = "italic " + FONT_PX + "px monospace";
+  let curFont = "";
+  const MINW = D.min_width > 0 ? D.min_width : 0.5;
+  let width = 800;
+
+  function nodeName(i) { return i === 0 ? "all" : F.name[frame[i]]; }
+  function rowY(d) { return D.icicle ? d * ROW : (maxDepth - d) * ROW; }
+
+  // Rectangles go into a pixel buffer (one TypedArray.fill per row of a rectangle: no canvas state
+  // changes, no colour-string parsing per frame); outlines and labels are drawn on top.
+  function hslToPacked(h, sat, l) {
+    sat /= 100; l /= 100;
+    const k = (n) => (n + h / 30) % 12;
+    const a = sat * Math.min(l, 1 - l);
+    const f = (n) => l - a * Math.max(-1, Math.min(k(n) - 3, Math.min(9 - k(n), 1)));
+    return packRGB(Math.round(255 * f(0)), Math.round(255 * f(8)), Math.round(255 * f(4)));
+  }
+  function packRGB(r, g, b) { return ((255 << 24) | (b << 16) | (g << 8) | r) >>> 0; }  // little-endian RGBA
+  const HIGHLIGHT = packRGB(230, 0, 230), ROOT = hslToPacked(0, 0, 85);
+  function nodeRGB(i) {
+    if (i === 0) return ROOT;
+    const f = frame[i];
+    if (match && match[f]) return HIGHLIGHT;
+    if (D.diff) {
+      const t0 = tot[0], b0 = btot[0];
+      const before = b0 > 0 ? btot[i] * t0 / b0 : 0;
+      const now = tot[i];
+      const m = Math.max(now, before);
+      const r = m > 0 ? Math.min(1, Math.abs(now - before) / m) : 0;
+      return hslToPacked(now >= before ? 0 : 220, 85, 96 - 46 * r);
+    }
+    return fpacked[f];
+  }
+
+  let img = null, buf = null;
+  function draw() {
+    const t = performance.now();
+    width = Math.max(200, document.getElementById("flame-wrap").clientWidth);
+    const height = (maxDepth + 1) * ROW;
+    const dpr = window.devicePixelRatio || 1;
+    const W = Math.round(width * dpr), H = Math.round(height * dpr);
+    if (canvas.width !== W || canvas.height !== H) {
+      canvas.width = W;
+      canvas.height = H;
+      canvas.style.width = width + "px";
+      canvas.style.height = height + "px";
+    }
+    if (!img || img.width !== W || img.height !== H) {
+      img = ctx.createImageData(W, H);
+      buf = new Uint32Array(img.data.buffer);
+    } else buf.fill(0);
+    drawn.node.length = drawn.x.length = drawn.y.length = drawn.w.length = 0;
+    const put = (i, px, w, d) => { drawn.node.push(i); drawn.x.push(px); drawn.y.push(rowY(d)); drawn.w.push(w); };
+    const zt = tot[zoom];
+    const anc = [];
+    for (let a = zoom; a > 0; a = parent[a]) anc.push(a);
+    anc.push(0);
+    for (let k = anc.length - 1; k >= 1; k--) put(anc[k], 0, width, depth[anc[k]]);  // ancestors: full width
+    if (zt > 0) {
+      const scale = width / zt, x0 = x[zoom], stop = end[zoom];
+      let i = zoom;
+      while (i < stop) {
+        const w = tot[i] * scale;
+        if (w < MINW) { i = end[i]; continue; }
+        put(i, (x[i] - x0) * scale, w, depth[i]);
+        i++;
+      }
+    } else put(zoom, 0, width, depth[zoom]);
+    const n = drawn.node.length;
+    const tCollected = performance.now();
+    for (let k = 0; k < n; k++) {
+      const c = nodeRGB(drawn.node[k]);
+      const xa = Math.max(0, Math.floor(drawn.x[k] * dpr));
+      const xb = Math.min(W, Math.max(xa + 1, Math.floor((drawn.x[k] + drawn.w[k] - 0.5) * dpr)));
+      const ya = Math.round(drawn.y[k] * dpr), yb = Math.min(H, Math.round((drawn.y[k] + ROW - 1) * dpr));
+      if (xb - xa <= 8) {  // thin frames (most of them): plain stores beat a fill() call per row
+        for (let yy = ya, o = ya * W; yy < yb; yy++, o += W) for (let xx = xa; xx < xb; xx++) buf[o + xx] = c;
+      } else for (let yy = ya; yy < yb; yy++) buf.fill(c, yy * W + xa, yy * W + xb);
+    }
+    const tFilled = performance.now();
+    ctx.putImageData(img, 0, 0);
+    const tPut = performance.now();
+    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    ctx.font = FONT;
+    curFont = FONT;
+    ctx.fillStyle = "#000";
+    ctx.strokeStyle = "rgba(0,0,0,0.55)";
+    ctx.setLineDash([3, 2]);
+    for (let k = 0; k < n; k++) {
+      const i = drawn.node[k], w = drawn.w[k];
+      if (w <= 3) continue;
+      const px = drawn.x[k], y = drawn.y[k];
+      const inl = i > 0 && F.inl[frame[i]];
+      if (inl) ctx.strokeRect(px + 0.5, y + 0.5, Math.max(w - 1.5, 0.5), ROW - 2);
+      if (w > 3 * CHAR_W) {
+        let label = (inl ? "⤷ " : "") + nodeName(i);
+        const m = Math.floor((w - 6) / CHAR_W);
+        if (label.length > m) label = m > 2 ? label.slice(0, m - 2) + ".." : "";
+        if (label) {
+          const font = inl ? FONT_ITALIC : FONT;
+          if (curFont !== font) { ctx.font = font; curFont = font; }  // font parsing is costly: switch rarely
+          ctx.fillText(label, px + 3, y + ROW - 5);
+        }
+      }
+    }
+    ctx.setLineDash([]);
+    const ms = performance.now() - t;
+    state.timings.drawPhases = { collect: tCollected - t, fill: tFilled - tCollected, put: tPut - tFilled,
+                                 text: t + ms - tPut };
+    state.drawnCount = n;
+    updateStatus();
+    return ms;
+  }
+
+  function hit(px, py) {
+    for (let k = drawn.node.length - 1; k >= 0; k--) {
+      if (py >= drawn.y[k] && py < drawn.y[k] + ROW && px >= drawn.x[k] && px < drawn.x[k] + drawn.w[k]) return drawn.node[k];
+    }
+    return -1;
+  }
+
+  // --- UI ---
+  const tip = document.getElementById("flame-tip");
+  const status = document.getElementById("flame-status");
+  function updateStatus() {
+    let s = D.sample_type + ": " + fmt(tot[0]) + " total";
+    if (state.label) s += " (label " + state.label + ")";
+    if (zoom) s += " · zoomed to " + nodeName(zoom) + " (" + pct(tot[zoom], tot[0]) + ")";
+    status.textContent = s;
+  }
+  function tooltip(i, ev) {
+    if (i < 0) { tip.style.display = "none"; return; }
+    const f = frame[i];
+    let h = "<b>" + esc(nodeName(i)) + "</b>";
+    if (i > 0) {
+      if (F.inl[f]) h += " <i>(inlined)</i>";
+      const file = F.files ? F.files[F.file[f]] : "";
+      if (file) h += "<br>" + esc(file) + (F.line[f] ? ":" + F.line[f] : "");
+      h += "<br>class: " + esc(D.classes[F.kind[f]]);
+    }
+    h += "<br>total: " + esc(fmt(tot[i])) + " (" + pct(tot[i], tot[0]) + ")";
+    h += "<br>self: " + esc(fmt(selfv[i])) + " (" + pct(selfv[i], tot[0]) + ")";
+    if (D.diff) {
+      const before = btot[0] > 0 ? btot[i] * tot[0] / btot[0] : 0;
+      const d = tot[i] - before;
+      h += "<br>change vs base (normalised): " + (d >= 0 ? "+" : "") + pct(d, tot[0]);
+    }
+    tip.innerHTML = h;
+    tip.style.display = "block";
+    const r = canvas.getBoundingClientRect();
+    tip.style.left = Math.min(ev.clientX - r.left + 12, width - 320) + "px";
+    tip.style.top = (ev.clientY - r.top + canvas.offsetTop + 14) + "px";
+  }
+  canvas.addEventListener("mousemove", (ev) => {
+    const r = canvas.getBoundingClientRect();
+    tooltip(hit(ev.clientX - r.left, ev.clientY - r.top), ev);
+  });
+  canvas.addEventListener("mouseleave", () => { tip.style.display = "none"; });
+  canvas.addEventListener("click", (ev) => {
+    const r = canvas.getBoundingClientRect();
+    const i = hit(ev.clientX - r.left, ev.clientY - r.top);
+    if (i >= 0) zoomTo(i);
+  });
+  state.zoomTo = (i) => zoomTo(i);
+  function zoomTo(i) {
+    zoom = i;
+    state.timings.zoom = draw();
+    state.zoom = i;
+    state.zoomName = nodeName(i);
+  }
+  document.getElementById("flame-reset").addEventListener("click", () => zoomTo(0));
+  document.addEventListener("keydown", (ev) => { if (ev.key === "Escape") zoomTo(0); });
+
+  const sbox = document.getElementById("flame-search");
+  const smsg = document.getElementById("flame-matched");
+  function search(pattern) {
+    if (!pattern) {
+      match = null; state.matched = null; smsg.textContent = ""; draw(); return;
+    }
+    let re;
+    try { re = new RegExp(pattern); } catch (e) { smsg.textContent = "bad regex"; return; }
+    match = new Uint8Array(NF);
+    for (let f = 0; f < NF; f++) if (re.test(F.name[f])) match[f] = 1;
+    let m = 0, i = 1;
+    while (i < N) {
+      if (match[frame[i]]) { m += tot[i]; i = end[i]; } else i++;
+    }
+    state.matched = { value: m, total: tot[0], percent: tot[0] > 0 ? 100 * m / tot[0] : 0 };
+    smsg.textContent = "matched: " + fmt(m) + " (" + pct(m, tot[0]) + ")";
+    draw();
+  }
+  state.search = search;
+  sbox.addEventListener("keydown", (ev) => { if (ev.key === "Enter") search(sbox.value); });
+  sbox.addEventListener("change", () => search(sbox.value));
+  document.getElementById("flame-clear").addEventListener("click", () => { sbox.value = ""; search(""); });
+
+  const sel = document.getElementById("flame-labels");
+  function setLabel(v) {
+    state.label = v;
+    if (!v) accept = null;
+    else {
+      const key = v.slice(0, v.indexOf("="));
+      const none = v === key + "=(none)";
+      accept = new Uint8Array(D.labelsets.length);
+      for (let k = 0; k < D.labelsets.length; k++) {
+        const ls = D.labelsets[k];
+        if (none) accept[k] = ls.every((l) => !l.startsWith(key + "=")) ? 1 : 0;
+        else accept[k] = ls.indexOf(v) >= 0 ? 1 : 0;
+      }
+    }
+    compute();
+    zoom = 0;
+    if (sbox.value) search(sbox.value); else draw();
+  }
+  state.setLabel = setLabel;
+  sel.addEventListener("change", () => setLabel(sel.value));
+  window.addEventListener("resize", () => draw());
+
+  function finish() {
+    state.nodes = N;
+    state.frameName = (i) => nodeName(i);
+    state.inlined = (i) => i > 0 && !!F.inl[frame[i]];
+    state.kind = (i) => (i > 0 ? D.classes[F.kind[frame[i]]] : "root");
+    state.total = (i) => tot[i];
+    state.colorOf = colorOf;
+    state.ready = true;
+  }
+  load(D);
+  const T_LOADED = performance.now();
+  compute();
+  const T_COMPUTED = performance.now();
+  state.timings.firstDraw = draw();
+  state.timings.phases = { parse: T_PARSED - T0, load: T_LOADED - T_PARSED, compute: T_COMPUTED - T_LOADED };
+  state.timings.firstPaint = performance.now();  // since navigation start
+  state.timings.script = performance.now() - T0;
+  state.coarseNodes = N;
+  // the frame after the first draw has been painted (two animation frames later, conservatively)
+  requestAnimationFrame(() => requestAnimationFrame(() => {
+    state.timings.painted = performance.now();
+    if (!coarseEl) { finish(); return; }
+    const loadFull = () => {
+      const t = performance.now();
+      load(JSON.parse(document.getElementById("flame-data").textContent));
+      compute();
+      zoom = 0;
+      if (sbox.value) search(sbox.value); else draw();
+      state.timings.full = performance.now() - t;
+      finish();
+    };
+    // the full payload follows this script in the document: wait until the parser has read it
+    if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", loadFull);
+    else setTimeout(loadFull, 0);
+  }));
+})();
