@@ -156,7 +156,9 @@ def test_matrix_terminal_report_piped_is_whole(tmp_path: Path) -> None:
     for title in rep["probes"].values():  # each probe's column title is whole, on the header line
         assert any(f" {title} " in ln for ln in lines), title
     rows = [ln for ln in lines if ln.startswith("│ ")]
-    assert len(rows) == 2 * len(rep["variants"])  # one line per variant in both tables: no cell wrapped
+    # no cell wrapped: one line per variant in the verdict table, one per variant and toolchain in the
+    # runtime table
+    assert len(rows) == len(rep["variants"]) * (1 + len(rep["toolchains"]))
     for scen, rec in rep["recommendations"].items():  # each recommendation is one line, its needs whole
         assert any(ln.startswith(f"  {scen} — {rec['needs']}: ") for ln in lines), scen
     assert max(len(ln) for ln in lines) > 160

@@ -92,7 +92,14 @@ class Store:
                 setattr(base, f, getattr(info, f))
         stored_blob = False
         out: list[PutResult] = []
-        for bid in ids:
+        # The first ID is the claim: two uploaders of different bytes for the same build race for its
+        # slot, and only the winner files the build under its other IDs. Otherwise each could win one
+        # ID (the GNU build-id and the Go build ID are separate write-once slots) and both "win".
+        lost_claim = False
+        for n, bid in enumerate(ids):
+            if lost_claim:
+                out.append(PutResult(bid, kind, source_path, rank, sha256, size, "conflict", base.file))
+                continue
             existing = [r for r in self.backend.records(bid) if r.kind == kind and r.path == source_path]
             same = next((r for r in existing if r.rank == rank), None)
             better = max((r.rank for r in existing), default=0) > rank
@@ -100,6 +107,7 @@ class Store:
                 status = "exists" if same is not None and same.sha256 == sha256 else (
                     "kept-better" if better and same is None else "conflict")
                 out.append(PutResult(bid, kind, source_path, rank, sha256, size, status, base.file))
+                lost_claim = n == 0 and status == "conflict"
                 continue
             if not stored_blob:
                 self.backend.put_blob(p, sha256)
@@ -109,6 +117,7 @@ class Store:
             status = "stored" if won.sha256 == sha256 and won.audit_seq == rec.audit_seq else (
                 "exists" if won.sha256 == sha256 else "conflict")
             out.append(PutResult(bid, kind, source_path, rank, sha256, size, status, base.file))
+            lost_claim = n == 0 and status == "conflict"
         return out
 
     def synthesize(self, build_id: str, uploader: str = "symkeep") -> list[PutResult]:
