@@ -28,12 +28,7 @@ import numpy as np
 import numpy.typing as npt
 
 from symkeep.errors import SymkeepError
-from symkeep.golang.pcln_constants import (
-    FUNC_FIXED_118,
-    FUNC_FIXED_120,
-    FUNCDATA_INL_TREE,
-    PCDATA_INL_TREE_INDEX,
-)
+from symkeep.golang.pcln_constants import FUNCDATA_INL_TREE, PCDATA_INL_TREE_INDEX
 from symkeep.golang.pclntab import PclnTab
 
 __all__ = ["BulkUnsupported", "PcTables", "KIND_FILE", "KIND_LINE", "KIND_INL"]
@@ -84,26 +79,21 @@ class PcTables:
         big = tab.byteorder == "big"
         # -- _func fields of every function (vectorized) -------------------------------------------
         recs = tab.funcoffs[:nfunc].astype(np.int64) + int(tab.pcln_offset)
-        if tab.generation == "1.16":
-            base = tab.ptrsize  # word-sized entry first
-            o_name, o_pcfile, o_pcln, o_npcdata, o_cu = base, base + 16, base + 20, base + 24, base + 28
-            o_pcdata = base + 36
-            o_start = -1
-        else:
-            o_name, o_pcfile, o_pcln, o_npcdata, o_cu = 4, 20, 24, 28, 32
-            o_pcdata = FUNC_FIXED_120 if tab.generation == "1.20" else FUNC_FIXED_118
-            o_start = 36 if tab.generation == "1.20" else -1
+        lay = tab.func_layout  # the one _func definition (golang.pcln_constants.FuncLayout)
+        o_pcdata = lay.fixed
+        if lay.cu_offset is None:
+            raise BulkUnsupported("no compilation units before Go 1.16")
         if int(recs.min()) < 0 or int(recs.max()) + o_pcdata > n:
             raise BulkUnsupported("function record past the end of the pclntab")
-        self.name_off = _u32_at(u8, recs + o_name, big)
+        self.name_off = _u32_at(u8, recs + lay.name, big)
         self.name_off = np.where(self.name_off >= 1 << 31, self.name_off - (1 << 32), self.name_off)
-        self.cu_offset = _u32_at(u8, recs + o_cu, big)
-        if o_start >= 0:
-            sl = _u32_at(u8, recs + o_start, big)
+        self.cu_offset = _u32_at(u8, recs + lay.cu_offset, big)
+        if lay.start_line is not None:
+            sl = _u32_at(u8, recs + lay.start_line, big)
             self.start_line = np.where(sl >= 1 << 31, sl - (1 << 32), sl)
         else:
             self.start_line = np.zeros(nfunc, dtype=np.int64)
-        npcdata = _u32_at(u8, recs + o_npcdata, big)
+        npcdata = _u32_at(u8, recs + lay.npcdata, big)
         has_inl = npcdata > PCDATA_INL_TREE_INDEX
         inl_pos = recs + o_pcdata + 4 * PCDATA_INL_TREE_INDEX
         if bool(np.any(has_inl & (inl_pos + 4 > n))):
@@ -114,12 +104,12 @@ class PcTables:
         # funcdata[FUNCDATA_InlTree] (u32 offsets from gofunc, Go 1.18+): -1 where absent
         self.inl_funcdata = np.full(nfunc, -1, dtype=np.int64)
         if tab.generation != "1.16" and bool(has_inl.any()):
-            nfd = u8[recs + o_pcdata - 1].astype(np.int64)
+            nfd = u8[recs + lay.nfuncdata].astype(np.int64)
             fd_pos = recs + o_pcdata + 4 * npcdata + 4 * FUNCDATA_INL_TREE
             sel = np.flatnonzero(has_inl & (inl != 0) & (nfd > FUNCDATA_INL_TREE) & (fd_pos + 4 <= n))
             v = _u32_at(u8, fd_pos[sel], big)
             self.inl_funcdata[sel] = np.where(v == 0xFFFFFFFF, -1, v)
-        offs = np.stack([_u32_at(u8, recs + o_pcfile, big), _u32_at(u8, recs + o_pcln, big), inl])
+        offs = np.stack([_u32_at(u8, recs + lay.pcfile, big), _u32_at(u8, recs + lay.pcln, big), inl])
         # -- varints of the pctab region -----------------------------------------------------------
         lo = int(tab.pctab_offset)
         hi = min(

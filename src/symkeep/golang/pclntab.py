@@ -20,13 +20,15 @@ import numpy.typing as npt
 from symkeep.binfmt.base import Binary
 from symkeep.errors import FormatError, NotGoError
 from symkeep.golang.pcln_constants import (
-    FUNC_FIXED_118,
-    FUNC_FIXED_120,
+    HEADER_TABLE_OFFSETS,
+    HEADER_WORDS,
     MAGIC_TO_GENERATION,
     NO_FILE,
     VALID_PTRSIZES,
     VALID_QUANTA,
+    FuncLayout,
     Generation,
+    func_layout,
 )
 
 __all__ = ["PclnLocation", "PclnTab", "RawFunc", "find_pclntab", "load_pclntab", "parse_header_candidate"]
@@ -106,44 +108,23 @@ class PclnTab:
         wfmt = e + ("Q" if self.ptrsize == 8 else "I")
         self._wfmt = wfmt
         ps = self.ptrsize
-
-        def word(i: int) -> int:
-            off = 8 + i * ps
-            if off + ps > n:
-                raise FormatError("pclntab header truncated", off, what="pclntab")
-            return int(struct.unpack_from(wfmt, d, off)[0])
-
-        self.text_start_header: int | None = None
         gen = self.generation
-        if gen in ("1.18", "1.20"):
-            self.nfunc = word(0)
-            self.nfiles = word(1)
-            self.text_start_header = word(2)
-            self.funcname_offset = word(3)
-            self.cu_offset = word(4)
-            self.filetab_offset = word(5)
-            self.pctab_offset = word(6)
-            self.pcln_offset = word(7)
-            self.header_size = 8 + 8 * ps
-        elif gen == "1.16":
-            self.nfunc = word(0)
-            self.nfiles = word(1)
-            self.funcname_offset = word(2)
-            self.cu_offset = word(3)
-            self.filetab_offset = word(4)
-            self.pctab_offset = word(5)
-            self.pcln_offset = word(6)
-            self.header_size = 8 + 7 * ps
-        else:
-            self.nfunc = word(0)
-            self.header_size = 8 + ps
-            self.funcname_offset = 0
-            self.cu_offset = 0
-            self.pctab_offset = 0
-            self.pcln_offset = self.header_size  # functab follows the header
-            self.filetab_offset = 0
-            self.nfiles = 0
-        for name in ("funcname_offset", "cu_offset", "filetab_offset", "pctab_offset", "pcln_offset"):
+        fields = HEADER_WORDS[gen]
+        self.header_size = 8 + len(fields) * ps
+        if self.header_size > n:
+            raise FormatError("pclntab header truncated", n, what="pclntab")
+        words = dict(zip(fields, struct.unpack_from(f"{e}{len(fields)}{wfmt[1]}", d, 8), strict=True))
+        self.nfunc: int = int(words["nfunc"])
+        self.nfiles: int = int(words.get("nfiles", 0))
+        self.text_start_header: int | None = words.get("text_start")
+        self.funcname_offset: int = int(words.get("funcname_offset", 0))
+        self.cu_offset: int = int(words.get("cu_offset", 0))
+        self.filetab_offset: int = int(words.get("filetab_offset", 0))
+        self.pctab_offset: int = int(words.get("pctab_offset", 0))
+        # 1.2: the functab follows the header
+        self.pcln_offset: int = int(words.get("pcln_offset", self.header_size))
+        self.func_layout: FuncLayout = func_layout(gen, ps)
+        for name in HEADER_TABLE_OFFSETS:
             v = getattr(self, name)
             if v > n:
                 raise FormatError(f"pclntab {name} past the end of the table", 8, v, what="pclntab")
@@ -215,42 +196,21 @@ class PclnTab:
         return self._func_base + int(self.funcoffs[i])
 
     def read_func(self, i: int) -> RawFunc:
-        """Decode the _func record of function ``i``."""
+        """Decode the _func record of function ``i`` (fields where :class:`FuncLayout` puts them)."""
         if not 0 <= i < self.nfunc:
             raise FormatError("function index out of range", None, i, what="pclntab")
         off = self.func_record_offset(i)
         d = self.data
         e = self._e
-        gen = self.generation
+        lay = self.func_layout
         try:
-            if gen in ("1.18", "1.20"):
-                entry, nameoff, args, dr, pcsp, pcfile, pcln, npcdata, cuoff = struct.unpack_from(
-                    e + "IiiIIIIII", d, off
-                )
-                p = off + 36
-                start_line = 0
-                if gen == "1.20":
-                    start_line = struct.unpack_from(e + "i", d, p)[0]
-                    p += 4
-                func_id, flag, _, nfuncdata = d[p], d[p + 1], d[p + 2], d[p + 3]
-                p += 4
-                assert p - off == (FUNC_FIXED_120 if gen == "1.20" else FUNC_FIXED_118)
-            else:
-                ps = self.ptrsize
-                entry = struct.unpack_from(self._wfmt, d, off)[0]
-                p = off + ps
-                if gen == "1.16":
-                    nameoff, args, dr, pcsp, pcfile, pcln, npcdata, cuoff = struct.unpack_from(
-                        e + "iiIIIIII", d, p
-                    )
-                    p += 32
-                else:
-                    nameoff, args, dr, pcsp, pcfile, pcln, npcdata = struct.unpack_from(e + "iiIIIII", d, p)
-                    cuoff = 0
-                    p += 28
-                start_line = 0
-                func_id, flag, nfuncdata = d[p], d[p + 1], d[p + 3]
-                p += 4
+            entry = struct.unpack_from(e + "I" if lay.entry_size == 4 else self._wfmt, d, off)[0]
+            nameoff, args = struct.unpack_from(e + "ii", d, off + lay.name)
+            dr, pcsp, pcfile, pcln, npcdata = struct.unpack_from(e + "5I", d, off + lay.deferreturn)
+            cuoff = struct.unpack_from(e + "I", d, off + lay.cu_offset)[0] if lay.cu_offset is not None else 0
+            start_line = struct.unpack_from(e + "i", d, off + lay.start_line)[0] if lay.start_line is not None else 0
+            func_id, flag, nfuncdata = d[off + lay.func_id], d[off + lay.flag], d[off + lay.nfuncdata]
+            p = off + lay.fixed
             if npcdata > (len(d) - p) // 4:
                 raise FormatError("npcdata past the end of the table", off, npcdata, what="_func")
             pcdata = struct.unpack_from(f"{e}{npcdata}I", d, p)
@@ -258,22 +218,8 @@ class PclnTab:
         except (struct.error, IndexError) as exc:
             raise FormatError("function record truncated", off, what="_func") from exc
         return RawFunc(
-            off,
-            int(entry),
-            int(nameoff),
-            int(args),
-            int(dr),
-            int(pcsp),
-            int(pcfile),
-            int(pcln),
-            int(npcdata),
-            int(cuoff),
-            int(start_line),
-            int(func_id),
-            int(flag),
-            int(nfuncdata),
-            tuple(int(x) for x in pcdata),
-            p,
+            off, int(entry), int(nameoff), int(args), int(dr), int(pcsp), int(pcfile), int(pcln), int(npcdata),
+            int(cuoff), int(start_line), int(func_id), int(flag), int(nfuncdata), tuple(int(x) for x in pcdata), p,
         )
 
     def funcdata_word(self, f: RawFunc, index: int, vaddr_align: int | None = None) -> int | None:
@@ -403,20 +349,16 @@ def parse_header_candidate(
     gen = MAGIC_TO_GENERATION[magic]
     wf = e + ("Q" if ps == 8 else "I")
     size = limit - off
-    nwords = {"1.20": 8, "1.18": 8, "1.16": 7, "1.2": 1}[gen]
-    if 8 + nwords * ps > size:
+    fields = HEADER_WORDS[gen]
+    hdr = 8 + len(fields) * ps
+    if hdr > size:
         return None
-    words = [struct.unpack_from(wf, buf, off + 8 + i * ps)[0] for i in range(nwords)]
-    nfunc = words[0]
-    hdr = 8 + nwords * ps
+    words = dict(zip(fields, (struct.unpack_from(wf, buf, off + 8 + i * ps)[0] for i in range(len(fields))),
+                     strict=True))
+    nfunc = words["nfunc"]
     if nfunc == 0 or nfunc > size // 8:
         return None
-    if gen in ("1.18", "1.20"):
-        offs = words[3:8]
-    elif gen == "1.16":
-        offs = words[2:7]
-    else:
-        offs = [hdr]
+    offs = [words[k] for k in HEADER_TABLE_OFFSETS if k in words] or [hdr]
     prev = hdr
     for o in offs:
         if o < prev or o > size:
