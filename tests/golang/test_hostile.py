@@ -92,10 +92,10 @@ def test_inline_parent_cycle_is_bounded(base) -> None:
                 break
         assert target is not None
         f, r = target
-        raw = g._raw(f.index)
-        tree = g._inline_tree(raw)
+        raw = g.decoder.raw(f.index)
+        tree = g.decoder.inline_tree(raw)
         assert tree is not None
-        pcinl = g._table(raw, raw.pcdata[2], f.entry, f.end)
+        pcinl = g.decoder.table(f.index, "pcinline")
         ix = pcinl.value_at(r.start)
         rec_addr = tree.addr + ix * tree.rec
         rec_off = g.binary.vaddr_to_offset(rec_addr)
@@ -114,7 +114,7 @@ def test_inline_parent_cycle_is_bounded(base) -> None:
         pcs = np.full(25_000, r.start, dtype=np.uint64)
         t0 = time.perf_counter()
         ids, cols = g3.lookup_columns(pcs)
-        assert g3._bulk is not None
+        assert g3.table_kind == "bulk"
         assert time.perf_counter() - t0 < 5
         assert cols.chain(int(ids[0])) == tuple(frames)
         assert tuple(g3.lookup_chains(pcs)[0]) == tuple(frames)

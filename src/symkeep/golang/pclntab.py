@@ -31,7 +31,9 @@ from symkeep.golang.pcln_constants import (
     func_layout,
 )
 
-__all__ = ["PclnLocation", "PclnTab", "RawFunc", "find_pclntab", "load_pclntab", "parse_header_candidate"]
+__all__ = [
+    "PclnLocation", "PclnTab", "RawFunc", "find_pclntab", "load_pclntab", "parse_header_candidate", "pclntab_bytes",
+]
 
 Source = Literal["section", "symbols", "scan"]
 
@@ -387,7 +389,38 @@ def parse_header_candidate(
     return size
 
 
-def _scan_region(bin: Binary, file_off: int, length: int, vaddr: int) -> PclnLocation | None:
+def _cut_candidate(buf: bytes, off: int, ptrsize: int | None) -> bool:
+    """A well-formed header at ``buf[off:]`` whose tables run past the end of ``buf``: a pclntab that
+    was cut short (a truncated file), not a chance match of the magic."""
+    size = len(buf) - off
+    if size < 16 or buf[off + 6] not in VALID_QUANTA or buf[off + 7] not in VALID_PTRSIZES:
+        return False
+    ps = buf[off + 7]
+    if ptrsize is not None and ps != ptrsize:
+        return False
+    for e in ("<", ">"):
+        magic = struct.unpack_from(e + "I", buf, off)[0]
+        if magic in MAGIC_TO_GENERATION:
+            break
+    else:
+        return False
+    fields = HEADER_WORDS[MAGIC_TO_GENERATION[magic]]
+    if 8 + len(fields) * ps > size:
+        return True
+    words = dict(zip(fields, struct.unpack_from(f"{e}{len(fields)}{'Q' if ps == 8 else 'I'}", buf, off + 8),
+                     strict=True))
+    offs = [words[k] for k in HEADER_TABLE_OFFSETS if k in words]
+    if words["nfunc"] == 0 or any(b < a for a, b in zip(offs, offs[1:], strict=False)):
+        return False
+    hdr = 8 + len(fields) * ps
+    if offs and (offs[0] < hdr or offs[-1] > 1 << 32):
+        return False
+    esize = 4 if "text_start" in words else ps
+    ftab = int(offs[-1]) if offs else hdr
+    return ftab + (2 * int(words["nfunc"]) + 1) * esize > size
+
+
+def _scan_region(bin: Binary, file_off: int, length: int, vaddr: int, cut: list[int]) -> PclnLocation | None:
     if length <= 16:
         return None
     try:
@@ -407,6 +440,8 @@ def _scan_region(bin: Binary, file_off: int, length: int, vaddr: int) -> PclnLoc
     for i in sorted(hits):
         if parse_header_candidate(raw, i, length, bin.ptr_size) is not None:
             return PclnLocation(file_off + i, vaddr + i if vaddr else 0, length - i, "scan")
+        if file_off + length >= bin.length and _cut_candidate(raw, i, bin.ptr_size):
+            cut.append(file_off + i)
     return None
 
 
@@ -439,19 +474,48 @@ def find_pclntab(bin: Binary) -> PclnLocation:
     if not regions:
         regions.append((0, bin.length, 0))
     seen: set[tuple[int, int]] = set()
+    cut: list[int] = []
     for off, ln, va in regions:
-        if (off, ln) in seen:
+        if (off, ln) in seen or off >= bin.length:
             continue
         seen.add((off, ln))
         ln = min(ln, bin.length - off)
-        loc = _scan_region(bin, off, ln, va)
+        loc = _scan_region(bin, off, ln, va, cut)
         if loc is not None:
             return loc
+    if cut:
+        raise FormatError(f"{bin.path}: the Go pclntab at file offset {cut[0]:#x} is cut short by the end of "
+                          f"the file ({bin.length} bytes): truncated", cut[0], what="pclntab")
     raise NotGoError(f"{bin.path}: no Go pclntab found (no section, no symbols, no magic)")
+
+
+def pclntab_bytes(bin: Binary, loc: PclnLocation) -> bytes:
+    """The table's bytes as the loader leaves them in memory: Mach-O chained fixups inside it decoded.
+
+    Go 1.16/1.17 (and older) tables hold absolute, pointer-sized entry PCs and funcdata pointers. An
+    externally linked darwin binary (ld64 or ld64.lld with chained fixups) stores them encoded (target
+    in the low bits, the chain's next link above): decode them as dyld would, or the function table
+    reads as unsorted garbage. Newer tables hold offsets only, so nothing changes for them."""
+    data = bytes(bin.view(loc.offset, loc.size, what="pclntab"))
+    if not loc.vaddr or bin.format != "macho":
+        return data
+    try:
+        fixups = bin.fixup_pointers()
+    except FormatError:
+        return data  # unreadable chains: read the words as stored
+    ps = bin.ptr_size
+    lo, hi = loc.vaddr, loc.vaddr + len(data)
+    inside = [(a - lo, v) for a, v in fixups.items() if lo <= a and a + ps <= hi]
+    if not inside:
+        return data
+    buf = bytearray(data)
+    fmt = bin.endian_prefix + ("Q" if ps == 8 else "I")
+    for off, v in inside:
+        struct.pack_into(fmt, buf, off, v & ((1 << (8 * ps)) - 1))
+    return bytes(buf)
 
 
 def load_pclntab(bin: Binary, loc: PclnLocation | None = None) -> PclnTab:
     """Find (unless given) and parse the pclntab of ``bin``."""
     loc = loc or find_pclntab(bin)
-    view = bin.view(loc.offset, loc.size, what="pclntab")
-    return PclnTab(view, loc.vaddr, loc)
+    return PclnTab(pclntab_bytes(bin, loc), loc.vaddr, loc)

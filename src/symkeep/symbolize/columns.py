@@ -55,6 +55,31 @@ class ChainColumns:
             )
         )
 
+    def take(self, chains: I64) -> ChainColumns:
+        """The chains ``chains`` (in that order) as columns of their own, with only the names and
+        files they use (consumers may format every name of ``names`` once per call)."""
+        off = self.off
+        lens = off[chains + 1] - off[chains]
+        noff = np.zeros(len(chains) + 1, dtype=np.int64)
+        np.cumsum(lens, out=noff[1:])
+        total = int(noff[-1])
+        rows = np.repeat(off[chains] - noff[:-1], lens) + np.arange(total, dtype=np.int64)
+        un, ninv = np.unique(self.name[rows], return_inverse=True)
+        uf, finv = np.unique(self.file[rows], return_inverse=True)
+        names, files = self.names, self.files
+        return ChainColumns(
+            noff, ninv.reshape(-1).astype(np.int64), finv.reshape(-1).astype(np.int64), self.line[rows],
+            self.start_line[rows], self.inlined[rows], [names[i] for i in un.tolist()],
+            [files[i] for i in uf.tolist()],
+        )
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the arrays plus an estimate for the strings."""
+        arrays = (self.off, self.name, self.file, self.line, self.start_line, self.inlined)
+        return sum(int(a.nbytes) for a in arrays) + sum(60 + len(x) for x in self.names) + sum(
+            60 + len(x) for x in self.files)
+
     @classmethod
     def from_chains(cls, chains: Sequence[tuple[Frame, ...]]) -> ChainColumns:
         """Columns of Frame chains (the per-function lookup path's answers)."""
