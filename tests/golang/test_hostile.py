@@ -198,3 +198,15 @@ def test_pclntab_truncations(base) -> None:
         except FormatError:
             continue
         raise AssertionError(f"truncated to {cut} bytes but accepted")
+
+
+def test_pcvalue_work_is_bounded_by_the_function() -> None:
+    """#11.2: a stream of ``02 00`` pairs (value +1, pc delta 0) never advances the pc; decoding stops
+    after (size / quantum) + 2 pairs instead of reading on to the end of the buffer: the row that
+    follows 1,000 such pairs is never reached for a 16-byte function, and is for a 4,096-byte one."""
+    stream = b"\x00" + b"\x02\x00" * 1000 + b"\x02\x04" + b"\x00"
+    for quantum in (1, 4):
+        small = decode_pcvalue(stream, 1, 0x1000, quantum, 0x1000 + 16 * quantum)
+        assert small.ends == ()
+        big = decode_pcvalue(stream, 1, 0x1000, quantum, 0x1000 + 4096 * quantum)
+        assert big.ends == (0x1000 + 4 * quantum,) and big.values == (1000,)
