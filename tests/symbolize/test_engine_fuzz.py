@@ -14,7 +14,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from engine_fuzz import load_base, run_case
 
 CORPUS = Path(__file__).resolve().parents[1] / "corpus" / "engine" / "crashers.json"

@@ -282,9 +282,9 @@ class Binary:
             raise FormatError("pointer address not backed by file data", addr)
         return self.word(off)
 
-    def fixup_pointers(self) -> dict[int, int]:
-        """Pointer words the loader rewrites, as {vaddr: decoded value} (Mach-O chained fixups);
-        {} for formats whose stored pointers are already the link-time values."""
+    def fixup_pointers(self, start: int = 0, end: int | None = None) -> dict[int, int]:
+        """Pointer words in [start, end) the loader rewrites, as {vaddr: decoded value} (Mach-O chained
+        fixups); {} for formats whose stored pointers are already the link-time values."""
         return {}
 
     def iter_loaded_ranges(self, *, writable: bool | None = None, executable: bool | None = None) -> Iterator[Segment]:

@@ -36,6 +36,7 @@ from symkeep.golang.moduledata import ModuleData
 from symkeep.golang.pclntab import PclnLocation, PclnTab
 from symkeep.symbolize.cache import CacheStats, EngineCache
 from symkeep.symbolize.columns import ChainColumns, RangeTable
+from symkeep.symbolize.engine import GoEngine
 from symkeep.symbolize.frames import Frame, PCRange
 from symkeep.symbolize.funcdecode import FunctionDecoder
 from symkeep.symbolize.opened import OpenedBinary
@@ -318,3 +319,8 @@ def open_go_binary(path: str | os.PathLike[str], arch: str | None = None, cache_
     except BaseException:
         b.close()
         raise
+
+
+def _satisfies_protocol(g: GoBinary) -> GoEngine:
+    """Never called: mypy --strict checks here that GoBinary implements the GoEngine contract."""
+    return g

@@ -26,7 +26,8 @@ from symkeep.errors import FormatError, SymkeepError
 from symkeep.golang.functab import entries_to_pcs
 from symkeep.golang.moduledata import ModuleData, find_moduledata, resolve_text_start
 from symkeep.golang.pcln_constants import FUNCDATA_INL_TREE, FUNCDATA_INL_TREE_OLD
-from symkeep.golang.pclntab import PclnLocation, PclnTab, find_pclntab, pclntab_bytes
+from symkeep.golang.pcln_locate import PclnLocation, find_pclntab, pclntab_bytes
+from symkeep.golang.pclntab import PclnTab
 
 __all__ = ["OpenedBinary"]
 
