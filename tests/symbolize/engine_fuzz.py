@@ -52,6 +52,7 @@ class Base:
 
 
 def load_base(key: str) -> Base:
+    """The pristine fixture ``key`` and its mutation targets (read with the current engine)."""
     path = build_fixture(FIXTURES[key])
     with open_go_binary(path) as g:
         tab, loc = g.pclntab, g.location
