@@ -24,6 +24,7 @@ import numpy.typing as npt
 from symkeep.binfmt.base import Binary
 from symkeep.errors import FormatError, SymkeepError
 from symkeep.golang.functab import entries_to_pcs
+from symkeep.golang.goversion import go_minor
 from symkeep.golang.moduledata import ModuleData, find_moduledata, resolve_text_start
 from symkeep.golang.pcln_constants import FUNCDATA_INL_TREE, FUNCDATA_INL_TREE_OLD
 from symkeep.golang.pcln_locate import PclnLocation, find_pclntab, pclntab_bytes
@@ -32,17 +33,6 @@ from symkeep.golang.pclntab import PclnTab
 __all__ = ["OpenedBinary"]
 
 _TRUNCATED = ("past end of file", "beyond end of file")
-
-
-def _go_minor(version: str | None) -> int | None:
-    if not version:
-        return None
-    try:
-        from symkeep.golang.goversion import GoVersion
-
-        return GoVersion.parse(version).minor
-    except (SymkeepError, ValueError):
-        return None
 
 
 def _detect_go_version(binary: Binary) -> str | None:
@@ -74,7 +64,7 @@ class OpenedBinary:
         self.moduledata: ModuleData | None = None
         if tab.generation != "1.2" or tab.vaddr:
             try:
-                self.moduledata = find_moduledata(binary, tab, _go_minor(self.go_version))
+                self.moduledata = find_moduledata(binary, tab, go_minor(self.go_version))
             except SymkeepError:
                 self.moduledata = None
         self.text_start, self.text_start_source = resolve_text_start(binary, tab, self.moduledata)
