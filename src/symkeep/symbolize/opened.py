@@ -25,7 +25,7 @@ from symkeep.binfmt.base import Binary
 from symkeep.errors import FormatError, SymkeepError
 from symkeep.golang.functab import entries_to_pcs
 from symkeep.golang.goversion import go_minor
-from symkeep.golang.moduledata import ModuleData, find_moduledata, resolve_text_start
+from symkeep.golang.moduledata import ModuleData, TextSect, find_moduledata, resolve_text_start
 from symkeep.golang.pcln_constants import FUNCDATA_INL_TREE, FUNCDATA_INL_TREE_OLD
 from symkeep.golang.pcln_locate import PclnLocation, find_pclntab, pclntab_bytes
 from symkeep.golang.pclntab import PclnTab
@@ -49,14 +49,13 @@ class OpenedBinary:
 
     def __init__(self, binary: Binary, go_version: str | None = None, location: PclnLocation | None = None) -> None:
         self.binary = binary
+        binary.segments()  # headers are read lazily: their warnings exist only once read
+        binary.sections()
         cut = next((w for w in getattr(binary, "warnings", ()) if any(t in w for t in _TRUNCATED)), None)
         if cut is not None:
             raise FormatError(f"{binary.path}: file is truncated ({binary.length} bytes): {cut}")
         self.go_version: str | None = go_version if go_version is not None else _detect_go_version(binary)
-        try:
-            self.location: PclnLocation = location or find_pclntab(binary)
-        except FormatError:
-            raise
+        self.location: PclnLocation = location or find_pclntab(binary)
         self.pclntab = PclnTab(pclntab_bytes(binary, self.location), self.location.vaddr, self.location)
         tab = self.pclntab
         if tab.nfunc == 0:
@@ -87,7 +86,7 @@ class OpenedBinary:
         self.inl_funcdata: int = FUNCDATA_INL_TREE_OLD if tab.generation == "1.2" else FUNCDATA_INL_TREE
         self.new_inline_layout: bool = tab.generation == "1.20"
 
-    def _range_ends(self, sects: list | None) -> npt.NDArray[np.uint64]:  # type: ignore[type-arg]
+    def _range_ends(self, sects: list[TextSect] | None) -> npt.NDArray[np.uint64]:
         """End of each function's range: the next entry, or the end of its text section when a gap
         between sections follows (the gap is no function's)."""
         ents = self.entries
