@@ -97,21 +97,25 @@ def mutate(b: Base, seed: int) -> tuple[bytes, str]:
                 buf[pos] = r.randrange(256) if r.random() < 0.5 else buf[pos] ^ (1 << r.randrange(8))
                 notes.append(f"{region}@{pos:#x}")
         return bytes(buf), "flip " + ",".join(notes)
-    # crafted field values
-    what = r.choice(["header", "func", "functab", "moduledata"])
-    val = r.choice(INTERESTING) if r.random() < 0.7 else r.randrange(1 << 32)
-    if what == "header":
-        word = r.randrange(8)
-        at, fmt = b.pcln_off + 8 + 8 * word, "<Q"
-    elif what == "func":
-        at, fmt = r.choice(b.recs) + r.choice(b.func_fields), "<I"
-    elif what == "functab":
-        at, fmt = b.ftab + 4 * r.randrange(2 * min(b.nfunc, 4096) + 1), "<I"
-    else:
-        at, fmt = b.md + 8 * r.randrange(48), "<Q"
-    val &= (1 << (8 * struct.calcsize(fmt))) - 1
-    struct.pack_into(fmt, buf, at, val)
-    return bytes(buf), f"{what} {at:#x} := {val:#x}"
+    # crafted field values (one to three of them)
+    notes = []
+    for _ in range(r.choice([1, 1, 2, 3])):
+        what = r.choice(["header", "func", "functab", "moduledata"])
+        val = r.choice(INTERESTING) if r.random() < 0.7 else r.randrange(1 << 32)
+        if what == "header":
+            at, fmt = b.pcln_off + 8 + 8 * r.randrange(8), "<Q"
+        elif what == "func":
+            at, fmt = r.choice(b.recs) + r.choice(b.func_fields), "<I"
+        elif what == "functab":
+            at, fmt = b.ftab + 4 * r.randrange(2 * min(b.nfunc, 4096) + 1), "<I"
+        else:
+            at, fmt = b.md + 8 * r.randrange(48), "<Q"
+        if r.random() < 0.3:  # near the original value: off by a little
+            val = struct.unpack_from(fmt, buf, at)[0] + r.choice([-8, -4, -1, 1, 4, 8, 64])
+        val &= (1 << (8 * struct.calcsize(fmt))) - 1
+        struct.pack_into(fmt, buf, at, val)
+        notes.append(f"{what} {at:#x} := {val:#x}")
+    return bytes(buf), "; ".join(notes)
 
 
 class Hang(Exception):
