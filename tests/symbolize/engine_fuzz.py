@@ -122,6 +122,10 @@ class Hang(Exception):
     pass
 
 
+class Invariant(Exception):
+    """Answers that contradict each other (not an error the user could be shown)."""
+
+
 @contextmanager
 def hang_guard(seconds: float) -> Iterator[None]:
     """Raise :class:`Hang` in this (main) thread after ``seconds``."""
@@ -153,15 +157,25 @@ def exercise(b: Base, data: bytes, seed: int, depth: int) -> None:
         lo, hi = int(g.entries[0]), int(g.entries[-1])
         pcs = [r.randrange(b.text[0] - 16, b.text[1] + 16), lo, max(hi - 1, 0)]
         for pc in pcs:
-            g.lookup(pc, return_address=bool(pc & 1))
-        g.lookup_many(pcs)
+            fr = g.lookup(pc, return_address=bool(pc & 1))
+            fn = g.function_at(pc)
+            # invariants: a PC is named iff it lies in a function's range, by that function
+            if bool(fr) != (fn is not None) or (fr and fn is not None and fr[-1].function != fn.name):
+                raise Invariant(f"lookup({pc:#x}) = {fr[-1:]} but function_at = {fn}")
+        if g.lookup_many(pcs) != [g.lookup(pc) for pc in pcs]:
+            raise Invariant("lookup_many differs from lookup")
         if depth >= 1:
             # a bulk-sized batch over a narrow window (the per-function fallback, taken when the numpy
             # decoder declines, then touches a few functions, not all), then the whole table
             rng = np.random.default_rng(seed)
             a = r.randrange(min(lo, b.text[0]), max(hi, b.text[1]) + 1)
             big = rng.integers(a - 64, a + 4096, 20_000, dtype=np.int64).clip(0).astype(np.uint64)
-            g.lookup_columns(big, return_address=bool(seed & 2))
+            ra = bool(seed & 2)
+            ids, cols = g.lookup_columns(big, return_address=ra)
+            for k in range(0, len(big), 997):  # the bulk answers are the per-function answers
+                got = cols.chain(int(ids[k])) if ids[k] >= 0 else ()
+                if got != tuple(g.lookup(int(big[k]), ra)):
+                    raise Invariant(f"bulk answer for {int(big[k]):#x} differs: {got[:1]}")
             g.decode_all()
         if depth >= 2:
             from symkeep.restore import restore_result

@@ -98,6 +98,8 @@ class PcTables:
         else:
             self.start_line = np.zeros(nfunc, dtype=np.int64)
         npcdata = _u32_at(u8, recs + lay.npcdata, big)
+        if bool(np.any(npcdata > (n - recs - o_pcdata) // 4)):
+            raise BulkUnsupported("a function record's pcdata array runs past the table")  # as read_func
         has_inl = npcdata > PCDATA_INL_TREE_INDEX
         inl_pos = recs + o_pcdata + 4 * PCDATA_INL_TREE_INDEX
         if bool(np.any(has_inl & (inl_pos + 4 > n))):

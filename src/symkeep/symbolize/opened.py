@@ -75,6 +75,7 @@ class OpenedBinary:
             )
         sects = self.moduledata.textsectmap if self.moduledata else None
         ents = entries_to_pcs(tab.entries_raw, self.text_start, sects, tab.has_entry_offsets)
+        self._check_entries(ents)
         self.entries: npt.NDArray[np.uint64] = ents
         self.entries_list: list[int] = [int(x) for x in ents.tolist()]
         self.nfunc: int = tab.nfunc
@@ -85,6 +86,23 @@ class OpenedBinary:
         # (measured on Go 1.16.3 release binaries: their inline records sit at funcdata[3]).
         self.inl_funcdata: int = FUNCDATA_INL_TREE_OLD if tab.generation == "1.2" else FUNCDATA_INL_TREE
         self.new_inline_layout: bool = tab.generation == "1.20"
+
+    def _check_entries(self, ents: npt.NDArray[np.uint64]) -> None:
+        """The function table in PC space must be sorted (no wrap-around past the address space) and
+        lie in the binary's executable segments: a wrong text start is refused, never used."""
+        b = self.binary
+        limit = 1 << (8 * self.pclntab.ptrsize)
+        first, last = int(ents[0]), int(ents[-1])
+        raw_max = int(self.pclntab.entries_raw.max()) if self.pclntab.has_entry_offsets else 0
+        if self.text_start + raw_max >= limit or last >= limit or bool(np.any(ents[1:] < ents[:-1])):
+            raise FormatError(f"{b.path}: function addresses run past the address space (text start "
+                              f"{self.text_start:#x} from {self.text_start_source})", what="function table")
+        text = [s for s in b.segments() if s.load and s.execute and s.memsz]
+        if text and not any(s.vaddr <= first and last <= s.vaddr + s.memsz for s in text):
+            if not all(any(s.vaddr <= x < s.vaddr + s.memsz for s in text) for x in (first, max(last - 1, first))):
+                raise FormatError(
+                    f"{b.path}: functions at {first:#x}..{last:#x} lie outside the executable segments "
+                    f"(text start {self.text_start:#x} from {self.text_start_source})", what="function table")
 
     def _range_ends(self, sects: list[TextSect] | None) -> npt.NDArray[np.uint64]:
         """End of each function's range: the next entry, or the end of its text section when a gap
