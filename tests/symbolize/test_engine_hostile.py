@@ -94,7 +94,7 @@ def _no_text_start(data: bytes) -> bytearray:
     with ELFFile("T", bytes(data)) as b:
         g = GoBinary(b)
         md = g.moduledata
-        assert md is not None and g.text_start_source == "moduledata.text"
+        assert md is not None and g.text_start_source in ("moduledata.text", "pclntab header")
         off = b.vaddr_to_offset(md.address)
         assert off is not None
     struct.pack_into("<QQ", buf, off, 0, 0)
@@ -111,6 +111,22 @@ def test_text_start_zero_is_refused_everywhere(t_bin, tmp_path: Path) -> None:
     for cmd, r in all_commands(bad, tmp_path).items():
         assert r.returncode == 6 and one_line_error(r), (cmd, r.returncode, r.stderr[-300:])
         assert "text start" in r.stderr, (cmd, r.stderr)
+
+
+def test_wrong_text_start_is_refused(fixture, tmp_path: Path) -> None:
+    """Go 1.18-1.25 headers still carry textStart: with no symbol, no moduledata and no section
+    headers it is the only source. A wrong value (here 0x10) would move every function outside the
+    executable segment: refused (exit 6), not used."""
+    path = fixture(FixtureSpec("1.21", "linux", "amd64", "sw", "hello"))
+    buf = _no_text_start(path.read_bytes())
+    with open_go_binary(path) as g:
+        at = g.location.offset + 8 + 2 * 8  # header word 2: textStart
+        assert g.pclntab.text_start_header == g.text_start
+    struct.pack_into("<Q", buf, at, 0x10)
+    bad = _write(tmp_path, "wrongtext", buf)
+    for cmd, r in all_commands(bad, tmp_path).items():
+        assert r.returncode == 6 and one_line_error(r), (cmd, r.returncode, r.stderr[-300:])
+        assert "outside the executable segments" in r.stderr, (cmd, r.stderr)
 
 
 @pytest.mark.parametrize("where", ["before_moduledata", "inside_pclntab"])
