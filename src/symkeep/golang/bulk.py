@@ -252,11 +252,13 @@ class PcTables:
         self.starts: npt.NDArray[np.uint64] = starts
         self.slot: I64 = slot
         self.slot_keys: list[I64] = [c[first_row] for c in cols]
-        self.index = BucketIndex(starts)
+        self._index: BucketIndex | None = None
 
     def find(self, pcs: npt.NDArray[np.uint64]) -> I64:
         """Index of the last range start at or before each PC (-1 before the first)."""
-        return self.index.find(pcs)
+        if self._index is None:
+            self._index = BucketIndex(self.starts)  # built on first use: the engine indexes its own table
+        return self._index.find(pcs)
 
     def values(self, kind: int, func: I64, pcs: npt.NDArray[np.uint64]) -> tuple[I64, npt.NDArray[np.bool_]]:
         """Table values of ``kind`` at ``pcs`` (each inside function ``func``): (values, covered).

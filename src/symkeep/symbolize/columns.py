@@ -64,14 +64,9 @@ class ChainColumns:
         np.cumsum(lens, out=noff[1:])
         total = int(noff[-1])
         rows = np.repeat(off[chains] - noff[:-1], lens) + np.arange(total, dtype=np.int64)
-        un, ninv = np.unique(self.name[rows], return_inverse=True)
-        uf, finv = np.unique(self.file[rows], return_inverse=True)
-        names, files = self.names, self.files
-        return ChainColumns(
-            noff, ninv.reshape(-1).astype(np.int64), finv.reshape(-1).astype(np.int64), self.line[rows],
-            self.start_line[rows], self.inlined[rows], [names[i] for i in un.tolist()],
-            [files[i] for i in uf.tolist()],
-        )
+        name, names = _compact(self.name[rows], self.names)
+        file, files = _compact(self.file[rows], self.files)
+        return ChainColumns(noff, name, file, self.line[rows], self.start_line[rows], self.inlined[rows], names, files)
 
     @property
     def nbytes(self) -> int:
@@ -109,6 +104,14 @@ class ChainColumns:
     def empty(cls) -> ChainColumns:
         z = np.zeros(0, dtype=np.int64)
         return cls(np.zeros(1, dtype=np.int64), z, z, z, z, np.zeros(0, dtype=np.bool_), [], [])
+
+
+def _compact(ix: I64, strings: list[str]) -> tuple[I64, list[str]]:
+    """Indices into ``strings`` renumbered to the strings they use (a presence table: no sort)."""
+    present = np.zeros(len(strings), dtype=np.bool_)
+    present[ix] = True
+    rank = np.cumsum(present, dtype=np.int64) - 1
+    return rank[ix], [strings[i] for i in np.flatnonzero(present).tolist()]
 
 
 @dataclass(slots=True)
