@@ -98,11 +98,11 @@ class OpenedBinary:
             raise FormatError(f"{b.path}: function addresses run past the address space (text start "
                               f"{self.text_start:#x} from {self.text_start_source})", what="function table")
         text = [s for s in b.segments() if s.load and s.execute and s.memsz]
-        if text and not any(s.vaddr <= first and last <= s.vaddr + s.memsz for s in text):
-            if not all(any(s.vaddr <= x < s.vaddr + s.memsz for s in text) for x in (first, max(last - 1, first))):
-                raise FormatError(
-                    f"{b.path}: functions at {first:#x}..{last:#x} lie outside the executable segments "
-                    f"(text start {self.text_start:#x} from {self.text_start_source})", what="function table")
+        ends = (first, max(last - 1, first))  # the first and the last byte of the text
+        if text and not all(any(s.vaddr <= x < s.vaddr + s.memsz for s in text) for x in ends):
+            raise FormatError(
+                f"{b.path}: functions at {first:#x}..{last:#x} lie outside the executable segments "
+                f"(text start {self.text_start:#x} from {self.text_start_source})", what="function table")
 
     def _range_ends(self, sects: list[TextSect] | None) -> npt.NDArray[np.uint64]:
         """End of each function's range: the next entry, or the end of its text section when a gap
