@@ -29,6 +29,7 @@ __all__ = ["DEFAULT_CACHE_BYTES", "ENV_CACHE_BYTES", "CacheStats", "EngineCache"
 DEFAULT_CACHE_BYTES = 256 << 20
 ENV_CACHE_BYTES = "SYMKEEP_ENGINE_CACHE_BYTES"
 _MIN_BYTES = 64 << 10
+_FLUSH = 32 << 10
 _SUFFIX = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
 FRAME_BYTES = 240  # Frame (slots) + its key tuple + two dict entries
 CHAIN_BYTES = 160  # chain tuple + identity-key tuple + dict entry, plus 16 per frame
@@ -82,6 +83,7 @@ class EngineCache:
         self._resets = 0
         self.frames: dict[FrameKey, Frame] = {}
         self.chains: dict[tuple[int, ...], tuple[Frame, ...]] = {}
+        self._pending = threading.local()
 
     # -- the LRU map -----------------------------------------------------------------------------
     def get(self, key: Hashable) -> Any | None:
@@ -129,7 +131,7 @@ class EngineCache:
         f = frames.get(key)
         if f is None:
             f = frames.setdefault(key, make_frame(function, file, line, start_line, inlined))
-            self.charge_intern(FRAME_BYTES)
+            self._charge_later(FRAME_BYTES)
         return f
 
     def chain(self, ch: tuple[Frame, ...]) -> tuple[Frame, ...]:
@@ -139,8 +141,18 @@ class EngineCache:
         got = chains.get(key)
         if got is None:
             got = chains.setdefault(key, ch)
-            self.charge_intern(CHAIN_BYTES + 16 * len(ch))
+            self._charge_later(CHAIN_BYTES + 16 * len(ch))
         return got
+
+    def _charge_later(self, nbytes: int) -> None:
+        """Interning is hot (millions of frames in a whole-binary walk): charges are summed per thread
+        and applied under the lock once they reach 32 KiB (at most that much per thread is uncounted)."""
+        loc = self._pending
+        p = getattr(loc, "n", 0) + nbytes
+        if p >= _FLUSH:
+            self.charge_intern(p)
+            p = 0
+        loc.n = p
 
     def charge_intern(self, nbytes: int) -> None:
         with self._lock:

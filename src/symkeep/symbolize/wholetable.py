@@ -75,11 +75,15 @@ class WholeTable:
         out = np.where(known, rank[ids], -1)
         return out, self.table.cols.take(np.flatnonzero(present[:-1]).astype(np.int64))
 
-    def chain_objects(self, cids: list[int], cache: EngineCache) -> list[tuple[Frame, ...]]:
-        """Chains ``cids`` as interned Frame tuples (cached in ``cache``; -1 gives ``()``)."""
+    def chain_objects(self, cids: list[int], cache: EngineCache, keep: bool = True) -> list[tuple[Frame, ...]]:
+        """Chains ``cids`` as interned Frame tuples (-1 gives ``()``); ``keep``: remember them in
+        ``cache`` for the next lookups (a whole-binary walk of ranges() does not come back)."""
         objs = self._objects
         if objs is not None:
             return [objs[c] if c >= 0 else () for c in cids]
+        if not keep:
+            made = iter(self._materialize([c for c in cids if c >= 0], cache, False))
+            return [next(made) if c >= 0 else () for c in cids]
         out: list[tuple[Frame, ...]] = []
         missing: list[int] = []
         get = cache.get
@@ -96,20 +100,24 @@ class WholeTable:
                 out[k] = made[cids[k]]
         return out
 
-    def _materialize(self, cids: list[int], cache: EngineCache) -> list[tuple[Frame, ...]]:
+    def _materialize(self, cids: list[int], cache: EngineCache, keep: bool = True) -> list[tuple[Frame, ...]]:
         cols = self.table.cols
-        sub = cols.take(np.asarray(cids, dtype=np.int64))
+        c = np.asarray(cids, dtype=np.int64)
+        lens = cols.off[c + 1] - cols.off[c]
+        noff = np.zeros(len(c) + 1, dtype=np.int64)
+        np.cumsum(lens, out=noff[1:])
+        r = np.repeat(cols.off[c] - noff[:-1], lens) + np.arange(int(noff[-1]), dtype=np.int64)
         frame, intern, put = cache.frame, cache.chain, cache.put
-        names, files = sub.names, sub.files
+        names, files = cols.names, cols.files
         rows = [frame(names[n], files[f], ln, sl, il) for n, f, ln, sl, il in zip(
-            sub.name.tolist(), sub.file.tolist(), sub.line.tolist(), sub.start_line.tolist(),
-            sub.inlined.tolist(), strict=True)]
-        offs = sub.off.tolist()
+            cols.name[r].tolist(), cols.file[r].tolist(), cols.line[r].tolist(), cols.start_line[r].tolist(),
+            cols.inlined[r].tolist(), strict=True)]
+        offs = noff.tolist()
         out: list[tuple[Frame, ...]] = []
         key = id(self)
         for c, a, b in zip(cids, offs, offs[1:], strict=False):
             ch = intern(tuple(rows[a:b]))
-            out.append(put(("ch", key, c), ch, 64 + 8 * (b - a)))
+            out.append(put(("ch", key, c), ch, 64 + 8 * (b - a)) if keep else ch)
         return out
 
     def ranges(self, i: int, cache: EngineCache) -> list[PCRange]:
@@ -120,7 +128,7 @@ class WholeTable:
         if i + 1 >= self.state.nfunc:
             b = max(b, len(t.starts))
         starts = t.starts[a:b].tolist()
-        chains = self.chain_objects(t.chain[a:b].tolist(), cache)
+        chains = self.chain_objects(t.chain[a:b].tolist(), cache, keep=False)
         keep_s: list[int] = []
         keep_c: list[tuple[Frame, ...]] = []
         last: tuple[Frame, ...] | None = None
