@@ -82,8 +82,8 @@ class WholeTable:
         if objs is not None:
             return [objs[c] if c >= 0 else () for c in cids]
         if not keep:
-            made = iter(self._materialize([c for c in cids if c >= 0], cache, False))
-            return [next(made) if c >= 0 else () for c in cids]
+            fresh = iter(self._materialize([c for c in cids if c >= 0], cache, False))
+            return [next(fresh) if c >= 0 else () for c in cids]
         out: list[tuple[Frame, ...]] = []
         missing: list[int] = []
         get = cache.get
