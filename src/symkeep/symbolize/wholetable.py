@@ -102,11 +102,11 @@ class WholeTable:
 
     def _materialize(self, cids: list[int], cache: EngineCache, keep: bool = True) -> list[tuple[Frame, ...]]:
         cols = self.table.cols
-        c = np.asarray(cids, dtype=np.int64)
-        lens = cols.off[c + 1] - cols.off[c]
-        noff = np.zeros(len(c) + 1, dtype=np.int64)
+        ca = np.asarray(cids, dtype=np.int64)
+        lens = cols.off[ca + 1] - cols.off[ca]
+        noff = np.zeros(len(ca) + 1, dtype=np.int64)
         np.cumsum(lens, out=noff[1:])
-        r = np.repeat(cols.off[c] - noff[:-1], lens) + np.arange(int(noff[-1]), dtype=np.int64)
+        r = np.repeat(cols.off[ca] - noff[:-1], lens) + np.arange(int(noff[-1]), dtype=np.int64)
         frame, intern, put = cache.frame, cache.chain, cache.put
         names, files = cols.names, cols.files
         rows = [frame(names[n], files[f], ln, sl, il) for n, f, ln, sl, il in zip(
