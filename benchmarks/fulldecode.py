@@ -4,8 +4,9 @@ Generates a stdlib-only Go program (``--packages`` packages x ``--funcs`` ``//go
 each calling inlinable helpers so inline trees exist, plus a few standard-library packages), builds it
 once with the toolchain (cached under ~/.cache/symkeep/bench/), then, in a fresh subprocess, decodes
 every function (``table``: ``GoBinary.decode_all``, every line,
-file and inline table and every inline chain into one numpy RangeTable; ``bulk``: ``iter_all_ranges``
-with pcsp too, as PCRange/Frame objects; ``api``: the public per-function calls) and reports CPU time, wall time and peak RSS
+file and inline table and every inline chain into one numpy RangeTable; ``bulk`` (= ``api``):
+``ranges()`` + ``sp_deltas()`` of every function as PCRange/Frame objects, as restore walks them,
+served by the same whole-binary table after the first functions) and reports CPU time, wall time and peak RSS
 (``resource.getrusage``). Goals (for ``table``, the issue's "all functions, all line tables, all
 inline trees"): < 15 s and < 1 GB peak RSS.
 
@@ -144,13 +145,7 @@ if mode == "table":
     nr = int(known.sum())
     c = t.chain[known]
     nfr = int((t.cols.off[c + 1] - t.cols.off[c]).sum())
-elif mode == "bulk":
-    for fn, ranges, sp in g.iter_all_ranges(sp_deltas=True):
-        nr += len(ranges)
-        nsp += len(sp)
-        for r in ranges:
-            nfr += len(r.frames)
-else:
+else:  # "bulk"/"api": the public per-function calls (ranges() switches to the shared table)
     for i in range(g.nfunc):
         rs = g.ranges(i)
         nr += len(rs)
@@ -182,8 +177,8 @@ def main() -> int:
     print(f"binary: {binary} ({binary.stat().st_size >> 20} MiB)")
     for mode in args.modes.split(","):
         r = measure(binary, mode)
-        label = {"table": "decode_all() (numpy RangeTable)", "bulk": "iter_all_ranges(sp_deltas=True) (objects)",
-                 "api": "ranges()+sp_deltas() per function"}[mode]
+        label = {"table": "decode_all() (numpy RangeTable)", "bulk": "ranges()+sp_deltas() per function (objects)",
+                 "api": "ranges()+sp_deltas() per function (objects)"}[mode]
         ok = "OK" if r["cpu"] < 15 and r["rss"] < 1 << 30 else "MISSED"
         verdict = f"(goal < 15 s, < 1024 MiB: {ok})" if mode == "table" else "(for reference: Python objects)"
         print(f"{label}: {r['nfunc']:,} functions, {r['ranges']:,} ranges, {r['frames']:,} frames, "

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import random
 import re
 import struct
 import subprocess
@@ -771,3 +772,99 @@ def _blob_offset(data: bytes) -> int:
     m = open_bytes(data)
     assert m.chained_fixups_cmd is not None
     return m.chained_fixups_cmd[0]
+
+
+# -- Go 1.16/1.17 darwin/arm64 (absolute functab words in __DATA_CONST,__gopclntab) ------------------
+def _old_darwin_arm64(old_binaries: list[Any]) -> list[Any]:
+    obs = [o for o in old_binaries if (o.goos, o.goarch) == ("darwin", "arm64")]
+    assert {o.go_version[:6] for o in obs} == {"go1.16", "go1.17"}
+    return obs
+
+
+def _symtab_funcs(path: Path) -> dict[str, int]:
+    """Text symbols of a Mach-O from llvm-nm (Go names, leading underscore dropped)."""
+    res = subprocess.run([llvm_tool("llvm-nm"), "-n", "--defined-only", str(path)], capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    out: dict[str, int] = {}
+    for ln in res.stdout.splitlines():
+        parts = ln.split(maxsplit=2)
+        if len(parts) == 3 and parts[1] in "tT":
+            out.setdefault(parts[2].removeprefix("_"), int(parts[0], 16))
+    return out
+
+
+def _cli(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "symkeep", *args], input=stdin, capture_output=True, text=True,
+                          timeout=300)
+
+
+def test_old_darwin_arm64_against_symtab_and_tools(old_binaries: list[Any], gotool: Any) -> None:
+    """esbuild's darwin/arm64 release binaries built with Go 1.16.3 and 1.17.2 (npm): `inspect`,
+    `funcs` and `addr2line` agree with the Mach-O symbol table (llvm-nm), `go version` and
+    `go tool addr2line`."""
+    import json
+
+    tool = gotool("1.27", "addr2line")
+    for ob in _old_darwin_arm64(old_binaries):
+        syms = _symtab_funcs(ob.path)
+        rep = json.loads(_cli("inspect", "--json", str(ob.path)).stdout)
+        assert (rep["format"], rep["arch"], rep["go"]["version"]) == ("macho", "arm64", ob.go_version)
+        assert rep["go"]["pclntab"]["generation"] == "1.16"
+        res = _cli("funcs", "--ndjson", str(ob.path))
+        assert res.returncode == 0, res.stderr
+        funcs = [json.loads(x) for x in res.stdout.splitlines()]
+        assert len(funcs) > 5000
+        named = [(f["name"], int(f["entry"], 16)) for f in funcs if f["name"] in syms]
+        assert len(named) > 0.98 * len(funcs), ob.name
+        assert all(syms[n] == e for n, e in named), [(n, hex(e), hex(syms[n])) for n, e in named if syms[n] != e][:5]
+        # addr2line: outer function and innermost file:line as go tool addr2line prints them
+        rng = random.Random(5)
+        picks = [f for f in funcs if f["size"] > 8 and f["file"] != "?"]
+        pcs = [int(f["entry"], 16) + rng.randrange(int(f["size"]) // 2) for f in rng.sample(picks, 500)]
+        text = "".join(f"{p:#x}\n" for p in pcs)
+        ours = _cli("addr2line", "--json", "-e", str(ob.path), stdin=text)
+        go = subprocess.run([str(tool), str(ob.path)], input=text, capture_output=True, text=True, timeout=300)
+        assert ours.returncode == 0 and go.returncode == 0, ours.stderr + go.stderr
+        rows = [json.loads(x)["frames"] for x in ours.stdout.splitlines()]
+        gl = go.stdout.splitlines()
+        inlined = 0
+        for k, pc in enumerate(pcs):
+            fr = rows[k]
+            inlined += len(fr) > 1
+            # go tool addr2line: the outer (physical) function with the innermost file:line
+            got = (fr[-1]["function"], f"{fr[0]['file']}:{fr[0]['line']}")
+            assert got == (gl[2 * k], gl[2 * k + 1]), (hex(pc), got, gl[2 * k : 2 * k + 2])
+        assert inlined > 10, "no inline frames: the 20-byte inline records were not read"
+
+
+@pytest.mark.parametrize(("go", "fmt"), [("go1.16", C.DYLD_CHAINED_PTR_64), ("go1.17", C.DYLD_CHAINED_PTR_64_OFFSET)],
+                         ids=["go1.16-ptr64", "go1.17-ptr64_offset"])
+def test_old_darwin_arm64_functab_behind_chained_fixups(tmp_path: Path, old_binaries: list[Any], go: str,
+                                                        fmt: int) -> None:
+    """The same binaries as a newer ld64 writes them: every rebase (llvm-objdump --rebase), the
+    functab's absolute entry PCs included, stored as a dyld chained fixup. Read as stored, the function
+    table is unsorted garbage ("function table is not sorted", issue #10.2); decoded, every function,
+    lookup and range equals the original's."""
+    import numpy as np
+
+    from symkeep.golang.pclntab import PclnTab
+    from symkeep.symbolize import open_go_binary
+
+    for ob in [o for o in _old_darwin_arm64(old_binaries) if o.go_version.startswith(go)]:
+        data, _expected = encode_chained(ob.path, fmt)
+        out = tmp_path / f"chained-{ob.name}"
+        out.write_bytes(data)
+        with open_go_binary(ob.path) as ref, open_go_binary(out) as g:
+            loc = g.location
+            with pytest.raises(FormatError, match="not sorted"):
+                PclnTab(data[loc.offset : loc.offset + loc.size], loc.vaddr, loc)
+            assert [(f.name, f.entry, f.end) for f in g.functions()] == [(f.name, f.entry, f.end) for f in ref.functions()]
+            rng = np.random.default_rng(3)
+            pcs = rng.integers(int(ref.entries[0]), int(ref.entries[-1]), 3000, dtype=np.uint64)
+            assert g.lookup_many(pcs) == ref.lookup_many(pcs)
+            assert sum(1 for f in list(ref.functions())[::25] if g.ranges(f) == ref.ranges(f)) == len(
+                list(ref.functions())[::25])
+            inl = [r for f in list(g.functions())[::10] for r in g.ranges(f) if len(r.frames) > 1]
+            assert inl, "inline trees behind chained funcdata pointers were not read"

@@ -14,7 +14,7 @@ from symkeep.golang.bulk import KIND_FILE, KIND_INL, KIND_LINE, BulkUnsupported,
 from symkeep.golang.pclntab import PclnTab
 from symkeep.golang.pcvalue import decode_pcvalue_lists
 from symkeep.symbolize import GoBinary, open_go_binary
-from symkeep.symbolize import gobinary as gobinary_mod
+from symkeep.symbolize.gobinary import BULK_MIN
 
 COMPILE = toolchains_root() / "go1.27.3" / "go" / "pkg" / "tool" / "linux_amd64" / "compile"
 N = 100_000
@@ -39,17 +39,17 @@ def _per_function(path: Path, pcs: np.ndarray, return_address: bool) -> list[tup
 def _check_equal(path: Path, n: int = N, expect_bulk: bool = True) -> None:
     with open_go_binary(path) as g:
         pcs = _random_pcs(g, n, seed=7)
-        assert len(pcs) >= gobinary_mod._BULK_MIN
+        assert len(pcs) >= BULK_MIN
         for ra in (False, True):
             got = g.lookup_chains(pcs, return_address=ra)
-            assert (g._bulk is not None) == expect_bulk
+            assert (g.table_kind == "bulk") == expect_bulk
             want = _per_function(path, pcs, ra)
             bad = [i for i in range(len(pcs)) if got[i] != want[i]]
             assert not bad, (hex(int(pcs[bad[0]])), got[bad[0]], want[bad[0]], len(bad))
             # lookup_many goes through the same path and returns lists
             if not ra:
-                many = g.lookup_many(pcs[: gobinary_mod._BULK_MIN])
-                assert [tuple(x) for x in many] == want[: gobinary_mod._BULK_MIN]
+                many = g.lookup_many(pcs[:BULK_MIN])
+                assert [tuple(x) for x in many] == want[:BULK_MIN]
         # interned: equal chains are the same objects, as on the per-function path
         got = g.lookup_chains(pcs)
         ref = [tuple(g.lookup(int(p))) for p in pcs[:2000].tolist()]
@@ -128,7 +128,7 @@ def test_hostile_tables_decline(fixture) -> None:
     with open_go_binary(path) as g:
         tab = g.pclntab
         PcTables(tab, g.entries)  # the pristine table is accepted
-        e = tab._e
+        e = "<" if tab.byteorder == "little" else ">"
         raw = tab.read_func(3)
         # pcln offset pointing into the middle of a multi-byte varint
         base = tab.pctab_offset
@@ -160,12 +160,12 @@ def test_hostile_tables_decline(fixture) -> None:
 def test_fallback_when_bulk_fails(fixture, monkeypatch: pytest.MonkeyPatch) -> None:
     path = fixture(FixtureSpec("1.27", variant="sw"))
 
-    def boom(self: PcTables, tab: PclnTab, entries: np.ndarray) -> None:
+    def boom(self: PcTables, tab: PclnTab, entries: np.ndarray, ends: np.ndarray | None = None) -> None:
         raise BulkUnsupported("irregular")
 
     monkeypatch.setattr(PcTables, "__init__", boom)
     with open_go_binary(path) as g:
-        pcs = _random_pcs(g, gobinary_mod._BULK_MIN, seed=3)
+        pcs = _random_pcs(g, BULK_MIN, seed=3)
         got = g.lookup_chains(pcs)
-        assert g._bulk_failed and g._bulk is None
+        assert g.table_kind == "declined"
         assert got == _per_function(path, pcs, False)

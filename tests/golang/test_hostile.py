@@ -92,10 +92,10 @@ def test_inline_parent_cycle_is_bounded(base) -> None:
                 break
         assert target is not None
         f, r = target
-        raw = g._raw(f.index)
-        tree = g._inline_tree(raw)
+        raw = g.decoder.raw(f.index)
+        tree = g.decoder.inline_tree(raw)
         assert tree is not None
-        pcinl = g._table(raw, raw.pcdata[2], f.entry, f.end)
+        pcinl = g.decoder.table(f.index, "pcinline")
         ix = pcinl.value_at(r.start)
         rec_addr = tree.addr + ix * tree.rec
         rec_off = g.binary.vaddr_to_offset(rec_addr)
@@ -114,7 +114,7 @@ def test_inline_parent_cycle_is_bounded(base) -> None:
         pcs = np.full(25_000, r.start, dtype=np.uint64)
         t0 = time.perf_counter()
         ids, cols = g3.lookup_columns(pcs)
-        assert g3._bulk is not None
+        assert g3.table_kind == "bulk"
         assert time.perf_counter() - t0 < 5
         assert cols.chain(int(ids[0])) == tuple(frames)
         assert tuple(g3.lookup_chains(pcs)[0]) == tuple(frames)
@@ -198,3 +198,15 @@ def test_pclntab_truncations(base) -> None:
         except FormatError:
             continue
         raise AssertionError(f"truncated to {cut} bytes but accepted")
+
+
+def test_pcvalue_work_is_bounded_by_the_function() -> None:
+    """#11.2: a stream of ``02 00`` pairs (value +1, pc delta 0) never advances the pc; decoding stops
+    after (size / quantum) + 2 pairs instead of reading on to the end of the buffer: the row that
+    follows 1,000 such pairs is never reached for a 16-byte function, and is for a 4,096-byte one."""
+    stream = b"\x00" + b"\x02\x00" * 1000 + b"\x02\x04" + b"\x00"
+    for quantum in (1, 4):
+        small = decode_pcvalue(stream, 1, 0x1000, quantum, 0x1000 + 16 * quantum)
+        assert small.ends == ()
+        big = decode_pcvalue(stream, 1, 0x1000, quantum, 0x1000 + 4096 * quantum)
+        assert big.ends == (0x1000 + 4 * quantum,) and big.values == (1000,)

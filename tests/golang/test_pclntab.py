@@ -98,7 +98,7 @@ def test_symbols_location(fixture) -> None:
     out = subprocess.run(["nm", str(path)], capture_output=True, text=True, check=True).stdout
     addr = {ln.split()[2]: int(ln.split()[0], 16) for ln in out.splitlines() if len(ln.split()) == 3}
     assert "runtime.pclntab" in addr and "runtime.epclntab" in addr
-    from symkeep.golang import pclntab as mod
+    from symkeep.golang import pcln_locate as mod
 
     with open_binary(path) as b:
         saved = mod.PCLNTAB_SECTIONS

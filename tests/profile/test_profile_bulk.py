@@ -80,7 +80,8 @@ def test_many_pcs_match_per_pc_lookup(fixture: Callable[..., Path]) -> None:
     gb = open_go_binary(binary)
     funcs = [f for f in gb.functions() if f.end > f.entry][:400]
     every = [pc for f in funcs for pc in range(f.entry, f.end)]
-    pcs = [pc for pc in every if gb.lookup(pc)]  # (the alignment padding at function ends has no frames)
+    # (the alignment padding at function ends has the function's name alone: no file, left out here)
+    pcs = [pc for pc in every if [f.file for f in gb.lookup(pc)][:1] not in ([], ["?"])]
     assert len(pcs) > 0.9 * len(every)
     prof = Profile()
     prof.string_table.append("")

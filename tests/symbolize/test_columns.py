@@ -12,6 +12,7 @@ from symkeep.symbolize.columns import ChainColumns
 def test_from_chains_round_trips_real_chains(fixture) -> None:
     with open_go_binary(fixture(FixtureSpec("1.27", "linux", "amd64", "sw", "callers"))) as g:
         pcs = np.random.default_rng(1).integers(int(g.entries[0]), int(g.entries[-1]), 3000).astype(np.uint64)
+        pcs = np.concatenate([pcs, g.entries[-1:] + np.uint64(5)])  # past the last function: unknown
         chains = [tuple(c) for c in g.lookup_chains(pcs)]
         cols = ChainColumns.from_chains(chains)
         assert len(cols) == len(chains) and cols.nrows == sum(len(c) for c in chains)

@@ -23,7 +23,7 @@ import numpy as np
 import pytest
 
 from fixtures.factory import CROSS_TARGETS, CROSS_TOOLCHAINS, MATRIX_TOOLCHAINS, FixtureSpec
-from symkeep.symbolize import GoBinary, open_go_binary
+from symkeep.symbolize import Frame, GoBinary, open_go_binary
 
 NATIVE_TOOLCHAINS = MATRIX_TOOLCHAINS
 CROSS = tuple(t for t in CROSS_TARGETS if t != ("windows", "arm64"))  # windows/arm64 is not compared
@@ -75,8 +75,10 @@ def compare(g: GoBinary, tool: Path, binary: Path, pcs: list[int]) -> tuple[int,
                 bad.append(f"{pc:#x}: go says {name} (no line table), we say {frames}")
             continue
         if line == -1 or file == "":
+            # inside the function's range but past its line table (alignment bytes at its end): go
+            # names the function with line -1, we name it with ??:0 (issue #10.5)
             fn = g.function_at(pc)
-            if frames or fn is None or fn.name != name:
+            if fn is None or fn.name != name or frames != [Frame(name, "?", 0, fn.start_line, False)]:
                 bad.append(f"{pc:#x}: go says padding of {name}, we say {frames[:1]} / {fn}")
             continue
         if not frames:
@@ -265,11 +267,11 @@ def test_old_inline_call_sites_agree(old_binaries) -> None:
     for ob in old_binaries:
         with open_go_binary(ob.path) as g:
             for f in list(g.functions())[::7]:
-                raw = g._raw(f.index)
-                tree = g._inline_tree(raw)
+                raw = g.decoder.raw(f.index)
+                tree = g.decoder.inline_tree(raw)
                 if tree is None:
                     continue
-                pcinl = g._table(raw, raw.pcdata[2], f.entry, f.end)
+                pcinl = g.decoder.table(f.index, "pcinline")
                 for r in g.ranges(f):
                     if len(r.frames) < 2:
                         continue

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import mmap
 import os
+import stat
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Literal
 
 from symkeep.errors import FormatError, InputError
+from symkeep.fsio import check_input_file
 
 if TYPE_CHECKING:  # numpy is imported lazily (CLI start-up)
     import numpy as np
@@ -297,6 +299,11 @@ class Binary:
             raise FormatError("pointer address not backed by file data", addr)
         return self.word(off)
 
+    def fixup_pointers(self, start: int = 0, end: int | None = None) -> dict[int, int]:
+        """Pointer words in [start, end) the loader rewrites, as {vaddr: decoded value} (Mach-O chained
+        fixups); {} for formats whose stored pointers are already the link-time values."""
+        return {}
+
     def iter_loaded_ranges(self, *, writable: bool | None = None, executable: bool | None = None) -> Iterator[Segment]:
         for seg in self.segments():
             if not seg.load:
@@ -332,18 +339,20 @@ class OpenedFile:
 
 
 def map_file(path: str | os.PathLike[str]) -> OpenedFile:
-    """mmap a file read-only with friendly errors for the usual mistakes."""
-    p = os.fspath(path)
-    if not os.path.exists(p):
-        raise InputError(f"{p}: no such file")
-    if os.path.isdir(p):
-        raise InputError(f"{p}: is a directory")
+    """mmap a file read-only with friendly errors for the usual mistakes.
+
+    Only regular files: a FIFO, device or directory is refused (InputError, exit 3) before it is
+    opened, so nothing blocks on a FIFO without a writer or reads a device forever."""
+    p = os.fspath(check_input_file(path))
     try:
-        fd = os.open(p, os.O_RDONLY)
+        fd = os.open(p, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except PermissionError as e:
         raise InputError(f"{p}: permission denied") from e
     except OSError as e:
         raise InputError(f"{p}: {e.strerror}") from e
+    if not stat.S_ISREG(os.fstat(fd).st_mode):  # replaced between the check and the open
+        os.close(fd)
+        raise InputError(f"{p}: not a regular file")
     try:
         size = os.fstat(fd).st_size
         if size == 0:

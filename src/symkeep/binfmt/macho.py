@@ -433,10 +433,11 @@ class MachOFile(Binary):
                 return v
         return self.word(off)
 
-    def fixup_pointers(self) -> dict[int, int]:
-        """Every chained-fixup location (vaddr) and its decoded value; {} without chained fixups."""
+    def fixup_pointers(self, start: int = 0, end: int | None = None) -> dict[int, int]:
+        """Chained-fixup locations (vaddr) in [start, end) (all by default) with their decoded values;
+        {} without chained fixups."""
         ch = self._chains
-        return ch.all_fixups() if ch is not None else {}
+        return ch.all_fixups(start, end) if ch is not None else {}
 
 
 @dataclass(frozen=True)
@@ -494,11 +495,18 @@ class _ChainedFixups:
                 return self._page(si, page).get(addr)
         return None
 
-    def all_fixups(self) -> dict[int, int]:
+    def all_fixups(self, start: int = 0, end: int | None = None) -> dict[int, int]:
+        """Fixups at vaddrs in [start, end) (every one by default): only the pages covering it are walked."""
         out: dict[int, int] = {}
+        base = self.m.image_base
         for si, s in enumerate(self.segs):
-            for page in range(len(s.page_starts)):
+            lo, n = base + s.seg_offset, len(s.page_starts)
+            first = max(0, (start - lo) // s.page_size) if start > lo else 0
+            last = n if end is None else min(n, max(0, (end - lo + s.page_size - 1) // s.page_size))
+            for page in range(first, last):
                 out.update(self._page(si, page))
+        if start or end is not None:
+            out = {a: v for a, v in out.items() if start <= a and (end is None or a < end)}
         return out
 
     def _page(self, si: int, page: int) -> dict[int, int]:

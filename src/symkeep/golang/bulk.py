@@ -28,15 +28,10 @@ import numpy as np
 import numpy.typing as npt
 
 from symkeep.errors import SymkeepError
-from symkeep.golang.pcln_constants import (
-    FUNC_FIXED_118,
-    FUNC_FIXED_120,
-    FUNCDATA_INL_TREE,
-    PCDATA_INL_TREE_INDEX,
-)
+from symkeep.golang.pcln_constants import FUNCDATA_INL_TREE, PCDATA_INL_TREE_INDEX
 from symkeep.golang.pclntab import PclnTab
 
-__all__ = ["BulkUnsupported", "PcTables", "KIND_FILE", "KIND_LINE", "KIND_INL"]
+__all__ = ["BucketIndex", "BulkUnsupported", "PcTables", "KIND_FILE", "KIND_LINE", "KIND_INL"]
 
 KIND_FILE, KIND_LINE, KIND_INL = 0, 1, 2
 _SHIFT = 40
@@ -68,9 +63,13 @@ class PcTables:
     """Decoded pcfile (kind 0), pcln (kind 1) and pcinline (kind 2) tables of every function.
 
     ``entries`` are the functions' entry PCs (nfunc + 1 values, the last = end of the last function),
-    as resolved by the caller (text start, text sections)."""
+    as resolved by the caller (text start, text sections); ``ends`` (nfunc values, default the next
+    entries) end each function's range: a PC in ``[ends[i], entries[i + 1])`` (a gap between text
+    sections) belongs to no function."""
 
-    def __init__(self, tab: PclnTab, entries: npt.NDArray[np.uint64]) -> None:
+    def __init__(
+        self, tab: PclnTab, entries: npt.NDArray[np.uint64], ends: npt.NDArray[np.uint64] | None = None
+    ) -> None:
         if tab.generation not in ("1.16", "1.18", "1.20"):
             raise BulkUnsupported(f"bulk decoding needs a Go 1.16+ pclntab, not {tab.generation}")
         nfunc = tab.nfunc
@@ -84,26 +83,23 @@ class PcTables:
         big = tab.byteorder == "big"
         # -- _func fields of every function (vectorized) -------------------------------------------
         recs = tab.funcoffs[:nfunc].astype(np.int64) + int(tab.pcln_offset)
-        if tab.generation == "1.16":
-            base = tab.ptrsize  # word-sized entry first
-            o_name, o_pcfile, o_pcln, o_npcdata, o_cu = base, base + 16, base + 20, base + 24, base + 28
-            o_pcdata = base + 36
-            o_start = -1
-        else:
-            o_name, o_pcfile, o_pcln, o_npcdata, o_cu = 4, 20, 24, 28, 32
-            o_pcdata = FUNC_FIXED_120 if tab.generation == "1.20" else FUNC_FIXED_118
-            o_start = 36 if tab.generation == "1.20" else -1
+        lay = tab.func_layout  # the one _func definition (golang.pcln_constants.FuncLayout)
+        o_pcdata = lay.fixed
+        if lay.cu_offset is None:
+            raise BulkUnsupported("no compilation units before Go 1.16")
         if int(recs.min()) < 0 or int(recs.max()) + o_pcdata > n:
             raise BulkUnsupported("function record past the end of the pclntab")
-        self.name_off = _u32_at(u8, recs + o_name, big)
+        self.name_off = _u32_at(u8, recs + lay.name, big)
         self.name_off = np.where(self.name_off >= 1 << 31, self.name_off - (1 << 32), self.name_off)
-        self.cu_offset = _u32_at(u8, recs + o_cu, big)
-        if o_start >= 0:
-            sl = _u32_at(u8, recs + o_start, big)
+        self.cu_offset = _u32_at(u8, recs + lay.cu_offset, big)
+        if lay.start_line is not None:
+            sl = _u32_at(u8, recs + lay.start_line, big)
             self.start_line = np.where(sl >= 1 << 31, sl - (1 << 32), sl)
         else:
             self.start_line = np.zeros(nfunc, dtype=np.int64)
-        npcdata = _u32_at(u8, recs + o_npcdata, big)
+        npcdata = _u32_at(u8, recs + lay.npcdata, big)
+        if bool(np.any(npcdata > (n - recs - o_pcdata) // 4)):
+            raise BulkUnsupported("a function record's pcdata array runs past the table")  # as read_func
         has_inl = npcdata > PCDATA_INL_TREE_INDEX
         inl_pos = recs + o_pcdata + 4 * PCDATA_INL_TREE_INDEX
         if bool(np.any(has_inl & (inl_pos + 4 > n))):
@@ -114,12 +110,12 @@ class PcTables:
         # funcdata[FUNCDATA_InlTree] (u32 offsets from gofunc, Go 1.18+): -1 where absent
         self.inl_funcdata = np.full(nfunc, -1, dtype=np.int64)
         if tab.generation != "1.16" and bool(has_inl.any()):
-            nfd = u8[recs + o_pcdata - 1].astype(np.int64)
+            nfd = u8[recs + lay.nfuncdata].astype(np.int64)
             fd_pos = recs + o_pcdata + 4 * npcdata + 4 * FUNCDATA_INL_TREE
             sel = np.flatnonzero(has_inl & (inl != 0) & (nfd > FUNCDATA_INL_TREE) & (fd_pos + 4 <= n))
             v = _u32_at(u8, fd_pos[sel], big)
             self.inl_funcdata[sel] = np.where(v == 0xFFFFFFFF, -1, v)
-        offs = np.stack([_u32_at(u8, recs + o_pcfile, big), _u32_at(u8, recs + o_pcln, big), inl])
+        offs = np.stack([_u32_at(u8, recs + lay.pcfile, big), _u32_at(u8, recs + lay.pcln, big), inl])
         # -- varints of the pctab region -----------------------------------------------------------
         lo = int(tab.pctab_offset)
         hi = min(
@@ -203,6 +199,7 @@ class PcTables:
         self._tid: I64 = np.where(offs == 0, -1, ti)
         self.nfunc = nfunc
         self.entries = entries.astype(np.uint64)
+        self.ends = self.entries[1:] if ends is None else ends.astype(np.uint64)
         # free the decode temporaries first: the range build peaks on its own (~200 MB less RSS on cmd/compile)
         del vals, zeros, vi, ud, pd, delta, cs, value, pcs, rel_end, tid, keep
         self._build_ranges()
@@ -217,7 +214,8 @@ class PcTables:
         keys_rel = (self._keys & np.uint64(_REL_MAX - 1)).astype(np.int64)
         tstart = np.concatenate([[0], self._tend[:-1]]).astype(np.int64)
         budget = max(4 * len(self._keys) + 4 * nfunc + 4096, _ROW_BUDGET)
-        parts = [ents[:-1][size > 0]]
+        fends = self.ends.astype(np.int64)
+        parts = [ents[:-1][size > 0], fends[fends < ents[1:]]]
         total = 0
         for kind in (KIND_FILE, KIND_LINE, KIND_INL):
             t = self._tid[kind]
@@ -239,13 +237,14 @@ class PcTables:
         fv, fok = self.values(KIND_FILE, fidx, starts)
         lv, lok = self.values(KIND_LINE, fidx, starts)
         iv, _ = self.values(KIND_INL, fidx, starts)
-        # functions without a file or line table (go:buildid, go:textfipsstart): the name alone,
-        # key (function, -1, 0, -1), like the per-function path
-        noline = (self._tid[KIND_FILE][fidx] < 0) | (self._tid[KIND_LINE][fidx] < 0)
+        # functions without a file or line table (go:buildid, go:textfipsstart) and PCs past a
+        # function's tables (alignment bytes): the name alone, key (function, -1, 0, -1), like the
+        # per-function path; PCs in a gap between text sections (past ``ends``): unknown
+        noline = ~(fok & lok) | (self._tid[KIND_FILE][fidx] < 0) | (self._tid[KIND_LINE][fidx] < 0)
         fv = np.where(noline, -1, fv)
         lv = np.where(noline, 0, lv)
         iv = np.where(noline, -1, iv)
-        cov = np.flatnonzero((fok & lok) | noline)
+        cov = np.flatnonzero(starts < self.ends[fidx])
         cols = [fidx[cov], fv[cov], lv[cov], iv[cov]]
         first_row, inverse = unique_rows(cols)
         slot = np.full(len(starts), -1, dtype=np.int64)
@@ -253,41 +252,13 @@ class PcTables:
         self.starts: npt.NDArray[np.uint64] = starts
         self.slot: I64 = slot
         self.slot_keys: list[I64] = [c[first_row] for c in cols]
-        # bucket index over the starts: PC >> shift -> last start at or before the bucket's first PC
-        lo = int(starts[0]) if len(starts) else 0
-        span = (int(starts[-1]) - lo + 1) if len(starts) else 1
-        shift = 0
-        while (span >> shift) > 2 * max(len(starts), 1):
-            shift += 1
-        nb = (span >> shift) + 2
-        bounds = np.uint64(lo) + (np.arange(nb, dtype=np.uint64) << np.uint64(shift))
-        self._blo, self._bshift = lo, shift
-        self._bfirst: I64 = np.searchsorted(starts, bounds, side="right").astype(np.int64) - 1
+        self._index: BucketIndex | None = None
 
     def find(self, pcs: npt.NDArray[np.uint64]) -> I64:
-        """Index of the last range start at or before each PC (-1 before the first), like
-        ``searchsorted(starts, pcs, "right") - 1`` but through the bucket index: a short forward scan
-        from the PC's bucket instead of a binary search per PC (or a sort of the PCs)."""
-        starts = self.starts
-        n = len(pcs)
-        if not len(starts):
-            return np.full(n, -1, dtype=np.int64)
-        lo = self._blo
-        nb = len(self._bfirst)
-        below = pcs < np.uint64(lo)
-        b = ((np.where(below, np.uint64(lo), pcs) - np.uint64(lo)) >> np.uint64(self._bshift)).astype(np.int64)
-        b = np.minimum(b, nb - 1)
-        r = self._bfirst[b]
-        last = len(starts) - 1
-        act = np.flatnonzero(r < last)
-        while len(act):
-            nxt = r[act] + 1
-            step = starts[nxt] <= pcs[act]
-            act = act[step]
-            r[act] = nxt[step]
-            act = act[r[act] < last]
-        r[below] = -1
-        return r
+        """Index of the last range start at or before each PC (-1 before the first)."""
+        if self._index is None:
+            self._index = BucketIndex(self.starts)  # built on first use: the engine indexes its own table
+        return self._index.find(pcs)
 
     def values(self, kind: int, func: I64, pcs: npt.NDArray[np.uint64]) -> tuple[I64, npt.NDArray[np.bool_]]:
         """Table values of ``kind`` at ``pcs`` (each inside function ``func``): (values, covered).
@@ -303,6 +274,50 @@ class PcTables:
             np.full(len(func), -1, dtype=np.int64)
         )
         return v.astype(np.int64), ok
+
+
+class BucketIndex:
+    """``searchsorted(starts, pcs, "right") - 1`` for many PCs through a bucket index: PC >> shift ->
+    the last start at or before the bucket's first PC, then a short forward scan (no binary search
+    per PC, no sort of the PCs). ``starts`` must be sorted."""
+
+    def __init__(self, starts: npt.NDArray[np.uint64]) -> None:
+        self.starts = starts
+        lo = int(starts[0]) if len(starts) else 0
+        span = (int(starts[-1]) - lo + 1) if len(starts) else 1
+        shift = 0
+        while (span >> shift) > 2 * max(len(starts), 1):
+            shift += 1
+        nb = (span >> shift) + 2
+        bounds = np.uint64(lo) + (np.arange(nb, dtype=np.uint64) << np.uint64(shift))
+        self._lo, self._shift = lo, shift
+        self._first: I64 = np.searchsorted(starts, bounds, side="right").astype(np.int64) - 1
+
+    @property
+    def nbytes(self) -> int:
+        return int(self._first.nbytes)
+
+    def find(self, pcs: npt.NDArray[np.uint64]) -> I64:
+        starts = self.starts
+        n = len(pcs)
+        if not len(starts):
+            return np.full(n, -1, dtype=np.int64)
+        lo = self._lo
+        nb = len(self._first)
+        below = pcs < np.uint64(lo)
+        b = ((np.where(below, np.uint64(lo), pcs) - np.uint64(lo)) >> np.uint64(self._shift)).astype(np.int64)
+        b = np.minimum(b, nb - 1)
+        r = self._first[b]
+        last = len(starts) - 1
+        act = np.flatnonzero(r < last)
+        while len(act):
+            nxt = r[act] + 1
+            step = starts[nxt] <= pcs[act]
+            act = act[step]
+            r[act] = nxt[step]
+            act = act[r[act] < last]
+        r[below] = -1
+        return r
 
 
 def _sorted_unique(a: I64) -> I64:

@@ -89,12 +89,12 @@ def entries_to_pcs(
 
 
 class FunctionList(Sequence[Function]):
-    """Lazy, read-only sequence of functions (records decoded on first access)."""
+    """Lazy, read-only sequence of functions: ``make(i)`` decodes function ``i`` on access (and is
+    expected to cache: the engine's cache is byte-bounded, a dict here would not be)."""
 
     def __init__(self, n: int, make: Callable[[int], Function]) -> None:
         self._n = n
         self._make = make
-        self._cache: dict[int, Function] = {}
 
     def __len__(self) -> int:
         return self._n
@@ -112,8 +112,4 @@ class FunctionList(Sequence[Function]):
             i += self._n
         if not 0 <= i < self._n:
             raise IndexError(i)
-        f = self._cache.get(i)
-        if f is None:
-            f = self._make(i)
-            self._cache[i] = f
-        return f
+        return self._make(i)

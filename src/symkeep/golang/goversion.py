@@ -11,9 +11,9 @@ import re
 from dataclasses import dataclass, field
 from functools import total_ordering
 
-from symkeep.errors import InputError, UsageError
+from symkeep.errors import InputError, SymkeepError, UsageError
 
-__all__ = ["GoVersion", "VERSION_RE", "is_go_version"]
+__all__ = ["GoVersion", "VERSION_RE", "go_minor", "is_go_version"]
 
 # One Go release name: go1.N[.P][(rc|beta)K]; "go1" alone was the very first release.
 VERSION_RE = re.compile(rb"go1(?:\.(\d{1,3})(?:\.(\d{1,3}))?)?(?:(rc|beta)(\d{1,3}))?")
@@ -113,3 +113,13 @@ def is_go_version(s: str) -> bool:
     except InputError:
         return False
     return True
+
+
+def go_minor(version: str | None) -> int | None:
+    """The minor version of a Go version string (``go1.27.3`` -> 27); None when absent or unparsable."""
+    if not version:
+        return None
+    try:
+        return GoVersion.parse(version).minor
+    except (SymkeepError, ValueError):
+        return None

@@ -1,8 +1,7 @@
 """Inline trees: FUNCDATA_InlTree records and PCDATA_InlTreeIndex.
 
-Two record layouts exist: 20 bytes (Go 1.12-1.19: parent i16, funcID u8, pad, file i32, line i32,
-name i32, parentPc i32) and 16 bytes (Go 1.20+: funcID u8, pad[3], nameOff i32, parentPc i32,
-startLine i32). Only ``name``, ``parentPc``, ``funcID`` and (1.20+) ``startLine`` are used: the walk
+Two record layouts exist, defined once in ``golang.pcln_constants`` (``INLINE_116``: 20 bytes,
+Go 1.12-1.19; ``INLINE_120``: 16 bytes, Go 1.20+). Only ``name``, ``parentPc``, ``funcID`` and (1.20+) ``startLine`` are used: the walk
 (like runtime.inlineUnwinder) takes the frame's file:line from pcfile/pcln at the current pc, then moves
 to ``entry + parentPc`` and looks the inline index up again.
 """
@@ -14,7 +13,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from symkeep.binfmt.base import Binary
 from symkeep.errors import FormatError
-from symkeep.golang.pcln_constants import INLINE_REC_116, INLINE_REC_120
+from symkeep.golang.pcln_constants import INLINE_116, INLINE_120
 
 if TYPE_CHECKING:
     import numpy as np
@@ -40,7 +39,8 @@ class InlineTree:
     def __init__(self, bin: Binary, addr: int, new_layout: bool, pcln_vaddr: int = 0, pcln_data: bytes = b""):
         self.bin = bin
         self.addr = addr
-        self.rec = INLINE_REC_120 if new_layout else INLINE_REC_116
+        self.layout = INLINE_120 if new_layout else INLINE_116
+        self.rec = self.layout.size
         self.new = new_layout
         self._e = bin.endian_prefix
         self._cache: dict[int, InlinedCall | None] = {}
@@ -63,12 +63,14 @@ class InlineTree:
         rec: InlinedCall | None
         try:
             raw = self._read(self.addr + index * self.rec, self.rec)
-            if self.new:
-                fid = raw[0]
-                name, ppc, sl = struct.unpack_from(self._e + "iii", raw, 4)
-                rec = InlinedCall(fid, name, ppc, sl)
+            lay, e = self.layout, self._e
+            fid = raw[lay.func_id]
+            name, ppc = struct.unpack_from(e + "i", raw, lay.name)[0], struct.unpack_from(e + "i", raw, lay.parent_pc)[0]
+            if lay.start_line is not None:
+                rec = InlinedCall(fid, name, ppc, struct.unpack_from(e + "i", raw, lay.start_line)[0])
             else:
-                _parent, fid, _pad, file, line, name, ppc = struct.unpack(self._e + "hBBiiii", raw)
+                assert lay.call_line is not None and lay.call_file is not None
+                line, file = (struct.unpack_from(e + "i", raw, o)[0] for o in (lay.call_line, lay.call_file))
                 rec = InlinedCall(fid, name, ppc, 0, line, file)
         except (FormatError, struct.error, IndexError):
             rec = None
@@ -86,7 +88,8 @@ class InlineRecords:
         import numpy as np
 
         self.bin = bin
-        self.rec = INLINE_REC_120 if new_layout else INLINE_REC_116
+        self.layout = INLINE_120 if new_layout else INLINE_116
+        self.rec = self.layout.size
         self.new = new_layout
         self._pv, self._pn, self._po = pcln_vaddr, pcln_size, pcln_file_offset
         self._u8 = np.frombuffer(bin.data, dtype=np.uint8)
@@ -118,6 +121,5 @@ class InlineRecords:
             v = np.ascontiguousarray(raw).view(dt).reshape(-1).astype(np.int64)
             return np.where(ok, v, 0)
 
-        if self.new:
-            return i32(4), i32(8), i32(12), ok
-        return i32(12), i32(16), z, ok
+        lay = self.layout
+        return i32(lay.name), i32(lay.parent_pc), (i32(lay.start_line) if lay.start_line is not None else z), ok

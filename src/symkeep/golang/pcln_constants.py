@@ -5,6 +5,7 @@ Kept apart so tests and other layers can name them without importing the parsers
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Final, Literal
 
 Generation = Literal["1.2", "1.16", "1.18", "1.20"]
@@ -34,15 +35,82 @@ FUNCDATA_INL_TREE_OLD: Final = 4  # Go 1.12-1.15 (FUNCDATA_RegPointerMaps = 2 ca
 NO_FUNCDATA: Final = 0xFFFFFFFF  # funcdata offset meaning "none" (1.18+)
 NO_FILE: Final = 0xFFFFFFFF  # cutab entry for a file the CU does not use
 
-# Fixed part of runtime._func before the pcdata/funcdata arrays.
-FUNC_FIXED_118: Final = 40  # 1.18/1.19: no startLine
-FUNC_FIXED_120: Final = 44
+# pcHeader words after the 8 fixed bytes (magic, pad, minLC, ptrSize), per generation. The one
+# definition of the header layout: the parser and the structural scan both read it.
+HEADER_WORDS: Final[dict[Generation, tuple[str, ...]]] = {
+    "1.20": ("nfunc", "nfiles", "text_start", "funcname_offset", "cu_offset", "filetab_offset",
+             "pctab_offset", "pcln_offset"),
+    "1.18": ("nfunc", "nfiles", "text_start", "funcname_offset", "cu_offset", "filetab_offset",
+             "pctab_offset", "pcln_offset"),
+    "1.16": ("nfunc", "nfiles", "funcname_offset", "cu_offset", "filetab_offset", "pctab_offset",
+             "pcln_offset"),
+    "1.2": ("nfunc",),  # the functab follows the header; names and tables are relative to the table
+}
+# Table offsets in the order the linker writes them (each header word that names one).
+HEADER_TABLE_OFFSETS: Final = ("funcname_offset", "cu_offset", "filetab_offset", "pctab_offset", "pcln_offset")
 
-# Inline tree record sizes.
-INLINE_REC_116: Final = (
-    20  # 1.12 - 1.19: parent i16, funcID u8, pad, file i32, line i32, name i32, parentPc i32
-)
-INLINE_REC_120: Final = 16  # 1.20+: funcID u8, pad[3], nameOff i32, parentPc i32, startLine i32
+
+@dataclass(frozen=True, slots=True)
+class FuncLayout:
+    """runtime._func of one pclntab generation: byte offsets of its fields from the record start.
+
+    The one definition of the record: ``PclnTab.read_func`` reads records one at a time with it and
+    ``golang.bulk`` gathers the same fields for every function at once. 4-byte fields unless noted;
+    ``None`` = not in this generation."""
+
+    entry_size: int  # entryOff u32 (1.18+) or an absolute, pointer-sized entry PC (before)
+    name: int  # nameOff i32
+    args: int  # i32
+    deferreturn: int
+    pcsp: int
+    pcfile: int
+    pcln: int
+    npcdata: int
+    cu_offset: int | None  # 1.16+
+    start_line: int | None  # i32, 1.20+
+    func_id: int  # u8
+    flag: int  # u8 (a pad byte before Go 1.17)
+    nfuncdata: int  # u8
+    fixed: int  # size of the fixed part: pcdata[npcdata] u32 follow, then funcdata
+
+
+def func_layout(generation: Generation, ptrsize: int) -> FuncLayout:
+    """The _func layout of ``generation`` (pointer size matters only before 1.18)."""
+    if generation in ("1.18", "1.20"):
+        sl = 36 if generation == "1.20" else None
+        b = 40 if generation == "1.20" else 36
+        return FuncLayout(4, 4, 8, 12, 16, 20, 24, 28, 32, sl, b, b + 1, b + 3, b + 4)
+    p = ptrsize
+    if generation == "1.16":
+        return FuncLayout(p, p, p + 4, p + 8, p + 12, p + 16, p + 20, p + 24, p + 28, None,
+                          p + 32, p + 33, p + 35, p + 36)
+    # 1.2 (as written by Go 1.12-1.15; 1.2-1.9 had an int32 nfuncdata where funcID/flag now are)
+    return FuncLayout(p, p, p + 4, p + 8, p + 12, p + 16, p + 20, p + 24, None, None, p + 28, p + 29, p + 31, p + 32)
+
+
+FUNC_FIXED_118: Final = func_layout("1.18", 8).fixed  # 40: 1.18/1.19, no startLine
+FUNC_FIXED_120: Final = func_layout("1.20", 8).fixed  # 44
+
+
+@dataclass(frozen=True, slots=True)
+class InlineLayout:
+    """One inline tree record: size and field offsets (i32 unless noted; ``None`` = not recorded)."""
+
+    size: int
+    func_id: int  # u8
+    name: int  # nameOff
+    parent_pc: int  # offset of the call instruction from the function entry
+    start_line: int | None  # 1.20+
+    call_file: int | None  # before 1.20: the call site's file index and line
+    call_line: int | None
+
+
+# 1.12 - 1.19: parent i16, funcID u8, pad, file i32, line i32, name i32, parentPc i32
+INLINE_116: Final = InlineLayout(20, 2, 12, 16, None, 4, 8)
+# 1.20+: funcID u8, pad[3], nameOff i32, parentPc i32, startLine i32
+INLINE_120: Final = InlineLayout(16, 0, 4, 8, 12, None, None)
+INLINE_REC_116: Final = INLINE_116.size
+INLINE_REC_120: Final = INLINE_120.size
 
 # Known funcIDs that matter for symbolization (cmd/internal/objabi/funcid.go / internal/abi).
 FUNCID_WRAPPER_NAME: Final = "wrapper"

@@ -1,4 +1,4 @@
-"""Locate and parse the Go pclntab (runtime.pcHeader and the tables it points to).
+"""Parse the Go pclntab (runtime.pcHeader and the tables it points to; locating it: golang.pcln_locate).
 
 Every generation is supported: 1.2 (magic 0xfffffffb, Go 1.2-1.15), 1.16 (0xfffffffa), 1.18
 (0xfffffff0) and 1.20 (0xfffffff1, Go 1.20-1.27), in both byte orders, 32- and 64-bit, with pc quantum
@@ -18,33 +18,24 @@ import numpy as np
 import numpy.typing as npt
 
 from symkeep.binfmt.base import Binary
-from symkeep.errors import FormatError, NotGoError
+from symkeep.errors import FormatError
 from symkeep.golang.pcln_constants import (
-    FUNC_FIXED_118,
-    FUNC_FIXED_120,
+    HEADER_TABLE_OFFSETS,
+    HEADER_WORDS,
     MAGIC_TO_GENERATION,
     NO_FILE,
     VALID_PTRSIZES,
     VALID_QUANTA,
+    FuncLayout,
     Generation,
+    func_layout,
 )
+from symkeep.golang.pcln_locate import PclnLocation, find_pclntab, parse_header_candidate, pclntab_bytes
 
-__all__ = ["PclnLocation", "PclnTab", "RawFunc", "find_pclntab", "load_pclntab", "parse_header_candidate"]
-
-Source = Literal["section", "symbols", "scan"]
-
-PCLNTAB_SECTIONS = (".gopclntab", ".data.rel.ro.gopclntab", "__gopclntab")
-
-
-@dataclass(frozen=True)
-class PclnLocation:
-    """Where the pclntab lives: file offset, link-time address (0 if unknown), size, how it was found."""
-
-    offset: int
-    vaddr: int
-    size: int
-    source: Source
-    section: str = ""
+# Where the table is lives in golang.pcln_locate; re-exported here, where callers import it from.
+__all__ = [
+    "PclnLocation", "PclnTab", "RawFunc", "find_pclntab", "load_pclntab", "parse_header_candidate", "pclntab_bytes",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,44 +97,23 @@ class PclnTab:
         wfmt = e + ("Q" if self.ptrsize == 8 else "I")
         self._wfmt = wfmt
         ps = self.ptrsize
-
-        def word(i: int) -> int:
-            off = 8 + i * ps
-            if off + ps > n:
-                raise FormatError("pclntab header truncated", off, what="pclntab")
-            return int(struct.unpack_from(wfmt, d, off)[0])
-
-        self.text_start_header: int | None = None
         gen = self.generation
-        if gen in ("1.18", "1.20"):
-            self.nfunc = word(0)
-            self.nfiles = word(1)
-            self.text_start_header = word(2)
-            self.funcname_offset = word(3)
-            self.cu_offset = word(4)
-            self.filetab_offset = word(5)
-            self.pctab_offset = word(6)
-            self.pcln_offset = word(7)
-            self.header_size = 8 + 8 * ps
-        elif gen == "1.16":
-            self.nfunc = word(0)
-            self.nfiles = word(1)
-            self.funcname_offset = word(2)
-            self.cu_offset = word(3)
-            self.filetab_offset = word(4)
-            self.pctab_offset = word(5)
-            self.pcln_offset = word(6)
-            self.header_size = 8 + 7 * ps
-        else:
-            self.nfunc = word(0)
-            self.header_size = 8 + ps
-            self.funcname_offset = 0
-            self.cu_offset = 0
-            self.pctab_offset = 0
-            self.pcln_offset = self.header_size  # functab follows the header
-            self.filetab_offset = 0
-            self.nfiles = 0
-        for name in ("funcname_offset", "cu_offset", "filetab_offset", "pctab_offset", "pcln_offset"):
+        fields = HEADER_WORDS[gen]
+        self.header_size = 8 + len(fields) * ps
+        if self.header_size > n:
+            raise FormatError("pclntab header truncated", n, what="pclntab")
+        words = dict(zip(fields, struct.unpack_from(f"{e}{len(fields)}{wfmt[1]}", d, 8), strict=True))
+        self.nfunc: int = int(words["nfunc"])
+        self.nfiles: int = int(words.get("nfiles", 0))
+        self.text_start_header: int | None = words.get("text_start")
+        self.funcname_offset: int = int(words.get("funcname_offset", 0))
+        self.cu_offset: int = int(words.get("cu_offset", 0))
+        self.filetab_offset: int = int(words.get("filetab_offset", 0))
+        self.pctab_offset: int = int(words.get("pctab_offset", 0))
+        # 1.2: the functab follows the header
+        self.pcln_offset: int = int(words.get("pcln_offset", self.header_size))
+        self.func_layout: FuncLayout = func_layout(gen, ps)
+        for name in HEADER_TABLE_OFFSETS:
             v = getattr(self, name)
             if v > n:
                 raise FormatError(f"pclntab {name} past the end of the table", 8, v, what="pclntab")
@@ -215,42 +185,21 @@ class PclnTab:
         return self._func_base + int(self.funcoffs[i])
 
     def read_func(self, i: int) -> RawFunc:
-        """Decode the _func record of function ``i``."""
+        """Decode the _func record of function ``i`` (fields where :class:`FuncLayout` puts them)."""
         if not 0 <= i < self.nfunc:
             raise FormatError("function index out of range", None, i, what="pclntab")
         off = self.func_record_offset(i)
         d = self.data
         e = self._e
-        gen = self.generation
+        lay = self.func_layout
         try:
-            if gen in ("1.18", "1.20"):
-                entry, nameoff, args, dr, pcsp, pcfile, pcln, npcdata, cuoff = struct.unpack_from(
-                    e + "IiiIIIIII", d, off
-                )
-                p = off + 36
-                start_line = 0
-                if gen == "1.20":
-                    start_line = struct.unpack_from(e + "i", d, p)[0]
-                    p += 4
-                func_id, flag, _, nfuncdata = d[p], d[p + 1], d[p + 2], d[p + 3]
-                p += 4
-                assert p - off == (FUNC_FIXED_120 if gen == "1.20" else FUNC_FIXED_118)
-            else:
-                ps = self.ptrsize
-                entry = struct.unpack_from(self._wfmt, d, off)[0]
-                p = off + ps
-                if gen == "1.16":
-                    nameoff, args, dr, pcsp, pcfile, pcln, npcdata, cuoff = struct.unpack_from(
-                        e + "iiIIIIII", d, p
-                    )
-                    p += 32
-                else:
-                    nameoff, args, dr, pcsp, pcfile, pcln, npcdata = struct.unpack_from(e + "iiIIIII", d, p)
-                    cuoff = 0
-                    p += 28
-                start_line = 0
-                func_id, flag, nfuncdata = d[p], d[p + 1], d[p + 3]
-                p += 4
+            entry = struct.unpack_from(e + "I" if lay.entry_size == 4 else self._wfmt, d, off)[0]
+            nameoff, args = struct.unpack_from(e + "ii", d, off + lay.name)
+            dr, pcsp, pcfile, pcln, npcdata = struct.unpack_from(e + "5I", d, off + lay.deferreturn)
+            cuoff = struct.unpack_from(e + "I", d, off + lay.cu_offset)[0] if lay.cu_offset is not None else 0
+            start_line = struct.unpack_from(e + "i", d, off + lay.start_line)[0] if lay.start_line is not None else 0
+            func_id, flag, nfuncdata = d[off + lay.func_id], d[off + lay.flag], d[off + lay.nfuncdata]
+            p = off + lay.fixed
             if npcdata > (len(d) - p) // 4:
                 raise FormatError("npcdata past the end of the table", off, npcdata, what="_func")
             pcdata = struct.unpack_from(f"{e}{npcdata}I", d, p)
@@ -258,22 +207,8 @@ class PclnTab:
         except (struct.error, IndexError) as exc:
             raise FormatError("function record truncated", off, what="_func") from exc
         return RawFunc(
-            off,
-            int(entry),
-            int(nameoff),
-            int(args),
-            int(dr),
-            int(pcsp),
-            int(pcfile),
-            int(pcln),
-            int(npcdata),
-            int(cuoff),
-            int(start_line),
-            int(func_id),
-            int(flag),
-            int(nfuncdata),
-            tuple(int(x) for x in pcdata),
-            p,
+            off, int(entry), int(nameoff), int(args), int(dr), int(pcsp), int(pcfile), int(pcln), int(npcdata),
+            int(cuoff), int(start_line), int(func_id), int(flag), int(nfuncdata), tuple(int(x) for x in pcdata), p,
         )
 
     def funcdata_word(self, f: RawFunc, index: int, vaddr_align: int | None = None) -> int | None:
@@ -367,149 +302,7 @@ class PclnTab:
         return self._pctab
 
 
-# -- locating ----------------------------------------------------------------------------------------
-
-_MAGIC_PREFIXES: list[tuple[bytes, int]] = []
-for _m in MAGIC_TO_GENERATION:
-    _MAGIC_PREFIXES.append((struct.pack("<I", _m) + b"\0\0", _m))
-    _MAGIC_PREFIXES.append((struct.pack(">I", _m) + b"\0\0", _m))
-
-
-def parse_header_candidate(
-    buf: bytes | memoryview, off: int, limit: int, ptrsize_hint: int | None = None
-) -> int | None:
-    """Structurally validate a pclntab candidate at ``buf[off:]``; returns a size bound or None.
-
-    Checks: quantum in {1,2,4}, ptr size in {4,8} (matching the binary), offsets inside ``limit``
-    and in the order the linker writes them, nfunc bounded by the size, the first functab entries
-    monotonic and the first _func record's entry consistent with the functab.
-    """
-    if off + 16 > limit:
-        return None
-    q = buf[off + 6]
-    ps = buf[off + 7]
-    if q not in VALID_QUANTA or ps not in VALID_PTRSIZES:
-        return None
-    if ptrsize_hint is not None and ps != ptrsize_hint:
-        return None
-    head = bytes(buf[off : off + 4])
-    if struct.unpack("<I", head)[0] in MAGIC_TO_GENERATION:
-        e = "<"
-    elif struct.unpack(">I", head)[0] in MAGIC_TO_GENERATION:
-        e = ">"
-    else:
-        return None
-    magic = struct.unpack(e + "I", head)[0]
-    gen = MAGIC_TO_GENERATION[magic]
-    wf = e + ("Q" if ps == 8 else "I")
-    size = limit - off
-    nwords = {"1.20": 8, "1.18": 8, "1.16": 7, "1.2": 1}[gen]
-    if 8 + nwords * ps > size:
-        return None
-    words = [struct.unpack_from(wf, buf, off + 8 + i * ps)[0] for i in range(nwords)]
-    nfunc = words[0]
-    hdr = 8 + nwords * ps
-    if nfunc == 0 or nfunc > size // 8:
-        return None
-    if gen in ("1.18", "1.20"):
-        offs = words[3:8]
-    elif gen == "1.16":
-        offs = words[2:7]
-    else:
-        offs = [hdr]
-    prev = hdr
-    for o in offs:
-        if o < prev or o > size:
-            return None
-        prev = o
-    ftab = offs[-1]
-    esize = 4 if gen in ("1.18", "1.20") else ps
-    if ftab + (2 * nfunc + 1) * esize > size:
-        return None
-    k = min(nfunc, 16)
-    ef = e + ("I" if esize == 4 else ("Q" if ps == 8 else "I"))
-    ents = [struct.unpack_from(ef, buf, off + ftab + 2 * i * esize)[0] for i in range(k + 1)]
-    if any(b < a for a, b in zip(ents, ents[1:], strict=False)):
-        return None
-    # the last entry (end of text) must not precede the first
-    last = struct.unpack_from(ef, buf, off + ftab + 2 * nfunc * esize)[0]
-    if last < ents[0]:
-        return None
-    fo = struct.unpack_from(ef, buf, off + ftab + esize)[0]
-    rec = (ftab if gen != "1.2" else 0) + fo
-    if rec + 8 > size:
-        return None
-    first_entry = struct.unpack_from(ef if esize == 4 else wf, buf, off + rec)[0]
-    if first_entry != ents[0]:
-        return None
-    return size
-
-
-def _scan_region(bin: Binary, file_off: int, length: int, vaddr: int) -> PclnLocation | None:
-    if length <= 16:
-        return None
-    try:
-        buf = bin.view(file_off, length, what="pclntab scan")
-    except FormatError:
-        return None
-    raw = bytes(buf) if length < (1 << 31) else bytes(buf)
-    hits: list[int] = []
-    for prefix, _m in _MAGIC_PREFIXES:
-        start = 0
-        while True:
-            i = raw.find(prefix, start)
-            if i < 0:
-                break
-            hits.append(i)
-            start = i + 1
-    for i in sorted(hits):
-        if parse_header_candidate(raw, i, length, bin.ptr_size) is not None:
-            return PclnLocation(file_off + i, vaddr + i if vaddr else 0, length - i, "scan")
-    return None
-
-
-def find_pclntab(bin: Binary) -> PclnLocation:
-    """Find the pclntab: named section, then runtime.pclntab/epclntab symbols, then a magic scan.
-
-    Raises :class:`NotGoError` when none is found.
-    """
-    for name in PCLNTAB_SECTIONS:
-        sec = bin.section(name)
-        if sec is not None and sec.file_size >= 16:
-            return PclnLocation(sec.offset, sec.addr, sec.file_size, "section", name)
-    try:
-        start = bin.symbol_go("runtime.pclntab") or bin.symbol_go("runtime.pcheader")
-        end = bin.symbol_go("runtime.epclntab")
-    except FormatError:
-        start = end = None
-    if start is not None and end is not None and end.value > start.value:
-        off = bin.vaddr_to_offset(start.value)
-        if off is not None and end.value - start.value <= bin.length - off:
-            return PclnLocation(off, start.value, end.value - start.value, "symbols")
-    # magic scan: non-executable loaded segments, then likely sections
-    regions: list[tuple[int, int, int]] = []
-    for sec in bin.sections():
-        if sec.name in (".rdata", ".data.rel.ro", "__rodata", ".rodata", "__const") and sec.file_size:
-            regions.append((sec.offset, sec.file_size, sec.addr))
-    for seg in bin.segments():
-        if seg.load and not seg.execute and seg.filesz:
-            regions.append((seg.offset, seg.filesz, seg.vaddr))
-    if not regions:
-        regions.append((0, bin.length, 0))
-    seen: set[tuple[int, int]] = set()
-    for off, ln, va in regions:
-        if (off, ln) in seen:
-            continue
-        seen.add((off, ln))
-        ln = min(ln, bin.length - off)
-        loc = _scan_region(bin, off, ln, va)
-        if loc is not None:
-            return loc
-    raise NotGoError(f"{bin.path}: no Go pclntab found (no section, no symbols, no magic)")
-
-
 def load_pclntab(bin: Binary, loc: PclnLocation | None = None) -> PclnTab:
     """Find (unless given) and parse the pclntab of ``bin``."""
     loc = loc or find_pclntab(bin)
-    view = bin.view(loc.offset, loc.size, what="pclntab")
-    return PclnTab(view, loc.vaddr, loc)
+    return PclnTab(pclntab_bytes(bin, loc), loc.vaddr, loc)

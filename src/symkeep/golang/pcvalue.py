@@ -80,9 +80,10 @@ def decode_pcvalue_lists(
 ) -> tuple[list[int], list[int]]:
     """:func:`decode_pcvalue` as two plain lists (ends, values): the hot path of bulk decoding.
 
-    Tight loop: one-byte varints inline, the first pair peeled off (no per-step ``first`` flag),
-    int32 wrap-around checked only when the value leaves the int32 range. Every step consumes at
-    least one byte, so the loop is bounded by the buffer size whatever the input."""
+    Tight loop: one-byte varints inline, int32 wrap-around checked only when the value leaves the
+    int32 range. The work is bounded by the function, not by the buffer: a table cannot have more
+    pairs than the function has PC quanta (+1), so a hostile stream that never ends (pc delta 0
+    forever) stops there instead of running to the end of the pctab for every function."""
     n = len(data)
     if off < 0 or off >= n:
         raise FormatError("pcvalue table offset out of range", off, what="pctab")
@@ -94,7 +95,11 @@ def decode_pcvalue_lists(
     val = -1
     p = off
     first = True
+    budget = max(limit - entry, 0) // quantum + 2  # pairs this function can hold
     while p < n:
+        budget -= 1
+        if budget < 0:
+            break
         # value delta (uvarint; one byte in the common case)
         uv = data[p]
         p += 1

@@ -11,8 +11,7 @@ from __future__ import annotations
 import shlex
 from dataclasses import asdict, dataclass
 
-from symkeep.errors import SymkeepError
-from symkeep.golang.goversion import GoVersion
+from symkeep.golang.goversion import go_minor
 
 
 @dataclass(frozen=True)
@@ -53,18 +52,9 @@ class Verdict:
         return asdict(self)
 
 
-def _minor(v: str | None) -> int | None:
-    if not v:
-        return None
-    try:
-        return GoVersion.parse(v).minor
-    except (ValueError, SymkeepError):
-        return None
-
-
 def go_tool_finds_pclntab(f: BinaryFacts) -> tuple[bool, str]:
     """cmd/internal/objfile's lookup, as in the toolchain that built the binary."""
-    minor = _minor(f.go_version)
+    minor = go_minor(f.go_version)
     if f.format == "elf":
         if not f.has_section_headers:
             return False, "no section headers: go tool looks the pclntab up by section name"
@@ -107,7 +97,7 @@ def go_tool_text_shift(f: BinaryFacts) -> int:
 
 def verdicts(f: BinaryFacts) -> list[Verdict]:
     out: list[Verdict] = []
-    minor = _minor(f.go_version)
+    minor = go_minor(f.go_version)
     pcln_reason = "symbolized in-process from .gopclntab, which no link flag or strip removes"
     out.append(Verdict("runtime/pprof (in-process)", f.pclntab_found, f.pclntab_found,
                        pcln_reason if f.pclntab_found else "no pclntab found"))
@@ -191,7 +181,7 @@ def verdicts(f: BinaryFacts) -> list[Verdict]:
 def advice(f: BinaryFacts, dwarf_bytes: int, symtab_bytes: int, file_size: int, path: str = "BIN") -> list[str]:
     """Concrete next steps for this binary; commands name ``path`` (shell-quoted) so they can be pasted."""
     tips: list[str] = []
-    minor = _minor(f.go_version)
+    minor = go_minor(f.go_version)
     stripped = not f.has_symtab and not f.dwarf
     q = shlex.quote(path)
     dbg = shlex.quote(path + ".debug")

@@ -1,11 +1,11 @@
-"""Frame chains of many bulk slots at once, in numpy (the bulk path of GoBinary).
+"""Frame chains of many bulk slots at once, in numpy (the numpy build of the whole-binary table).
 
 A slot of :class:`symkeep.golang.bulk.PcTables` is a distinct (function, file, line, inline index).
 Its chain is the inner frame plus the walk up the inline tree (like runtime.inlineUnwinder): read the
 record, move to ``entry + parentPc``, look file, line and inline index up there, repeat. The walk
 depends only on (function, inline index), so it runs once per distinct pair, one tree level per numpy
 step for all pairs together; the result is a :class:`ChainColumns`, with the same frames
-``GoBinary._build_ranges`` (the exact per-function path) produces, including its answers for
+``FunctionDecoder.build`` (the exact per-function path) produces, including its answers for
 unreadable records, parents outside the function and cycles.
 """
 

@@ -55,6 +55,26 @@ class ChainColumns:
             )
         )
 
+    def take(self, chains: I64) -> ChainColumns:
+        """The chains ``chains`` (in that order) as columns of their own, with only the names and
+        files they use (consumers may format every name of ``names`` once per call)."""
+        off = self.off
+        lens = off[chains + 1] - off[chains]
+        noff = np.zeros(len(chains) + 1, dtype=np.int64)
+        np.cumsum(lens, out=noff[1:])
+        total = int(noff[-1])
+        rows = np.repeat(off[chains] - noff[:-1], lens) + np.arange(total, dtype=np.int64)
+        name, names = _compact(self.name[rows], self.names)
+        file, files = _compact(self.file[rows], self.files)
+        return ChainColumns(noff, name, file, self.line[rows], self.start_line[rows], self.inlined[rows], names, files)
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the arrays plus an estimate for the strings."""
+        arrays = (self.off, self.name, self.file, self.line, self.start_line, self.inlined)
+        return sum(int(a.nbytes) for a in arrays) + sum(60 + len(x) for x in self.names) + sum(
+            60 + len(x) for x in self.files)
+
     @classmethod
     def from_chains(cls, chains: Sequence[tuple[Frame, ...]]) -> ChainColumns:
         """Columns of Frame chains (the per-function lookup path's answers)."""
@@ -84,6 +104,14 @@ class ChainColumns:
     def empty(cls) -> ChainColumns:
         z = np.zeros(0, dtype=np.int64)
         return cls(np.zeros(1, dtype=np.int64), z, z, z, z, np.zeros(0, dtype=np.bool_), [], [])
+
+
+def _compact(ix: I64, strings: list[str]) -> tuple[I64, list[str]]:
+    """Indices into ``strings`` renumbered to the strings they use (a presence table: no sort)."""
+    present = np.zeros(len(strings), dtype=np.bool_)
+    present[ix] = True
+    rank = np.cumsum(present, dtype=np.int64) - 1
+    return rank[ix], [strings[i] for i in np.flatnonzero(present).tolist()]
 
 
 @dataclass(slots=True)

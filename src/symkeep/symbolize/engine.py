@@ -6,7 +6,8 @@ Layers above (profile, restore, inspect, the index, the server, cli) type their 
 from disk, a remote engine) can stand in where only lookups are needed (:class:`Lookups`).
 
 Thread-safety contract: every method may be called concurrently from several threads on one engine;
-answers never depend on what other threads looked up (caches are internal and bounded).
+answers never depend on what other threads looked up (caches are internal and byte-bounded:
+``cache_stats()``; the whole-binary table behind ``decode_all()`` is built once, ``table_bytes()``).
 """
 
 from __future__ import annotations
@@ -20,7 +21,9 @@ if TYPE_CHECKING:
 
     from symkeep.binfmt import Binary
     from symkeep.golang.functab import Function
+    from symkeep.golang.moduledata import ModuleData
     from symkeep.golang.pclntab import PclnTab
+    from symkeep.symbolize.cache import CacheStats
     from symkeep.symbolize.columns import ChainColumns, RangeTable
     from symkeep.symbolize.frames import Frame, PCRange
 
@@ -62,19 +65,39 @@ class GoEngine(Lookups, Protocol):
     def text_start_source(self) -> str: ...
 
     @property
+    def moduledata(self) -> ModuleData | None: ...
+
+    @property
     def nfunc(self) -> int: ...
 
     @property
     def entries(self) -> npt.NDArray[np.uint64]: ...
 
+    @property
+    def table_kind(self) -> str: ...
+
     def functions(self) -> Sequence[Function]: ...
 
+    def function_index(self, pc: int) -> int: ...
+
     def function_at(self, pc: int) -> Function | None: ...
+
+    def lookup_many(
+        self, pcs: Iterable[int] | npt.NDArray[np.uint64], return_address: bool = False
+    ) -> list[list[Frame]]: ...
+
+    def lookup_chain_ids(
+        self, pcs: Iterable[int] | npt.NDArray[np.uint64], return_address: bool = False
+    ) -> tuple[npt.NDArray[np.int64], list[tuple[Frame, ...]]]: ...
 
     def ranges(self, func: Function | int) -> list[PCRange]: ...
 
     def sp_deltas(self, func: Function | int) -> list[tuple[int, int, int]]: ...
 
     def decode_all(self) -> RangeTable: ...
+
+    def cache_stats(self) -> CacheStats: ...
+
+    def table_bytes(self) -> int: ...
 
     def close(self) -> None: ...

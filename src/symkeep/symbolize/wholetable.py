@@ -1,0 +1,247 @@
+"""The whole-binary table: every PC range of a binary with its frame chain, built once per engine.
+
+It is the one whole-binary decode: large lookup batches (addr2line, symbolize), ``ranges()`` when a
+caller walks every function (restore), ``decode_all()`` and the per-build symbol index all read this
+table. Built by the numpy decoder (``golang.bulk`` + ``symbolize.bulkchains``, ~1 s for a 20k-function
+binary) or, when that declines an irregular or pre-1.16 table, from the exact per-function decoder;
+both give the same ranges and chains.
+
+:class:`TableHolder` is the small state machine around it: build at most once (one thread builds,
+the others wait), remember that the numpy decoder declined, and fall back to the exact decoder only
+where a caller needs the whole table (not for a lookup batch, which can decode just the functions it
+touches).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from symkeep.errors import SymkeepError
+from symkeep.golang.bulk import BucketIndex, PcTables
+from symkeep.golang.inline import InlineRecords
+from symkeep.symbolize.bulkchains import expand_slots
+from symkeep.symbolize.cache import EngineCache
+from symkeep.symbolize.columns import ChainColumns, RangeTable
+from symkeep.symbolize.frames import Frame, PCRange, to_ranges
+from symkeep.symbolize.funcdecode import FunctionDecoder
+from symkeep.symbolize.opened import OpenedBinary
+
+__all__ = ["TableHolder", "TableKind", "WholeTable", "build_bulk", "build_exact"]
+
+I64 = npt.NDArray[np.int64]
+TableKind = Literal["none", "bulk", "exact", "declined"]
+# What an irregular table can raise inside the numpy decoder besides BulkUnsupported.
+_DECLINE = (SymkeepError, IndexError, ValueError, OverflowError, MemoryError)
+
+
+class WholeTable:
+    """A :class:`RangeTable` plus what lookups need: a bucket index over its starts, the first range
+    of every function, and (exact build) the chains as Frame objects."""
+
+    def __init__(self, state: OpenedBinary, table: RangeTable, kind: Literal["bulk", "exact"],
+                 objects: list[tuple[Frame, ...]] | None = None) -> None:
+        self.state = state
+        self.table = table
+        self.kind = kind
+        self.index = BucketIndex(table.starts)
+        self.func_first: I64 = np.searchsorted(table.starts, state.entries, side="left").astype(np.int64)
+        self._objects = objects
+
+    @property
+    def nbytes(self) -> int:
+        t = self.table
+        return int(t.starts.nbytes + t.chain.nbytes + self.func_first.nbytes) + self.index.nbytes + t.cols.nbytes
+
+    def ids(self, pcs: npt.NDArray[np.uint64]) -> I64:
+        """Chain id of every PC (-1: unknown)."""
+        t = self.table
+        r = self.index.find(pcs)
+        ok = (r >= 0) & (pcs < np.uint64(t.end))
+        return np.where(ok, t.chain[np.maximum(r, 0)], -1)
+
+    def columns(self, ids: I64) -> tuple[I64, ChainColumns]:
+        """``ids`` renumbered to the distinct chains they use, and those chains' columns."""
+        nchain = len(self.table.cols)
+        known = ids >= 0
+        present = np.zeros(nchain + 1, dtype=np.bool_)
+        present[ids[known]] = True
+        present[-1] = False
+        rank = np.cumsum(present, dtype=np.int64) - 1
+        out = np.where(known, rank[ids], -1)
+        return out, self.table.cols.take(np.flatnonzero(present[:-1]).astype(np.int64))
+
+    def chain_objects(self, cids: list[int], cache: EngineCache, keep: bool = True) -> list[tuple[Frame, ...]]:
+        """Chains ``cids`` as interned Frame tuples (-1 gives ``()``); ``keep``: remember them in
+        ``cache`` for the next lookups (a whole-binary walk of ranges() does not come back)."""
+        objs = self._objects
+        if objs is not None:
+            return [objs[c] if c >= 0 else () for c in cids]
+        if not keep:
+            fresh = iter(self._materialize([c for c in cids if c >= 0], cache, False))
+            return [next(fresh) if c >= 0 else () for c in cids]
+        out: list[tuple[Frame, ...]] = []
+        missing: list[int] = []
+        get = cache.get
+        for c in cids:
+            got: tuple[Frame, ...] | None = get(("ch", id(self), c)) if c >= 0 else ()
+            if got is None:
+                missing.append(len(out))
+                got = ()
+            out.append(got)
+        if missing:
+            want = sorted({cids[k] for k in missing})
+            made = dict(zip(want, self._materialize(want, cache), strict=True))
+            for k in missing:
+                out[k] = made[cids[k]]
+        return out
+
+    def _materialize(self, cids: list[int], cache: EngineCache, keep: bool = True) -> list[tuple[Frame, ...]]:
+        cols = self.table.cols
+        ca = np.asarray(cids, dtype=np.int64)
+        lens = cols.off[ca + 1] - cols.off[ca]
+        noff = np.zeros(len(ca) + 1, dtype=np.int64)
+        np.cumsum(lens, out=noff[1:])
+        r = np.repeat(cols.off[ca] - noff[:-1], lens) + np.arange(int(noff[-1]), dtype=np.int64)
+        frame, intern, put = cache.frame, cache.chain, cache.put
+        names, files = cols.names, cols.files
+        rows = [frame(names[n], files[f], ln, sl, il) for n, f, ln, sl, il in zip(
+            cols.name[r].tolist(), cols.file[r].tolist(), cols.line[r].tolist(), cols.start_line[r].tolist(),
+            cols.inlined[r].tolist(), strict=True)]
+        offs = noff.tolist()
+        out: list[tuple[Frame, ...]] = []
+        key = id(self)
+        for c, a, b in zip(cids, offs, offs[1:], strict=False):
+            ch = intern(tuple(rows[a:b]))
+            out.append(put(("ch", key, c), ch, 64 + 8 * (b - a)) if keep else ch)
+        return out
+
+    def ranges(self, i: int, cache: EngineCache) -> list[PCRange]:
+        """Maximal ranges of function ``i`` (equal neighbouring chains merged), like the per-function
+        decoder's."""
+        t = self.table
+        a, b = int(self.func_first[i]), int(self.func_first[i + 1])
+        if i + 1 >= self.state.nfunc:
+            b = max(b, len(t.starts))
+        starts = t.starts[a:b].tolist()
+        chains = self.chain_objects(t.chain[a:b].tolist(), cache, keep=False)
+        keep_s: list[int] = []
+        keep_c: list[tuple[Frame, ...]] = []
+        last: tuple[Frame, ...] | None = None
+        for s, ch in zip(starts, chains, strict=True):
+            if ch is not last:
+                keep_s.append(s)
+                keep_c.append(ch)
+                last = ch
+        return to_ranges(keep_s, keep_c, self.state.entries_list[i + 1])
+
+
+def build_bulk(state: OpenedBinary, dec: FunctionDecoder) -> WholeTable:
+    """The table from the numpy decoder (raises BulkUnsupported, or anything an irregular table
+    provokes, when it declines)."""
+    tab = state.pclntab
+    bt = PcTables(tab, state.entries, state.ends)
+    loc = state.location
+    records = InlineRecords(state.binary, state.new_inline_layout, tab.vaddr, len(tab.data), loc.offset)
+
+    def tree_addrs(funcs: I64) -> I64:
+        """Inline tree address of each function (-1: none): gofunc + funcdata (Go 1.18+, read in
+        bulk), else through the per-function record."""
+        if tab.has_entry_offsets:
+            if state.gofunc is None:
+                return np.full(len(funcs), -1, dtype=np.int64)
+            fd = bt.inl_funcdata[funcs]
+            return np.where(fd >= 0, fd + state.gofunc, -1)
+        out = np.full(len(funcs), -1, dtype=np.int64)
+        for k, f in enumerate(funcs.tolist()):
+            try:
+                tree = dec.inline_tree(dec.raw(f))
+            except SymkeepError:
+                tree = None
+            if tree is not None:
+                out[k] = tree.addr
+        return out
+
+    files: dict[tuple[int, int], str] = {}
+
+    def file_of(cu: int, fno: int) -> str:
+        got = files.get((cu, fno))
+        if got is None:
+            got = files[(cu, fno)] = tab.file_name(cu, fno) if fno >= 0 else "?"
+        return got
+
+    cols = expand_slots(bt, np.arange(len(bt.slot_keys[0]), dtype=np.int64), tree_addrs, records,
+                        tab.funcnames, file_of)
+    keep = np.ones(len(bt.slot), dtype=np.bool_)  # maximal ranges: merge equal neighbours
+    keep[1:] = bt.slot[1:] != bt.slot[:-1]
+    table = RangeTable(bt.starts[keep], bt.slot[keep], int(state.entries[-1]), cols)
+    return WholeTable(state, table, "bulk")
+
+
+def build_exact(state: OpenedBinary, dec: FunctionDecoder) -> WholeTable:
+    """The table from the per-function decoder (every function decoded once, not cached)."""
+    starts: list[int] = []
+    chain_of: dict[int, int] = {}
+    chains: list[tuple[Frame, ...]] = []
+    ids: list[int] = []
+    for i in range(state.nfunc):  # each function's ranges start at its entry: no gaps between
+        st, fr, _end = dec.build(i)
+        for a, ch in zip(st, fr, strict=True):
+            starts.append(a)
+            if not ch:
+                ids.append(-1)
+                continue
+            c = chain_of.get(id(ch))
+            if c is None:
+                c = chain_of[id(ch)] = len(chains)
+                chains.append(ch)
+            ids.append(c)
+    table = RangeTable(np.array(starts, dtype=np.uint64), np.array(ids, dtype=np.int64),
+                       int(state.entries[-1]), ChainColumns.from_chains(chains))
+    return WholeTable(state, table, "exact", chains)
+
+
+class TableHolder:
+    """Builds the :class:`WholeTable` at most once, thread-safe (see the module docstring)."""
+
+    def __init__(self, bulk: Callable[[], WholeTable], exact: Callable[[], WholeTable]) -> None:
+        self._bulk, self._exact = bulk, exact
+        self._lock = threading.Lock()
+        self._table: WholeTable | None = None
+        self._declined: str | None = None
+
+    @property
+    def table(self) -> WholeTable | None:
+        """The table if it was built already."""
+        return self._table
+
+    @property
+    def kind(self) -> TableKind:
+        if self._table is not None:
+            return self._table.kind
+        return "declined" if self._declined is not None else "none"
+
+    @property
+    def declined(self) -> str | None:
+        """Why the numpy decoder declined this binary (None: it did not, or was not tried)."""
+        return self._declined
+
+    def get(self, exact: bool) -> WholeTable | None:
+        """The table, building it now if needed. ``exact=False``: only the numpy decoder is tried
+        (None when it declines); ``exact=True``: fall back to the per-function decoder."""
+        t = self._table
+        if t is not None or (self._declined is not None and not exact):
+            return t
+        with self._lock:
+            if self._table is None and self._declined is None:
+                try:
+                    self._table = self._bulk()
+                except _DECLINE as e:
+                    self._declined = str(e) or type(e).__name__
+            if self._table is None and exact:
+                self._table = self._exact()
+            return self._table
