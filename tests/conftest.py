@@ -18,6 +18,9 @@ from typing import Any
 
 import pytest
 
+# One Playwright browser per test process for every browser test (flame, size, ui): two sync_playwright()
+# contexts cannot be open at once in one process, so the fixture is defined once, here.
+from fixtures.chromium import artifacts, browser, report_artifacts  # noqa: E402,F401
 from fixtures.env import strict as _strict
 from fixtures.factory import (
     FixtureSpec,
@@ -115,3 +118,7 @@ def old_binaries() -> list[Any]:
         if os.environ.get("SYMKEEP_OFFLINE") == "1":
             pytest.skip(f"old binaries unavailable offline: {e}")
         raise
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    report_artifacts(terminalreporter)

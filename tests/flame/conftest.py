@@ -88,11 +88,3 @@ def demo_labels(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     out.write_bytes(data)
     return binary, out
 
-
-from chromium import artifacts, browser  # noqa: E402,F401  (shared with tests/size)
-
-
-def pytest_terminal_summary(terminalreporter: object) -> None:
-    from chromium import report_artifacts
-
-    report_artifacts(terminalreporter)

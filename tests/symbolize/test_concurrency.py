@@ -90,9 +90,11 @@ def test_eight_threads_thirty_seconds(fixture, tmp_path: Path) -> None:
             want_restore[k] = restore_result(g).data
 
     def symbolized(opener: Callable[[str], Any]) -> bytes:
-        prof = parse_profile(raw_profile)
-        symbolize_profile(prof, Locator([str(paths["a"])], use_env=False, debuginfod_urls=[]), opener=opener)
-        return serialize_profile(prof, compress=False)
+        # The library borrows the resolver's engines and never closes them; the Locator owns what its
+        # opener returns (a fresh engine, or the shared one wrapped so that close() keeps it open).
+        with Locator([str(paths["a"])], use_env=False, debuginfod_urls=[], opener=opener) as loc:
+            res = symbolize_profile(parse_profile(raw_profile), loc)
+        return serialize_profile(res.profile, compress=False)
 
     want_profile = symbolized(lambda p: open_go_binary(p))
     assert want_profile != raw_profile

@@ -215,11 +215,14 @@ def write_dwarf(src: SourceLike, funcs: Sequence[FunctionLike], ptr_size: int, e
                 a, b = off[c], off[c + 1]
                 if a == b:
                     continue
+                fi_, ln_ = cfile[a], cline[a]
+                # A function without line tables, or the alignment bytes past its line table (named,
+                # no file: ??:0): no line row, and not part of the function's size (the linker's
+                # symbol ends with the code; a function with no line table at all keeps its range).
+                if fi_ in unknown_files:
+                    continue
                 if e_ > end:
                     end = e_
-                fi_, ln_ = cfile[a], cline[a]
-                if fi_ in unknown_files:  # a function without line tables (name only)
-                    continue
                 if not rows or rows[-1][1] != fi_ or rows[-1][2] != ln_:
                     rows.append((s, fi_, ln_))
                 node = root
