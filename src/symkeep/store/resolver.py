@@ -50,7 +50,7 @@ class EngineStats:
     open: int = 0
     bytes: int = 0
     opened: int = 0  # engines opened since start (misses)
-    hits: int = 0
+    hits: int = 0  # answered without opening (cached, or opened by a concurrent caller)
     evicted: int = 0
 
 
@@ -78,6 +78,8 @@ class StoreEngines:
                 return hit[0]
             fut = self._opening.get(sha256)
             mine = fut is None
+            if not mine:
+                self._stats.hits += 1  # another thread is opening it: wait for that one
             if fut is None:
                 fut = concurrent.futures.Future()
                 self._opening[sha256] = fut
