@@ -19,3 +19,26 @@ def go_build_id(buildid_tool: Path, binary: Path) -> str:
     """The Go build ID as ``go tool buildid`` prints it."""
     out = subprocess.run([str(buildid_tool), str(binary)], capture_output=True, text=True, timeout=60, check=True)
     return out.stdout.strip()
+
+
+def multipart(fields: dict[str, str], files: dict[str, tuple[str, bytes]]) -> tuple[bytes, str]:
+    """A multipart/form-data body (what a browser's form sends) and its Content-Type."""
+    import uuid
+
+    boundary = "----symkeep" + uuid.uuid4().hex
+    out = bytearray()
+    for k, v in fields.items():
+        out += f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode()
+    for k, (fname, data) in files.items():
+        out += (f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"; filename="{fname}"\r\n'
+                "Content-Type: application/octet-stream\r\n\r\n").encode() + data + b"\r\n"
+    out += f"--{boundary}--\r\n".encode()
+    return bytes(out), f"multipart/form-data; boundary={boundary}"
+
+
+def patch_same_length(data: bytes, old: bytes, new: bytes) -> bytes:
+    """Every occurrence of ``old`` replaced by ``new`` of the same length (lengths in the build info
+    stay valid), at least once."""
+    assert len(old) == len(new), (old, new)
+    assert old in data, old
+    return data.replace(old, new)

@@ -55,7 +55,7 @@ def parse_size(text: str, what: str) -> int:
 @click.option("--ui-keep-days", type=click.FloatRange(min=0, min_open=True), default=30.0, show_default=True,
               help="Days an uploaded profile is kept after its last upload.")
 @click.option("--ui-max-profile", default="32M", show_default=True, help="Largest profile upload (413 above).")
-@click.option("--ui-max-input", default="512M", show_default=True,
+@click.option("--ui-max-input", default="256M", show_default=True,
               help="Memory budget for parsing one uploaded profile (decompressed; 413 above).")
 @click.option("--ui-timeout", type=click.FloatRange(min=0, min_open=True), default=60.0, show_default=True,
               help="Seconds the UI may spend symbolizing and drawing one profile (413 after).")

@@ -27,7 +27,7 @@ class UiConfig:
     keep_bytes: int = 1 << 30  # their bytes in all
     keep_seconds: float = 30 * 86400.0  # and their age
     max_profile: int = 32 << 20  # largest upload (413 above)
-    max_input: int = 512 << 20  # memory budget for parsing one profile (decompressed; profile.Limits)
+    max_input: int = 256 << 20  # memory budget for parsing one profile (decompressed; profile.Limits)
     timeout: float = 60.0  # seconds a symbolize + render (or inspect, size) may take before the client gets 413
     jobs: int = 2  # heavy jobs (symbolize, render, inspect, size) running at once per worker
     queue: int = 4  # ... and waiting; more gets 503

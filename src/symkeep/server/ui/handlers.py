@@ -344,7 +344,9 @@ async def profile_view(request: web.Request) -> web.StreamResponse:
     if sample is not None and len(sample) > 200:
         raise UsageError("bad sample type: too long")
     hit: Rendered | None = st.pages.get((sha, build, sample))
-    if hit is None:
+    if hit is not None:
+        st.area.check(sha)  # evicted or expired since it was drawn: gone
+    else:
         data, meta = await ctx.blocking(st.area.get, sha)
         hit = await _render(ctx, st, request, data, sha, _clean_name(str(meta.get("name") or "")), build, sample)
     return _html(hit.html, doc_csp(hit.html))

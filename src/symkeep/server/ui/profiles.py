@@ -114,6 +114,23 @@ class ProfileArea:
             self._prune_locked(now)
         return sha
 
+    def check(self, sha: str) -> None:
+        """NotFoundError unless the profile is kept (one stat): a cached drawing of an evicted or
+        expired profile is never served."""
+        check_sha(sha)
+        try:
+            st = self._prof(sha).stat()
+        except FileNotFoundError:
+            raise NotFoundError(f"profile {sha} is not here (never uploaded, or evicted by the retention limit)") \
+                from None
+        if self.clock() - st.st_mtime > self.keep_seconds:
+            self._expire(sha)
+
+    def _expire(self, sha: str) -> None:
+        with self._locked():
+            self._remove(sha)
+        raise NotFoundError(f"profile {sha} expired (kept {self.keep_seconds / 86400:g} days)")
+
     def get(self, sha: str) -> tuple[bytes, dict[str, Any]]:
         """The bytes and metadata of a kept profile; NotFoundError when it is not (or no longer) here."""
         check_sha(sha)
@@ -121,9 +138,7 @@ class ProfileArea:
         try:
             st = prof.stat()
             if self.clock() - st.st_mtime > self.keep_seconds:
-                with self._locked():
-                    self._remove(sha)
-                raise NotFoundError(f"profile {sha} expired (kept {self.keep_seconds / 86400:g} days)")
+                self._expire(sha)
             data = prof.read_bytes()
         except FileNotFoundError:
             raise NotFoundError(f"profile {sha} is not here (never uploaded, or evicted by the retention limit)") \
@@ -189,6 +204,13 @@ class ProfileArea:
             gone.append(e.sha256)
             total -= e.size
             i += 1
+        for sub in self.root.iterdir():  # metadata whose profile never arrived (a writer killed between the two)
+            if len(sub.name) == 2 and sub.is_dir():
+                for p in sub.glob("*.json"):
+                    if not p.with_suffix(".prof").exists():
+                        with contextlib.suppress(OSError):
+                            if now - p.stat().st_mtime > _STALE_TMP:
+                                p.unlink()
         for p in (self.root / "tmp").iterdir():  # leftovers of a writer killed mid-write
             with contextlib.suppress(OSError):
                 if now - p.stat().st_mtime > _STALE_TMP:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from symkeep.errors import LimitError
 from symkeep.profile.limits import Limits
 from symkeep.server.ui.html import flame_preamble, profile_link
 from symkeep.store import Store
@@ -46,7 +47,10 @@ def render_profile(store: Store, engines: StoreEngines, data: bytes, *, sha: str
     from symkeep.profile.symbolizer import symbolize_profile
 
     resolver = StoreResolver(store, engines=engines, build=build)
-    res = symbolize_profile(data, resolver, limits=limits)
+    try:
+        res = symbolize_profile(data, resolver, limits=limits)
+    except LimitError as e:  # name the server's option, not the CLI's
+        raise LimitError(str(e).replace("(--max-input)", "(--ui-max-input)")) from None
     rep = res.report.to_json()
     mappings = [m for m in rep.get("mappings", []) if m.get("kind") == "file"]
     rs = decode_samples(res.profile, name=name)
