@@ -21,10 +21,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "flame"))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "profile"))
 
 from chromium import artifacts, browser  # noqa: E402,F401
-from server.harness import ServeProc, seaweed, store_url, symkeep  # noqa: E402,F401
 from sk_profile_helpers import strip_symbols  # noqa: E402
 from ui_helpers import Hog  # noqa: E402
 
+from server.harness import ServeProc, seaweed, store_url, symkeep  # noqa: E402,F401
 from symkeep.profile.pprof import read_profile, serialize_profile  # noqa: E402
 
 

@@ -9,10 +9,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from server.harness import gnu_build_id_readelf, symkeep
 from sk_profile_helpers import weighted_agreement
 from ui_helpers import Hog, go_build_id
 
+from server.harness import gnu_build_id_readelf, symkeep
 from symkeep.profile.pprof import read_profile, serialize_profile
 from symkeep.profile.resolver import BinaryRequest
 from symkeep.profile.symbolizer import symbolize_profile

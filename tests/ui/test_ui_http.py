@@ -17,9 +17,9 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-from server.harness import ServeProc, gnu_build_id_readelf, http, make_token, symkeep
 from ui_helpers import Hog, go_build_id, multipart, patch_same_length
 
+from server.harness import ServeProc, gnu_build_id_readelf, http, make_token, symkeep
 from symkeep.errors import FormatError, LimitError, NotFoundError, UsageError
 from symkeep.profile.pprof import read_profile, serialize_profile
 
