@@ -17,7 +17,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-from ui_helpers import Hog, go_build_id, multipart, patch_same_length
+from ui_helpers import EVIL_REVISION, Hog, go_build_id, hostile_build, multipart
 
 from server.harness import ServeProc, gnu_build_id_readelf, http, make_token, symkeep
 from symkeep.errors import FormatError, LimitError, NotFoundError, UsageError
@@ -247,17 +247,8 @@ def test_hostile_build_metadata_is_escaped(tmp_path: Path, hog: Callable[[str], 
     under a file name that is markup: every page shows the text, none carries the markup."""
     from fixtures.factory import toolchain
 
-    src = hog("1.21").binary.read_bytes()
-    rev = re.search(rb"vcs\.revision=([0-9a-f]{40})", src)
-    assert rev
-    evil_rev = b"<img/src=x/onerror=alert(1)>".ljust(40, b"a")  # no space or quote: a valid unquoted value
-    data = patch_same_length(src, b"example.com/cpuhog", b"<script>x</script>")
-    data = patch_same_length(data, rev.group(1), evil_rev)
-    d = tmp_path / "bin"
-    d.mkdir()
-    evil = d / "<img src=x onerror=alert(2)>"
-    evil.write_bytes(data)
-    evil.chmod(0o755)
+    evil = hostile_build(hog("1.21").binary, tmp_path / "bin")
+    evil_rev = EVIL_REVISION
     gv = subprocess.run([str(toolchain("1.27").go), "version", "-m", str(evil)], capture_output=True, text=True,
                         timeout=60)
     assert "\tpath\t<script>x</script>" in gv.stdout and evil_rev.decode() in gv.stdout, gv.stdout + gv.stderr

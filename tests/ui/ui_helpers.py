@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+
+#: what the hostile build's metadata says (each the same length as what it replaces)
+EVIL_MODULE = b"<script>x</script>"
+EVIL_REVISION = b"<img/src=x/onerror=alert(1)>".ljust(40, b"a")  # no space or quote: a valid unquoted value
+EVIL_NAME = "<img src=x onerror=alert(2)>"
 
 
 @dataclass(frozen=True)
@@ -42,3 +48,19 @@ def patch_same_length(data: bytes, old: bytes, new: bytes) -> bytes:
     assert len(old) == len(new), (old, new)
     assert old in data, old
     return data.replace(old, new)
+
+
+def hostile_build(src: Path, d: Path) -> Path:
+    """A copy of the cpuhog binary ``src`` whose build info names the module ``<script>x</script>``
+    and a markup vcs.revision (same lengths: the build info stays valid), under a file name that is
+    markup."""
+    data = src.read_bytes()
+    rev = re.search(rb"vcs\.revision=([0-9a-f]{40})", data)
+    assert rev
+    data = patch_same_length(data, b"example.com/cpuhog", EVIL_MODULE)
+    data = patch_same_length(data, rev.group(1), EVIL_REVISION)
+    d.mkdir(parents=True, exist_ok=True)
+    out = d / EVIL_NAME
+    out.write_bytes(data)
+    out.chmod(0o755)
+    return out
