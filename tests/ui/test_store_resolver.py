@@ -192,3 +192,28 @@ def test_bad_or_missing_ids_are_answers_not_errors(tmp_path: Path, bad: str) -> 
         assert r.engine is None and r.failure and not r.verified
     finally:
         st.close()
+
+
+def test_cli_symbolize_with_a_store(tmp_path: Path, hog: Callable[[str], Hog]) -> None:
+    """``symkeep symbolize --store``: a mapping whose binary is nowhere on this machine is found in
+    the store by its build ID."""
+    h = hog("1.27")
+    store = str(tmp_path / "store")
+    _archive(store, h.binary)
+    p = read_profile(h.raw)
+    p.string_table.append("/srv/elsewhere/cpuhog")
+    p.mapping[0].filename = len(p.string_table) - 1
+    raw = tmp_path / "raw.pb.gz"
+    raw.write_bytes(serialize_profile(p))
+    out = tmp_path / "out.pb.gz"
+    r = symkeep("symbolize", str(raw), "--no-debuginfod", "-o", str(out), "--json")
+    assert r.returncode == 0, r.stderr
+    assert "binary not found" in r.stdout
+    r = symkeep("symbolize", str(raw), "--no-debuginfod", "--store", store, "-o", str(out), "--json")
+    assert r.returncode == 0, r.stderr
+    import json
+
+    m = [m for m in json.loads(r.stdout)["mappings"] if m["kind"] == "file"][0]
+    assert m["found_by"] == "store (build ID)" and m["verified"] and m["symbolized"] == m["locations"] > 0, m
+    agree, diffs = weighted_agreement(read_profile(h.truth), read_profile(out))
+    assert agree == 1.0, diffs[:5]
