@@ -265,6 +265,8 @@ def test_hostile_build_metadata_is_escaped(tmp_path: Path, hog: Callable[[str], 
         assert b"&lt;script&gt;x&lt;/script&gt;" in pages[0][2] and b"&lt;script&gt;x&lt;/script&gt;" in pages[1][2]
         assert b"&lt;img src=x onerror=alert(2)&gt;" in pages[0][2]
         assert b"&lt;img/src=x/onerror=alert(1)&gt;" in pages[1][2]
+        # inspect's advice names the archived file, shell-quoted (a command that can be pasted)
+        assert b"symkeep restore &#x27;&lt;img src=x onerror=alert(2)&gt;&#x27; -o" in pages[1][2]
         assert b"1 of 1 builds match" in pages[2][2]
         assert b'value="&quot;&gt;&lt;script&gt;y&lt;/script&gt;"' in pages[3][2]
 
@@ -282,3 +284,46 @@ def test_ui_on_an_s3_store(seaweed: object, hog: Callable[[str], Hog], tmp_path:
         assert m["verified"] and m["symbolized"] == m["locations"] > 0
         code, _, page = http("GET", s.url + "/ui/?q=" + gnu_build_id_readelf(h.binary))
         assert code == 200 and b"1 of 1 builds match" in page
+
+
+def test_perf_script_upload_for_a_build(ui_server: ServeProc, hog: Callable[[str], Hog], tmp_path: Path,
+                                        gotool: Callable[[str, str], Path]) -> None:
+    """``perf script`` text of the stripped binary (hex addresses only: perf cannot name them) carries
+    no build IDs: posted for the build (``build=``), it is symbolized with the stored executable."""
+    import os
+    import shutil
+
+    from fixtures.env import require_tool, unavailable
+
+    require_tool("perf")
+    h = hog("1.27")
+    exe = tmp_path / "cpuhog"
+    shutil.copy(h.binary, exe)
+    home = tmp_path / "home"
+    home.mkdir()
+    env = dict(os.environ, HOME=str(home))  # an empty perf build-id cache: perf sees only the stripped file
+    data = tmp_path / "perf.data"
+    inproc = tmp_path / "inproc.pprof"
+    rec = subprocess.run(["perf", "record", "-e", "cpu-clock", "-g", "-o", str(data), str(exe), str(inproc), "1"],
+                         capture_output=True, text=True, env=env, timeout=120)
+    if rec.returncode != 0:
+        unavailable(f"perf record not permitted here: {rec.stderr.strip()[-200:]}")
+    text = subprocess.run(["perf", "script", "-i", str(data)], capture_output=True, env=env, check=True,
+                          timeout=120).stdout
+    assert b"main.spin" not in text  # perf itself could not name the stripped binary's frames
+    gnu = gnu_build_id_readelf(h.binary)
+    code, _, body = post_profile(ui_server.url, text, name="perf.txt", build=gnu)
+    assert code == 201, body
+    ans = json.loads(body)
+    assert ans["summary"]["input_format"] == "perf"
+    m = [m for m in ans["summary"]["symbolize"]["mappings"] if m["kind"] == "file"]
+    assert len(m) == 1 and m[0]["verified"] is False and "not checked" in m[0]["found_by"], m
+    assert m[0]["symbolized"] == m[0]["locations"] > 0, m
+    code, _, page = http("GET", ui_server.url + ans["url"])
+    assert code == 200
+    top = subprocess.run([str(gotool("1.27", "pprof")), "-top", str(inproc)], capture_output=True, text=True,
+                         timeout=120, env=dict(os.environ, HOME=str(home)), check=True).stdout
+    names = {m.group(1) for m in re.finditer(r"%\s+(main\.\S+)(?: \(inline\))?$", top, re.MULTILINE)}
+    assert "main.spin" in names and "main.mix" in names, top
+    for name in names:  # every main function the runtime named is drawn
+        assert f'"{name}"'.encode() in page, name

@@ -11,6 +11,7 @@ stored bytes (:func:`inspect_record`); the size treemap from ``symkeep.size`` (:
 from __future__ import annotations
 
 import os
+import shlex
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -170,7 +171,8 @@ def inspect_record(store: Store, rec: Record) -> dict[str, Any]:
     rep = inspect_path(path).to_json()
     shown = os.path.basename(rec.file) or rec.sha256[:16]
     rep["path"] = shown
-    rep["advice"] = [a.replace(path, shown) for a in rep.get("advice", [])]
+    # advice holds shell commands naming the file (shell-quoted, as inspect quotes the path it was given)
+    rep["advice"] = [a.replace(path, shlex.quote(shown)) for a in rep.get("advice", [])]
     rep["warnings"] = [w.replace(path, shown) for w in rep.get("warnings", [])]
     return rep
 
