@@ -49,8 +49,21 @@ def test_admission_timeout_and_slots() -> None:
                 assert time.monotonic() - t0 < 10
                 await asyncio.sleep(0.05)
 
+    failure: list[BaseException] = []
+
+    def run() -> None:  # a thread of its own: Playwright's sync API may own this thread's event loop
+        try:
+            asyncio.run(main())
+        except BaseException as e:  # noqa: BLE001 - re-raised below
+            failure.append(e)
+
     try:
-        asyncio.run(main())
+        th = threading.Thread(target=run)
+        th.start()
+        th.join(60)
+        assert not th.is_alive()
+        if failure:
+            raise failure[0]
     finally:
         gate.set()
         st.close()
