@@ -44,15 +44,36 @@ def parse_size(text: str, what: str) -> int:
               help="Do not synthesize /debuginfo for a stored stripped Go executable on demand.")
 @click.option("--cache-dir", default=None, help="Local blob cache for an S3 store (default ~/.cache/symkeep/s3-blobs).")
 @click.option("--access-log", is_flag=True, help="Log every request to stderr.")
+@click.option("--no-ui", is_flag=True, help="Do not serve the web UI at /ui.")
+@click.option("--ui-upload", type=click.Choice(["anonymous", "token", "off"]), default="anonymous", show_default=True,
+              help="Who may upload a profile in the web UI: anyone who may read, write-token holders, nobody.")
+@click.option("--ui-profiles", default=None, metavar="DIR",
+              help="Where UI uploads are kept by sha256 (default ~/.local/state/symkeep/ui-profiles).")
+@click.option("--ui-keep", type=click.IntRange(1, 10_000_000), default=1000, show_default=True,
+              help="Uploaded profiles kept (the least recently uploaded go first).")
+@click.option("--ui-keep-bytes", default="1G", show_default=True, help="Bytes of uploaded profiles kept.")
+@click.option("--ui-keep-days", type=click.FloatRange(min=0, min_open=True), default=30.0, show_default=True,
+              help="Days an uploaded profile is kept after its last upload.")
+@click.option("--ui-max-profile", default="32M", show_default=True, help="Largest profile upload (413 above).")
+@click.option("--ui-max-input", default="256M", show_default=True,
+              help="Memory budget for parsing one uploaded profile (decompressed; 413 above).")
+@click.option("--ui-timeout", type=click.FloatRange(min=0, min_open=True), default=60.0, show_default=True,
+              help="Seconds the UI may spend symbolizing and drawing one profile (413 after).")
+@click.option("--ui-jobs", type=click.IntRange(1, 64), default=2, show_default=True,
+              help="Profiles symbolized/drawn at once per worker (a few more wait; 503 beyond).")
 @click.option("--json", "as_json", is_flag=True,
               help='Announce the bound address as one JSON line ({"url", "store", "workers", "pid"}).')
 def command(store_url: str | None, listen: str, workers: int, token_file: str | None, read_token: bool,
             max_upload: str, upstreams: tuple[str, ...], no_upstream: bool, no_synthesize: bool,
-            cache_dir: str | None, access_log: bool, as_json: bool) -> None:
+            cache_dir: str | None, access_log: bool, no_ui: bool, ui_upload: str, ui_profiles: str | None,
+            ui_keep: int, ui_keep_bytes: str, ui_keep_days: float, ui_max_profile: str, ui_max_input: str,
+            ui_timeout: float, ui_jobs: int, as_json: bool) -> None:
     """Serve the debuginfod protocol (GET/HEAD /buildid/ID/debuginfo|executable|section/NAME|source/PATH)
-    from a store, with uploads (PUT, bearer token), /metadata, /metrics and /healthz. ID is a GNU
+    from a store, with uploads (PUT, bearer token), /metadata, /metrics, /healthz and a web UI at /ui
+    (archived builds, inspect reports, size treemaps, flame graphs of uploaded profiles). ID is a GNU
     build-id or a Go build ID (with '/' sent as %2F)."""
     from symkeep.server import ServerConfig, run_server
+    from symkeep.server.ui.config import UiConfig
 
     host, sep, port_s = listen.rpartition(":")
     if not sep or not port_s.isdigit() or int(port_s) > 65535:
@@ -63,6 +84,11 @@ def command(store_url: str | None, listen: str, workers: int, token_file: str | 
                        read_token=read_token, max_upload=parse_size(max_upload, "--max-upload"),
                        upstreams=[u for u in ups if u.startswith(("http://", "https://"))],
                        synthesize=not no_synthesize, cache_dir=cache_dir, access_log=access_log)
+    cfg.options["ui"] = UiConfig(
+        enabled=not no_ui, upload=ui_upload, profile_dir=ui_profiles, keep_count=ui_keep,
+        keep_bytes=parse_size(ui_keep_bytes, "--ui-keep-bytes"), keep_seconds=ui_keep_days * 86400.0,
+        max_profile=parse_size(ui_max_profile, "--ui-max-profile"),
+        max_input=parse_size(ui_max_input, "--ui-max-input"), timeout=ui_timeout, jobs=ui_jobs)
     if read_token and not (token_file or os.environ.get("SYMKEEP_TOKENS")):
         raise UsageError("--read-token needs tokens (--token-file or SYMKEEP_TOKENS)")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from contextlib import ExitStack
 
 import click
 
@@ -19,6 +20,8 @@ INPUTS = ("auto", "pprof", "perf", "folded")
     "--search-dir", "search_dirs", multiple=True, type=click.Path(),
     help="Directory searched by build ID/name (repeatable; PPROF_BINARY_PATH is searched too).",
 )
+@click.option("--store", "store_url", default=None, metavar="URL",
+              help="Also look binaries up by build ID in this symkeep store (directory, file:// or s3://).")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="pprof", show_default=True)
 @click.option("--input-format", type=click.Choice(INPUTS), default="auto", show_default=True)
 @click.option("--perf-data", type=click.Path(dir_okay=False),
@@ -39,6 +42,7 @@ def command(
     output: str,
     binaries: tuple[str, ...],
     search_dirs: tuple[str, ...],
+    store_url: str | None,
     fmt: str,
     input_format: str,
     perf_data: str | None,
@@ -56,7 +60,7 @@ def command(
     """Symbolize PROFILE: a pprof profile, `perf script` output or folded stacks ('-' = stdin).
 
     Finds each mapping's binary (--binary, the mapping's path, build-ID directories,
-    PPROF_BINARY_PATH, DEBUGINFOD_URLS), refuses one whose build ID differs (and a --binary that is
+    PPROF_BINARY_PATH, DEBUGINFOD_URLS, then --store), refuses one whose build ID differs (and a --binary that is
     not Go or matches no mapping), translates PIE/ASLR addresses and writes one Location per
     address with its full inline chain. The summary goes to stderr (with --json: JSON, to stdout
     when -o is a file).
@@ -79,16 +83,26 @@ def command(
     # Hundreds of thousands of small objects and nothing that makes cycles: a short-lived process
     # need not let the cyclic GC rescan them over and over.
     gc.disable()
-    result = symbolize_file(
-        profile,
-        binaries=list(binaries),
-        search_dirs=list(search_dirs),
-        input_format=input_format,
-        force=force,
-        debuginfod=not no_debuginfod,
-        limits=limits,
-        perf_data=perf_data,
-    )
+    with ExitStack() as stack:
+        fallback = None
+        if store_url is not None:
+            from symkeep.store import open_store
+            from symkeep.store.resolver import StoreResolver
+
+            store = open_store(store_url)
+            stack.callback(store.close)
+            fallback = stack.enter_context(StoreResolver(store))
+        result = symbolize_file(
+            profile,
+            binaries=list(binaries),
+            search_dirs=list(search_dirs),
+            input_format=input_format,
+            force=force,
+            debuginfod=not no_debuginfod,
+            limits=limits,
+            perf_data=perf_data,
+            fallback=fallback,
+        )
     if fmt == "folded":
         lines = folded_lines(
             result.profile, sample_index=sample_index, inline_suffix=inline_suffix, kernel_suffix=kernel_suffix,

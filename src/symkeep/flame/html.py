@@ -32,6 +32,7 @@ class HtmlOptions:
     min_width: float = 0.5  # pixels: narrower subtrees are not drawn
     coarse_above: int = 20000  # trees with more nodes paint a coarse payload first
     coarse_share: float = 1 / 2000  # ... made of the frames at least this share of the total wide
+    preamble: str = ""  # trusted HTML put first in <body> (the web UI's navigation); callers escape it
 
 
 def _b64(a: np.ndarray) -> str:  # type: ignore[type-arg]
@@ -178,7 +179,7 @@ def render_html(tree: FlameTree, opts: HtmlOptions | None = None) -> bytes:
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:">
 <title>{html.escape(opts.title)}</title><style>{_CSS}</style></head>
 <body>
-<h1>{html.escape(opts.title)}</h1>
+{opts.preamble}<h1>{html.escape(opts.title)}</h1>
 <div class="sub">{html.escape(opts.subtitle)}</div>
 <div id="flame-bar">
 <button id="flame-reset" type="button">Reset zoom</button>

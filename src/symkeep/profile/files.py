@@ -16,6 +16,7 @@ from symkeep.fsio import check_input_file
 from symkeep.profile.inputs import load_input
 from symkeep.profile.limits import DEFAULT_LIMITS, Limits
 from symkeep.profile.locate import Locator
+from symkeep.profile.resolver import BinaryResolver, FirstFound
 from symkeep.profile.streams import Source
 from symkeep.profile.symbolizer import SymbolizeResult, mapping_requests, symbolize_profile
 
@@ -32,8 +33,10 @@ def symbolize_file(
     debuginfod: bool = True,
     limits: Limits = DEFAULT_LIMITS,
     perf_data: str | None = None,
+    fallback: BinaryResolver | None = None,
 ) -> SymbolizeResult:
-    """Read any supported input (``-`` = stdin), symbolize it, return the profile and the report."""
+    """Read any supported input (``-`` = stdin), symbolize it, return the profile and the report.
+    ``fallback`` is asked for the mappings the search paths did not find (``--store``)."""
     with ExitStack() as stack:
         # Options first: a bad --binary or perf.data is refused before the input is read.
         locator = stack.enter_context(
@@ -52,4 +55,5 @@ def symbolize_file(
         if perf_ids is not None and perf_data is not None:
             loaded.set_build_ids(perf_ids, perf_data)
         locator.check_binaries([r for _, r in mapping_requests(loaded)])
-        return symbolize_profile(loaded, locator, force=force)
+        resolver: BinaryResolver = locator if fallback is None else FirstFound([locator, fallback])
+        return symbolize_profile(loaded, resolver, force=force)

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from symkeep.symbolize.engine import GoEngine
 
-__all__ = ["BinaryRequest", "BinaryResolver", "EngineCache", "FixedResolver", "Resolved"]
+__all__ = ["BinaryRequest", "BinaryResolver", "EngineCache", "FirstFound", "FixedResolver", "Resolved"]
 
 
 @dataclass(frozen=True)
@@ -115,3 +115,23 @@ class NoBinaries:
 
     def resolve(self, request: BinaryRequest) -> Resolved:
         return Resolved(None, failure="no binaries given")
+
+
+class FirstFound:
+    """Asks each resolver in turn; the first answer with an engine wins (``symbolize --store``: the
+    search paths first, then the store). Without one, the last failure, with every resolver's notes."""
+
+    def __init__(self, resolvers: Sequence[BinaryResolver]) -> None:
+        self.resolvers = list(resolvers)
+
+    def resolve(self, request: BinaryRequest) -> Resolved:
+        notes: list[str] = []
+        last = Resolved(None, failure="binary not found")
+        for r in self.resolvers:
+            last = r.resolve(request)
+            if last.engine is not None:
+                last.notes = notes + last.notes
+                return last
+            notes.extend(last.notes)
+        last.notes = notes
+        return last

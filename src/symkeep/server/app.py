@@ -19,10 +19,15 @@ from symkeep.errors import SymkeepError
 from symkeep.server.auth import TokenSet
 from symkeep.server.context import CTX, ServerConfig, ServerContext
 from symkeep.store import open_store
+from symkeep.store.resolver import StoreEngines
 
-__all__ = ["MODULES", "make_app", "make_context"]
+__all__ = ["ENGINES", "MODULES", "make_app", "make_context"]
 
-MODULES = ["symkeep.server.debuginfod", "symkeep.server.upload", "symkeep.server.ops"]
+MODULES = ["symkeep.server.debuginfod", "symkeep.server.upload", "symkeep.server.ops", "symkeep.server.ui"]
+
+#: Open Go binaries from the store, shared by every handler that symbolizes (the web UI, POST /symbolize):
+#: ``StoreResolver(ctx.store, engines=request.app[ENGINES])``. Bounded by count and mapped bytes.
+ENGINES: web.AppKey[StoreEngines] = web.AppKey("symkeep_engines", StoreEngines)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -60,10 +65,12 @@ def make_context(config: ServerConfig) -> ServerContext:
 def make_app(ctx: ServerContext) -> web.Application:
     app = web.Application(middlewares=[edge], client_max_size=1 << 20)
     app[CTX] = ctx
+    app[ENGINES] = StoreEngines()
     for name in MODULES + list(ctx.config.modules):
         importlib.import_module(name).setup(app)
 
     async def cleanup(app: web.Application) -> None:
+        app[ENGINES].close()
         await app[CTX].aclose()
 
     app.on_cleanup.append(cleanup)

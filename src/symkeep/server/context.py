@@ -46,6 +46,7 @@ class ServerConfig:
     resolve_ttl: float = 1.0  # seconds a resolved (build ID, kind) is reused
     access_log: bool = False
     modules: list[str] = field(default_factory=list)  # extra handler modules (dotted names)
+    options: dict[str, Any] = field(default_factory=dict)  # per-module settings ("ui": ui.config.UiConfig)
 
 
 class TTLCache:
