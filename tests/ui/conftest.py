@@ -5,7 +5,7 @@
   profile with every name, line and has_* flag removed (the raw profile the UI must symbolize).
 - ``ui_store``: a directory store with both builds archived by ``symkeep archive``.
 - ``ui_server``: ``symkeep serve`` on it (``ServeProc``), with its own profile directory.
-- ``browser``/``artifacts`` (tests/flame/chromium.py); a fresh context is ``browser.browser.new_context()``.
+- ``browser``/``artifacts`` (root conftest, tests/fixtures/chromium.py); a fresh context is ``browser.browser.new_context()``.
 """
 
 from __future__ import annotations
@@ -17,10 +17,8 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "flame"))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "profile"))
 
-from chromium import artifacts, browser  # noqa: E402,F401
 from sk_profile_helpers import strip_symbols  # noqa: E402
 from ui_helpers import Hog  # noqa: E402
 
@@ -64,8 +62,3 @@ def ui_server(ui_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Itera
     with ServeProc(str(ui_store), "--no-upstream", "--ui-profiles", str(prof)) as s:
         yield s
 
-
-def pytest_terminal_summary(terminalreporter: object) -> None:
-    from chromium import report_artifacts
-
-    report_artifacts(terminalreporter)
