@@ -24,11 +24,11 @@ import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO, BinaryIO
 
 from symkeep.errors import InputError, OutputError
 
-__all__ = ["STDIO", "OutputTarget", "atomic_write", "check_input_file", "open_atomic"]
+__all__ = ["STDIO", "OutputTarget", "atomic_write", "check_input_file", "fsync_dir", "open_atomic", "sha256_stream"]
 
 STDIO = "-"
 
@@ -170,14 +170,34 @@ def open_atomic(path: str | os.PathLike[str], mode: int = 0o644) -> Iterator[Bin
         os.replace(tmp, p)
         ok = True
         with contextlib.suppress(OSError):  # make the rename durable too
-            dfd = os.open(p.parent, os.O_RDONLY)
-            try:
-                os.fsync(dfd)
-            finally:
-                os.close(dfd)
+            fsync_dir(p.parent)
     except OSError as e:
         raise OutputError(f"cannot write {p}: {e.strerror or e}") from e
     finally:
         if not ok:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
+
+
+def fsync_dir(path: str | os.PathLike[str]) -> None:
+    """fsync a directory, so that a rename or link inside it survives a crash."""
+    dfd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(dfd)
+    finally:
+        os.close(dfd)
+
+
+def sha256_stream(f: IO[bytes], chunk: int = 1 << 20) -> tuple[str, int]:
+    """(hex sha256, byte count) of what ``f`` yields, read in ``chunk``-sized pieces (bounded memory)."""
+    import hashlib
+
+    h = hashlib.sha256()
+    n = 0
+    while True:
+        b = f.read(chunk)
+        if not b:
+            break
+        h.update(b)
+        n += len(b)
+    return h.hexdigest(), n

@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import subprocess
@@ -22,6 +21,7 @@ from pathlib import Path
 from symkeep.doctor.binary import BinaryFacts
 from symkeep.doctor.model import Finding
 from symkeep.errors import ToolError
+from symkeep.fsio import sha256_stream
 from symkeep.profile.perfscript import PerfFrame, parse_frame
 
 __all__ = ["PerfData", "cache_entry", "check_cache_twin", "check_unwinding", "read_perf_data"]
@@ -197,11 +197,8 @@ def _has_eh_frame(path: str) -> bool:
 
 
 def sha256_file(path: str | os.PathLike[str]) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
+    with open(path, "rb") as f:
+        return sha256_stream(f)[0]
 
 
 def cache_entry(cache: Path, gnu_id: str) -> Path | None:

@@ -201,34 +201,9 @@ def decode_samples(data: bytes | profile_pb2.Profile, *, name: str = "profile") 
 
 
 def _validate_meta(meta: Any, name: str) -> None:
-    st = meta.string_table
-    if len(st) == 0 or st[0] != "":
-        raise FormatError('not a pprof profile: string table missing or does not start with ""', what=name)
-    nstr = len(st)
+    from symkeep.profile.pprof import validate_tables
 
-    def chk(i: int, what: str) -> None:
-        if not 0 <= i < nstr:
-            raise FormatError(f"{what} string index {i} out of range (table has {nstr})", what=name)
-
-    if not meta.sample_type and (meta.sample or meta.location):
-        raise FormatError("not a pprof profile: samples but no sample types", what=name)
-    for vt in meta.sample_type:
-        chk(vt.type, "sample_type")
-        chk(vt.unit, "sample_type unit")
-    mids = set()
-    for m in meta.mapping:
-        if m.id == 0 or m.id in mids:
-            raise FormatError(f"mapping id {m.id} is zero or duplicated", what=name)
-        mids.add(m.id)
-        chk(m.filename, "mapping filename")
-        chk(m.build_id, "mapping build_id")
-    fids = set()
-    for f in meta.function:
-        if f.id == 0 or f.id in fids:
-            raise FormatError(f"function id {f.id} is zero or duplicated", what=name)
-        fids.add(f.id)
-        chk(f.name, "function name")
-        chk(f.filename, "function filename")
+    mids, _ = validate_tables(meta, name=name)  # the header's checks, shared with symkeep.profile
     # locations: the bulk of the metadata; checked with numpy (Line.function_id is checked where the
     # lines are read: symkeep.flame.stacks.location_frames)
     locs = list(meta.location)

@@ -16,7 +16,6 @@ the stored bytes against the recorded sha256. Three implementations:
 
 from __future__ import annotations
 
-import hashlib
 import importlib
 import os
 import shutil
@@ -26,7 +25,7 @@ from typing import Any, Protocol
 
 from symkeep.binfmt.debugdirs import build_id_debug_path, build_id_exe_path, normalize_hex_build_id
 from symkeep.errors import SymkeepError, UsageError
-from symkeep.fsio import atomic_write, open_atomic
+from symkeep.fsio import atomic_write, open_atomic, sha256_stream
 
 __all__ = ["DEBUGDIR_SCHEME", "ArchiveUnavailable", "ArchiveView", "ArchivedRecord", "BuildIdDirArchive",
            "StoreArchive", "Unconfigured", "open_archive", "sha256_file"]
@@ -66,11 +65,8 @@ class ArchiveView(Protocol):
 
 
 def sha256_file(path: str | os.PathLike[str]) -> str:
-    h = hashlib.sha256()
     with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
+        return sha256_stream(f)[0]
 
 
 class Unconfigured:

@@ -33,6 +33,7 @@ ValueType = profile_pb2.ValueType
 
 __all__ = [
     "MAX_PROFILE_BYTES",
+    "validate_tables",
     "Function",
     "Line",
     "Location",
@@ -187,9 +188,10 @@ def write_profile(prof: profile_pb2.Profile, path: str | Path, *, compress: bool
         raise OutputError(f"{path}: cannot write: {e.strerror or e}") from e
 
 
-def validate_profile(prof: profile_pb2.Profile, *, name: str = "profile") -> LocationColumns:
-    """Check the structural invariants of a profile (google/pprof's ``Profile.CheckValid`` and more);
-    returns its locations as columns (read once, for the caller to reuse)."""
+def validate_tables(prof: profile_pb2.Profile, *, name: str = "profile") -> tuple[set[int], set[int]]:
+    """The checks that need no location or sample: the string table, every string index of the
+    header, mappings and functions (unique non-zero ids). Returns (mapping ids, function ids).
+    Shared with readers that decode locations and samples their own way (``symkeep.flame``)."""
     st = prof.string_table
     nstr = len(st)
     if nstr == 0 or st[0] != "":
@@ -221,6 +223,19 @@ def validate_profile(prof: profile_pb2.Profile, *, name: str = "profile") -> Loc
         chk(f.name, "function name")
         chk(f.system_name, "function system_name")
         chk(f.filename, "function filename")
+    return mids, fids
+
+
+def validate_profile(prof: profile_pb2.Profile, *, name: str = "profile") -> LocationColumns:
+    """Check the structural invariants of a profile (google/pprof's ``Profile.CheckValid`` and more);
+    returns its locations as columns (read once, for the caller to reuse)."""
+    mids, fids = validate_tables(prof, name=name)
+    nstr = len(prof.string_table)
+
+    def chk(idx: int, what: str) -> None:
+        if idx < 0 or idx >= nstr:
+            raise FormatError(f"{what} string index {idx} out of range (table has {nstr})", what=name)
+
     # Locations and samples are the bulk (10^5..10^6 entries): read them as columns, without holding
     # a message object each (see symkeep.profile.locations), check with numpy, and look for the
     # culprit (for the message) only when a check fails.

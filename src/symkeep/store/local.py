@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from symkeep.errors import NotFoundError, OutputError, UsageError
+from symkeep.fsio import fsync_dir
 from symkeep.store.audit import GENESIS, AuditEntry, now_rfc3339
 from symkeep.store.record import Record
 
@@ -140,11 +141,7 @@ class LocalBackend:
             os.chmod(staged, 0o444)
             with contextlib.suppress(FileExistsError):
                 os.link(staged, dest)
-            dfd = os.open(dest.parent, os.O_RDONLY)
-            try:
-                os.fsync(dfd)
-            finally:
-                os.close(dfd)
+            fsync_dir(dest.parent)
         except OSError as e:
             raise OutputError(f"cannot store blob {sha256}: {e.strerror or e}") from e
         finally:

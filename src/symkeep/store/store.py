@@ -12,7 +12,6 @@ Resolution rules (the same on every backend):
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import threading
 from collections.abc import Iterator
@@ -21,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from symkeep.errors import FormatError, NotFoundError
+from symkeep.fsio import sha256_stream
 from symkeep.store.audit import now_rfc3339
 from symkeep.store.backend import Backend, open_backend
 from symkeep.store.ids import normalize_id
@@ -33,16 +33,8 @@ _DEBUG_PREF = {"debuginfo": 0, "executable": 1, "synthesized": 2}
 
 
 def hash_file(path: str | os.PathLike[str]) -> tuple[str, int]:
-    h = hashlib.sha256()
-    n = 0
     with open(path, "rb") as f:
-        while True:
-            b = f.read(1 << 20)
-            if not b:
-                break
-            h.update(b)
-            n += len(b)
-    return h.hexdigest(), n
+        return sha256_stream(f)
 
 
 @dataclass

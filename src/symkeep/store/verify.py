@@ -8,12 +8,12 @@ between blob and index, or by an upload that lost a race) and audit entries whos
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from symkeep.errors import SymkeepError
+from symkeep.fsio import sha256_stream
 from symkeep.store.audit import verify_chain
 from symkeep.store.store import Store
 
@@ -46,16 +46,9 @@ def verify_store(store: Store, progress: Callable[[str], None] | None = None) ->
     sizes: dict[str, int] = {}
     bad: set[str] = set()
     for sha in be.iter_blobs():
-        h = hashlib.sha256()
-        n = 0
         try:
             with be.open_blob(sha) as f:
-                while True:
-                    b = f.read(1 << 20)
-                    if not b:
-                        break
-                    h.update(b)
-                    n += len(b)
+                got, n = sha256_stream(f)
         except (SymkeepError, OSError) as e:
             rep.problems.append(f"blob {sha}: unreadable ({e})")
             bad.add(sha)
@@ -63,8 +56,8 @@ def verify_store(store: Store, progress: Callable[[str], None] | None = None) ->
         rep.blobs += 1
         rep.bytes += n
         sizes[sha] = n
-        if h.hexdigest() != sha:
-            rep.problems.append(f"blob {sha}: bytes hash to {h.hexdigest()} (edited or swapped)")
+        if got != sha:
+            rep.problems.append(f"blob {sha}: bytes hash to {got} (edited or swapped)")
             bad.add(sha)
         if progress:
             progress(sha)
