@@ -293,6 +293,20 @@ class BucketIndex:
         self._lo, self._shift = lo, shift
         self._first: I64 = np.searchsorted(starts, bounds, side="right").astype(np.int64) - 1
 
+    @classmethod
+    def from_parts(cls, starts: npt.NDArray[np.uint64], lo: int, shift: int, first: I64) -> BucketIndex:
+        """An index saved with :meth:`parts` (a symbol index file), without recomputing it. ``first``
+        must hold valid positions of ``starts`` (-1 allowed): checked, since it comes from a file."""
+        if len(first) and (int(first.min()) < -1 or int(first.max()) >= max(len(starts), 1)):
+            raise ValueError("bucket index out of range")
+        self = cls.__new__(cls)
+        self.starts, self._lo, self._shift, self._first = starts, lo, shift, first
+        return self
+
+    def parts(self) -> tuple[int, int, I64]:
+        """(lo, shift, first): what :meth:`from_parts` needs."""
+        return self._lo, self._shift, self._first
+
     @property
     def nbytes(self) -> int:
         return int(self._first.nbytes)

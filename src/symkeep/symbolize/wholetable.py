@@ -34,7 +34,7 @@ from symkeep.symbolize.opened import OpenedBinary
 __all__ = ["TableHolder", "TableKind", "WholeTable", "build_bulk", "build_exact"]
 
 I64 = npt.NDArray[np.int64]
-TableKind = Literal["none", "bulk", "exact", "declined"]
+TableKind = Literal["none", "bulk", "exact", "index", "declined"]
 # What an irregular table can raise inside the numpy decoder besides BulkUnsupported.
 _DECLINE = (SymkeepError, IndexError, ValueError, OverflowError, MemoryError)
 
@@ -43,13 +43,17 @@ class WholeTable:
     """A :class:`RangeTable` plus what lookups need: a bucket index over its starts, the first range
     of every function, and (exact build) the chains as Frame objects."""
 
-    def __init__(self, state: OpenedBinary, table: RangeTable, kind: Literal["bulk", "exact"],
-                 objects: list[tuple[Frame, ...]] | None = None) -> None:
-        self.state = state
+    def __init__(self, state: OpenedBinary | None, table: RangeTable, kind: Literal["bulk", "exact", "index"],
+                 objects: list[tuple[Frame, ...]] | None = None, index: BucketIndex | None = None,
+                 func_first: I64 | None = None) -> None:
+        self.state = state  # None: a table loaded from a symbol index alone (lookups only, no ranges())
         self.table = table
         self.kind = kind
-        self.index = BucketIndex(table.starts)
-        self.func_first: I64 = np.searchsorted(table.starts, state.entries, side="left").astype(np.int64)
+        self.index = index if index is not None else BucketIndex(table.starts)
+        if func_first is None:
+            func_first = (np.searchsorted(table.starts, state.entries, side="left").astype(np.int64)
+                          if state is not None else np.zeros(0, dtype=np.int64))
+        self.func_first: I64 = func_first
         self._objects = objects
 
     @property
@@ -63,6 +67,19 @@ class WholeTable:
         r = self.index.find(pcs)
         ok = (r >= 0) & (pcs < np.uint64(t.end))
         return np.where(ok, t.chain[np.maximum(r, 0)], -1)
+
+    def chain_ids(self, pcs: npt.NDArray[np.uint64], cache: EngineCache) -> tuple[I64, list[tuple[Frame, ...]]]:
+        """``(ids, chains)`` of ``pcs`` (already adjusted for return addresses): ``chains[ids[k]]`` is
+        the chain of ``pcs[k]``; ``chains[-1]`` is ``()`` (unknown)."""
+        ids = self.ids(pcs)
+        known = ids >= 0
+        present = np.zeros(len(self.table.cols) + 1, dtype=np.bool_)
+        present[ids[known]] = True
+        present[-1] = False
+        rank = np.cumsum(present, dtype=np.int64) - 1
+        chains = self.chain_objects(np.flatnonzero(present).tolist(), cache)
+        chains.append(())  # id -1: unknown
+        return np.where(known, rank[ids], -1), chains
 
     def columns(self, ids: I64) -> tuple[I64, ChainColumns]:
         """``ids`` renumbered to the distinct chains they use, and those chains' columns."""
@@ -124,6 +141,7 @@ class WholeTable:
         """Maximal ranges of function ``i`` (equal neighbouring chains merged), like the per-function
         decoder's."""
         t = self.table
+        assert self.state is not None, "ranges() needs the opened binary"
         a, b = int(self.func_first[i]), int(self.func_first[i + 1])
         if i + 1 >= self.state.nfunc:
             b = max(b, len(t.starts))
@@ -208,8 +226,11 @@ def build_exact(state: OpenedBinary, dec: FunctionDecoder) -> WholeTable:
 class TableHolder:
     """Builds the :class:`WholeTable` at most once, thread-safe (see the module docstring)."""
 
-    def __init__(self, bulk: Callable[[], WholeTable], exact: Callable[[], WholeTable]) -> None:
+    def __init__(self, bulk: Callable[[], WholeTable], exact: Callable[[], WholeTable],
+                 load: Callable[[], WholeTable | None] | None = None,
+                 save: Callable[[WholeTable], None] | None = None) -> None:
         self._bulk, self._exact = bulk, exact
+        self._load, self._save = load, save
         self._lock = threading.Lock()
         self._table: WholeTable | None = None
         self._declined: str | None = None
@@ -237,11 +258,22 @@ class TableHolder:
         if t is not None or (self._declined is not None and not exact):
             return t
         with self._lock:
+            if self._table is None and self._load is not None:
+                self._table = self._load()  # a symbol index: no decoding at all
+                load, self._load = self._load, None
+                if self._table is not None:
+                    return self._table
+                del load
+            built = False
             if self._table is None and self._declined is None:
                 try:
                     self._table = self._bulk()
+                    built = True
                 except _DECLINE as e:
                     self._declined = str(e) or type(e).__name__
             if self._table is None and exact:
                 self._table = self._exact()
+                built = True
+            if built and self._table is not None and self._save is not None:
+                self._save(self._table)
             return self._table
