@@ -8,6 +8,8 @@ from contextlib import ExitStack
 
 import click
 
+from symkeep.cli.indexopt import index_cache, no_cache_option
+
 FORMATS = ("pprof", "folded")
 INPUTS = ("auto", "pprof", "perf", "folded")
 
@@ -37,6 +39,7 @@ INPUTS = ("auto", "pprof", "perf", "folded")
 @click.option("--sample-index", type=int, default=-1, help="Folded output: which sample value (default: last).")
 @click.option("--no-gzip", is_flag=True, help="Write the pprof output uncompressed.")
 @click.option("-q", "--quiet", is_flag=True, help="No summary.")
+@no_cache_option
 def command(
     profile: str,
     output: str,
@@ -56,6 +59,7 @@ def command(
     sample_index: int,
     no_gzip: bool,
     quiet: bool,
+    no_cache: bool,
 ) -> None:
     """Symbolize PROFILE: a pprof profile, `perf script` output or folded stacks ('-' = stdin).
 
@@ -102,6 +106,7 @@ def command(
             limits=limits,
             perf_data=perf_data,
             fallback=fallback,
+            index=index_cache(no_cache),
         )
     if fmt == "folded":
         lines = folded_lines(

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from operator import itemgetter
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -42,7 +42,7 @@ from symkeep.symbolize.a2ltext import (
 
 if TYPE_CHECKING:
     from symkeep.symbolize.columns import ChainColumns
-    from symkeep.symbolize.engine import GoEngine
+    from symkeep.symbolize.engine import GoEngine, Lookups
 
 __all__ = [
     "BATCH_BYTES", "LOOKUP_TOKENS", "MAX_TOKEN", "SEPARATORS", "Addresses", "Layout", "Renderer", "TokenStream", "answer_bytes",
@@ -166,9 +166,13 @@ def _hex_tokens(u: npt.NDArray[np.uint8], starts: npt.NDArray[np.int64], ends: n
 class Renderer:
     """Formats the answers of :class:`Addresses` batches; text per distinct chain, then per token."""
 
-    def __init__(self, engine: GoEngine, layout: Layout) -> None:
+    def __init__(self, engine: Lookups, layout: Layout, bits: int | None = None) -> None:
+        """``engine``: a :class:`GoEngine` (``bits`` defaults to its binary's; ``layout.offsets`` needs
+        its program headers) or any :class:`Lookups` with ``bits`` given (a symbol index alone)."""
         self.engine, self.layout = engine, layout
-        self.width = 16 if engine.binary.bits == 64 else 8
+        if bits is None or layout.offsets:
+            bits = bits or cast("GoEngine", engine).binary.bits
+        self.width = 16 if bits == 64 else 8
         self.unknown = unknown_text(layout)
 
     def answer(self, addrs: Addresses) -> Iterator[bytes]:
@@ -215,7 +219,7 @@ class Renderer:
     def _offsets_to_pcs(self, vals: npt.NDArray[np.uint64], ok: npt.NDArray[np.bool_]) -> tuple[
         npt.NDArray[np.uint64], npt.NDArray[np.bool_]
     ]:
-        o2v = self.engine.binary.offset_to_vaddr
+        o2v = cast("GoEngine", self.engine).binary.offset_to_vaddr
         uniq, inv = np.unique(vals[ok], return_inverse=True)
         mapped = [o2v(int(a)) for a in uniq.tolist()]
         m_ok = np.array([q is not None and 0 <= q < _U64 for q in mapped], dtype=np.bool_)

@@ -31,7 +31,6 @@ import numpy.typing as npt
 
 from symkeep.binfmt import open_binary
 from symkeep.binfmt.base import Binary
-from symkeep.errors import UsageError
 from symkeep.golang.functab import Function, FunctionList
 from symkeep.golang.moduledata import ModuleData
 from symkeep.golang.pclntab import PclnLocation, PclnTab
@@ -41,6 +40,7 @@ from symkeep.symbolize.engine import GoEngine
 from symkeep.symbolize.frames import Frame, PCRange
 from symkeep.symbolize.funcdecode import FunctionDecoder
 from symkeep.symbolize.opened import OpenedBinary
+from symkeep.symbolize.tablelookup import as_pcs as _as_pcs
 from symkeep.symbolize.wholetable import TableHolder, TableKind, WholeTable, build_bulk, build_exact
 
 if TYPE_CHECKING:
@@ -323,16 +323,6 @@ class GoBinary:
         ridx = np.searchsorted(gstarts, arr, side="right").astype(np.int64) - 1
         ridx = np.where(valid & (ridx >= 0), ridx, -1)
         return ridx, chains
-
-
-def _as_pcs(pcs: Iterable[int] | npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
-    try:
-        arr = np.asarray(pcs if isinstance(pcs, np.ndarray) else list(pcs), dtype=np.uint64)
-    except (OverflowError, ValueError, TypeError) as e:
-        raise UsageError(f"PCs must be unsigned 64-bit integers: {e}") from e
-    if arr.ndim != 1:
-        raise UsageError("PCs must be a flat sequence")
-    return arr
 
 
 def _stat_or_none(path: object) -> list[int] | None:

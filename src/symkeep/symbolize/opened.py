@@ -29,8 +29,10 @@ from symkeep.golang.moduledata import ModuleData, TextSect, find_moduledata, res
 from symkeep.golang.pcln_constants import FUNCDATA_INL_TREE, FUNCDATA_INL_TREE_OLD
 from symkeep.golang.pcln_locate import PclnLocation, find_pclntab, pclntab_bytes
 from symkeep.golang.pclntab import PclnTab
+from symkeep.symbolize.retaddr import functions_of
 
 __all__ = ["OpenedBinary", "functions_of"]
+
 
 _TRUNCATED = ("past end of file", "beyond end of file")
 
@@ -147,17 +149,3 @@ class OpenedBinary:
         """(PCs to look up, function index, inside a function's range) of every PC; with
         ``return_address`` a PC past its function's entry becomes ``pc - 1`` (runtime.CallersFrames)."""
         return functions_of(self.entries, self.ends, pcs, return_address)
-
-
-def functions_of(entries: npt.NDArray[np.uint64], ends: npt.NDArray[np.uint64], pcs: npt.NDArray[np.uint64],
-                 return_address: bool) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.int64], npt.NDArray[np.bool_]]:
-    """:meth:`OpenedBinary.functions_of` over saved ``entries`` (nfunc + 1) and range ``ends`` (nfunc):
-    the one return-address rule, also used by a symbol index loaded without the binary."""
-    n = len(ends)
-    idx = np.searchsorted(entries, pcs, side="right").astype(np.int64) - 1
-    valid = (idx >= 0) & (idx < n)
-    valid &= pcs < ends[np.clip(idx, 0, n - 1)]
-    if return_address:
-        start = entries[np.clip(idx, 0, n)]
-        pcs = np.where(valid & (pcs > start), pcs - np.uint64(1), pcs)
-    return pcs, idx, valid

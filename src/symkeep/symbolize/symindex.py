@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -30,16 +29,14 @@ import numpy as np
 import numpy.typing as npt
 
 from symkeep.errors import SymkeepError
-from symkeep.golang.bulk import BucketIndex
-from symkeep.symbolize.cache import EngineCache
-from symkeep.symbolize.columns import ChainColumns, RangeTable
-from symkeep.symbolize.frames import Frame
 from symkeep.symbolize.indexcache import index_path, index_root, write_memo
 from symkeep.symbolize.indexfile import FORMAT, IndexCorrupt, IndexFile, encode_index
-from symkeep.symbolize.opened import OpenedBinary, functions_of
+from symkeep.symbolize.indexload import IndexedLookups, load_arrays
+from symkeep.symbolize.opened import OpenedBinary
 from symkeep.symbolize.wholetable import WholeTable
 
 __all__ = ["IndexCache", "IndexedLookups", "encode", "index_key", "load_table", "open_index"]
+
 
 I64 = npt.NDArray[np.int64]
 _DOMAIN = b"symkeep symbol index\0"
@@ -96,55 +93,12 @@ def encode(state: OpenedBinary, wt: WholeTable, key: str | None = None) -> list[
     return encode_index(meta, arrays)
 
 
-def _arr(ix: IndexFile, name: str, dtype: type[np.generic]) -> npt.NDArray[Any]:
-    _code, off, count = ix.span(name)
-    return np.frombuffer(ix.buffer, dtype=np.dtype(dtype).newbyteorder("<"), count=count, offset=off)
-
-
-def load_table(ix: IndexFile, state: OpenedBinary | None = None, key: str | None = None) -> WholeTable:
-    """The whole table saved in ``ix`` (zero-copy views of the mapping). With ``state``/``key``, the
-    index must be the one of that binary. Every array's length and value range is checked: a file that
-    passed its CRC but was written wrong is refused too (``IndexCorrupt``)."""
-    m = ix.meta
-
-    def bad(why: str) -> IndexCorrupt:
-        return IndexCorrupt(f"{ix.path}: {why}", what="symbol index")
-
-    if key is not None and m.get("key") != key:
-        raise bad("belongs to another binary (key mismatch)")
-    try:
-        starts = _arr(ix, "starts", np.uint64)
-        chain = _arr(ix, "chain", np.int64)
-        first = _arr(ix, "bucket", np.int64)
-        ff = _arr(ix, "func_first", np.int64)
-        off = _arr(ix, "off", np.int64)
-        rows = {c: _arr(ix, c, np.int64) for c in ("name", "file", "line", "start_line")}
-        inlined = _arr(ix, "inlined", np.uint8).view(np.bool_)
-        names, files = ix.strings("names"), ix.strings("files")
-        nfunc = int(m["nfunc"])
-        nr, nc = len(starts), len(off) - 1
-        nrows = len(inlined)
-        if state is not None and (state.nfunc != nfunc or len(state.entries) != nfunc + 1):
-            raise bad("was built for another function table")
-        if len(chain) != nr or nc < 0 or any(len(r) != nrows for r in rows.values()) or len(ff) != nfunc + 1:
-            raise bad("has arrays of inconsistent lengths")
-        if nr and (bool(np.any(starts[1:] < starts[:-1])) or int(chain.min()) < -1 or int(chain.max()) >= nc):
-            raise bad("has unsorted ranges or chain ids out of range")
-        if int(off[0]) != 0 or int(off[-1]) != nrows or bool(np.any(off[1:] < off[:-1])):
-            raise bad("has chain offsets out of order")
-        if nrows and (int(rows["name"].min()) < 0 or int(rows["name"].max()) >= len(names)
-                      or int(rows["file"].min()) < 0 or int(rows["file"].max()) >= len(files)):
-            raise bad("has string ids out of range")
-        if nfunc and (int(ff.min()) < 0 or int(ff.max()) > nr):
-            raise bad("has function positions out of range")
-        index = BucketIndex.from_parts(starts, int(m["bucket_lo"]), int(m["bucket_shift"]), first)
-        end = int(m["end"])
-    except IndexCorrupt:
-        raise
-    except (KeyError, TypeError, ValueError, OverflowError) as e:
-        raise bad(f"is unreadable: {e}") from e
-    cols = ChainColumns(off, rows["name"], rows["file"], rows["line"], rows["start_line"], inlined, names, files)
-    return WholeTable(state, RangeTable(starts, chain, end, cols), "index", index=index, func_first=ff)
+def load_table(ix: IndexFile, state: OpenedBinary, key: str | None = None) -> WholeTable:
+    """The whole table of ``state`` from its index ``ix`` (checked: :func:`load_arrays`)."""
+    got = load_arrays(ix, state.nfunc, key)
+    if not np.array_equal(got.entries, state.entries):
+        raise IndexCorrupt(f"{ix.path}: was built for other function addresses", what="symbol index")
+    return WholeTable(state, got.table, "index", index=got.index, func_first=got.func_first)
 
 
 def open_index(path: str | os.PathLike[str]) -> IndexFile:
@@ -206,58 +160,3 @@ class IndexCache:
             write_memo(self.root, str(path), key, getattr(state, "opened_stat", None))
 
 
-class IndexedLookups:
-    """Lookups from a symbol index alone (no binary): the ``Lookups`` contract, answers identical to
-    the engine that built the index. Thread-safe like the engine (the cache is the engine's)."""
-
-    def __init__(self, ix: IndexFile, cache_bytes: int | None = None) -> None:
-        self.file = ix
-        self.meta = ix.meta
-        self.table = load_table(ix)
-        self.entries = _arr(ix, "entries", np.uint64)
-        self.ends = _arr(ix, "ends", np.uint64)
-        if len(self.entries) != len(self.ends) + 1 or len(self.ends) != int(self.meta["nfunc"]):
-            raise IndexCorrupt(f"{ix.path}: symbol index function table is inconsistent", what="symbol index")
-        self.cache = EngineCache(cache_bytes)
-
-    @property
-    def go_version(self) -> str | None:
-        v = self.meta.get("go_version")
-        return v if isinstance(v, str) else None
-
-    @property
-    def ptr_bits(self) -> int:
-        return int(self.meta.get("ptr_bits", 64))
-
-    def _adjust(self, arr: npt.NDArray[np.uint64], return_address: bool) -> npt.NDArray[np.uint64]:
-        return functions_of(self.entries, self.ends, arr, True)[0] if return_address else arr
-
-    def lookup(self, pc: int, return_address: bool = False) -> list[Frame]:
-        return list(self.lookup_chains([pc], return_address)[0])
-
-    def lookup_chains(self, pcs: Iterable[int] | npt.NDArray[np.uint64], return_address: bool = False
-                      ) -> list[tuple[Frame, ...]]:
-        ids, chains = self.lookup_chain_ids(pcs, return_address)
-        return [chains[i] for i in ids.tolist()]
-
-    def lookup_chain_ids(self, pcs: Iterable[int] | npt.NDArray[np.uint64], return_address: bool = False
-                         ) -> tuple[I64, list[tuple[Frame, ...]]]:
-        from symkeep.symbolize.gobinary import _as_pcs
-
-        arr = _as_pcs(pcs)
-        return self.table.chain_ids(self._adjust(arr, return_address), self.cache)
-
-    def lookup_columns(self, pcs: Iterable[int] | npt.NDArray[np.uint64], return_address: bool = False
-                       ) -> tuple[I64, ChainColumns]:
-        from symkeep.symbolize.gobinary import _as_pcs
-
-        arr = _as_pcs(pcs)
-        if not len(arr):
-            return np.full(0, -1, dtype=np.int64), ChainColumns.empty()
-        t = self.table
-        return t.columns(t.ids(self._adjust(arr, return_address)))
-
-    def close(self) -> None:
-        self.cache.clear()
-        del self.table, self.entries, self.ends
-        self.file.close()
