@@ -92,9 +92,12 @@ def run_fast(args: list[str]) -> int | None:
         key = read_memo(root, exe)
         if key is None:
             return None
-        ix = IndexFile.open(index_path(root, key))
+        path = index_path(root, key)
+        ix = IndexFile.open(path)
         if ix.meta.get("key") != key:
             return None
+        with contextlib.suppress(OSError):  # recently used: the cache prunes it last
+            os.utime(path)
         quick = QuickIndex(ix, layout)
     except (OSError, SymkeepError, ValueError):
         return None

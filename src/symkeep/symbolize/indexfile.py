@@ -87,7 +87,14 @@ class IndexFile:
         self.path = path
         self._mm = mapped
         self._mv = memoryview(buf)
-        mv = self._mv
+        try:
+            self._check()
+        except BaseException:
+            self._mv.release()  # so the caller can close the mapping
+            raise
+
+    def _check(self) -> None:
+        path, mv = self.path, self._mv
         if len(mv) < _FIXED.size:
             raise IndexCorrupt(f"{path}: is truncated ({len(mv)} bytes)", 0, what="symbol index")
         magic, fmt, hlen, crc, _ = _FIXED.unpack_from(mv, 0)

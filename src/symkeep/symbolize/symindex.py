@@ -20,6 +20,7 @@ through the page cache), starts from the table.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 from pathlib import Path
@@ -29,7 +30,7 @@ import numpy as np
 import numpy.typing as npt
 
 from symkeep.errors import SymkeepError
-from symkeep.symbolize.indexcache import index_path, index_root, write_memo
+from symkeep.symbolize.indexcache import SUFFIX, index_path, index_root, write_memo
 from symkeep.symbolize.indexfile import FORMAT, IndexCorrupt, IndexFile, encode_index
 from symkeep.symbolize.indexload import IndexedLookups, load_arrays
 from symkeep.symbolize.opened import OpenedBinary
@@ -106,12 +107,25 @@ def open_index(path: str | os.PathLike[str]) -> IndexFile:
     return IndexFile.open(path)
 
 
+def _env_bytes(name: str, default: int) -> int:
+    raw = os.environ.get(name, "").strip().upper()
+    if not raw:
+        return default
+    mult = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}.get(raw[-1], 1)
+    try:
+        return int(float(raw.rstrip("KMGB") or "0") * mult)
+    except ValueError:
+        return default
+
+
 class IndexCache:
     """A directory of symbol indexes (default :func:`~symkeep.symbolize.indexcache.index_root`)."""
 
-    def __init__(self, root: str | os.PathLike[str] | None = None, write: bool = True) -> None:
+    def __init__(self, root: str | os.PathLike[str] | None = None, write: bool = True,
+                 max_bytes: int | None = None) -> None:
         self.root = Path(root) if root is not None else index_root()
         self.write = write
+        self.max_bytes = max_bytes if max_bytes is not None else _env_bytes("SYMKEEP_INDEX_CACHE_BYTES", 2 << 30)
         self.events: list[str] = []  # "hit", "miss", "corrupt: ...", "saved", "unsaved: ..." (tests, --json)
 
     def path_for(self, key: str) -> Path:
@@ -135,6 +149,8 @@ class IndexCache:
             self.events.append(f"corrupt: {e}")
             return None
         self.events.append("hit")
+        with contextlib.suppress(OSError):  # recently used: pruned last
+            os.utime(path)
         self.remember(state, key)
         return wt
 
@@ -152,7 +168,31 @@ class IndexCache:
             return None
         self.events.append("saved")
         self.remember(state, key)
+        self.prune(keep=path)
         return path
+
+    def prune(self, keep: Path | None = None) -> int:
+        """Remove the least recently used indexes until the directory holds at most ``max_bytes``
+        (``$SYMKEEP_INDEX_CACHE_BYTES``, default 2 GiB; K/M/G suffixes); returns how many went."""
+        files = []
+        for p in self.root.glob(f"*{SUFFIX}"):
+            try:
+                st = p.stat()
+            except OSError:
+                continue
+            files.append((st.st_mtime, st.st_size, p))
+        total = sum(f[1] for f in files)
+        removed = 0
+        for _mtime, size, p in sorted(files, key=lambda f: f[0]):
+            if total <= self.max_bytes:
+                break
+            if p == keep:
+                continue
+            with contextlib.suppress(OSError):
+                p.unlink()
+                total -= size
+                removed += 1
+        return removed
 
     def remember(self, state: OpenedBinary, key: str) -> None:
         path = getattr(state.binary, "path", None)
