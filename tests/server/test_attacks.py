@@ -166,7 +166,9 @@ def test_tampered_blob_on_s3(seaweed: Seaweed, fixture: Callable[..., Path], tmp
     symkeep("archive", "--store", url, "--no-synthesize", str(sw), check=True)
     bucket = url.split("/")[2]
     s3 = seaweed.client()
-    key = next(o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix="syms/blobs/")["Contents"])
+    exe_sha = __import__("hashlib").sha256(sw.read_bytes()).hexdigest()  # the executable's blob, not its index's
+    key = next(o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix="syms/blobs/")["Contents"]
+               if exe_sha in o["Key"])
     data = bytearray(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
     data[100] ^= 1
     s3.put_object(Bucket=bucket, Key=key, Body=bytes(data))

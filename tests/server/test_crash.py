@@ -89,7 +89,7 @@ def test_sigkill_during_archive(store_url: str, fixture: Callable[..., Path], tm
     r = symkeep("archive", "--store", store_url, str(src), "--json", check=True)
     assert json.loads(r.stdout)["errors"] == []
     final = _records(store_url)
-    assert {x["kind"] for x in final} == {"executable", "synthesized"}
+    assert {x["kind"] for x in final} == {"executable", "synthesized", "index"}
     assert _verify(store_url)["records"] == len(final)
 
 
@@ -132,4 +132,6 @@ def test_concurrent_uploads_one_winner(store_url: str, fixture: Callable[..., Pa
     doc = _verify(store_url)
     recs = [r for r in _records(store_url) if r["kind"] == "executable"]
     assert len(recs) == 2 and {r["sha256"] for r in recs} == {recs[0]["sha256"]}  # GNU + Go ID, one winner
-    assert doc["records"] == 2
+    idx = [r for r in _records(store_url) if r["kind"] == "index"]  # the winner's index, built by its server
+    assert len(idx) == 2 and len({r["sha256"] for r in idx}) == 1
+    assert doc["records"] == 4

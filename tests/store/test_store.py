@@ -46,7 +46,11 @@ def test_index_metadata_matches_real_tools(store_url: str, fixture: Callable[...
     sw = fixture(variant="sw", toolchain="1.21")
     store = open_store(store_url, cache_dir=str(tmp_path / "c"))
     summ = archive_paths([str(dwarf), str(sw)], StoreSink(store, "tester"))
-    assert summ.errors == [] and summ.counts() == {"stored": 4}  # DWARF build: 2 IDs; 1.21 -s -w: Go ID, + synthesized
+    assert summ.errors == [] and summ.counts() == {"stored": 7}
+    # DWARF build: executable + symbol index, each under 2 IDs; 1.21 -s -w: the Go ID for the executable,
+    # its synthesized debug file and its index
+    kinds = __import__("collections").Counter(r.kind for r in summ.results)
+    assert kinds == {"executable": 3, "index": 3, "synthesized": 1}
     gnu = gnu_build_id_readelf(dwarf)
     rec = store.resolve(gnu, "executable")
     assert rec is not None and rec.gnu_build_id == gnu
@@ -115,7 +119,8 @@ def test_archive_refuses_a_binary_without_build_id(fixture: Callable[..., Path],
     assert r.returncode == 0 and json.loads(r.stdout)["skipped"][0]["path"].endswith("noid")
     r = symkeep("archive", "--store", store, "--key", "feedface" * 5, str(noid), "--no-synthesize", "--json")
     assert r.returncode == 0, r.stderr
-    assert [x["build_id"] for x in json.loads(r.stdout)["results"]] == ["feedface" * 5]
+    assert sorted((x["kind"], x["build_id"]) for x in json.loads(r.stdout)["results"]) == [
+        ("executable", "feedface" * 5), ("index", "feedface" * 5)]
     assert symkeep("archive", "--store", store, "--key", "../x", str(noid)).returncode == 2
 
 
@@ -180,19 +185,28 @@ def test_default_store_location(fixture: Callable[..., Path], tmp_path: Path) ->
 
 
 def test_index_kind_is_stored_per_build(fixture: Callable[..., Path], tmp_path: Path) -> None:
-    """The reserved 'index' kind (issue 13's per-build symbol index): any bytes, filed under a build's IDs."""
+    """The 'index' kind (the per-build symbol index) is written by archive, filed under both of a
+    build's IDs, write-once (other bytes for the slot conflict), and never served as a debug file."""
+    from symkeep.symbolize import open_go_binary
+    from symkeep.symbolize.indexfile import IndexFile
+
     sw = fixture(variant="sw", toolchain="1.27")
     store = open_store(str(tmp_path / "s"))
     archive_paths([str(sw)], StoreSink(store), synthesize=False)
     exe = store.resolve(gnu_build_id_readelf(sw), "executable")
     assert exe is not None and exe.go_build_id
-    idx = tmp_path / "hello.symidx"
-    idx.write_bytes(b"SYMIDX\0" + os.urandom(1000))
-    res = store.ingest(idx, kind="index", keys=[exe.gnu_build_id or "", exe.go_build_id], uploader="indexer")
-    assert [r.status for r in res] == ["stored", "stored"]
-    for key in (exe.gnu_build_id or "", exe.go_build_id):
-        rec = store.lookup(key, "index")
-        assert rec is not None and store.blob_file(rec).read_bytes() == idx.read_bytes()
+    with open_go_binary(sw) as g:
+        key = g.index_key
+    blobs = set()
+    for bid in (exe.gnu_build_id or "", exe.go_build_id):
+        rec = store.lookup(bid, "index")
+        assert rec is not None and IndexFile.open(store.blob_file(rec)).meta["key"] == key
+        blobs.add(rec.sha256)
+    assert len(blobs) == 1
+    idx = tmp_path / "other.symidx"
+    idx.write_bytes(b"SYMKIDX\0" + os.urandom(1000))
+    res = store.ingest(idx, kind="index", keys=[exe.gnu_build_id or "", exe.go_build_id], uploader="x")
+    assert [r.status for r in res] == ["conflict", "conflict"]
     assert store.resolve(exe.go_build_id, "debuginfo") is None  # an index is never served as a debug file
     store.close()
     assert symkeep("store", "verify", "--store", str(tmp_path / "s")).returncode == 0

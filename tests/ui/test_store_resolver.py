@@ -168,14 +168,21 @@ def test_engine_lru_is_bounded_and_opens_once(tmp_path: Path, hog: Callable[[str
         assert r1.resolve(BinaryRequest("x", ids[1], True)).engine is not None
         s = one.stats()
         assert (s.open, s.evicted) == (1, 1), s
-        # byte bound: the two executables do not fit in the smaller one's size plus one byte
-        small = min(h27.binary.stat().st_size, h21.binary.stat().st_size)
+        # byte bound: the two builds (executable + its symbol index, what an engine maps) do not fit in
+        # the smaller one's size plus one byte
+        def mapped(bid: str) -> int:
+            recs = st.records(bid)
+            return sum({r.sha256: r.size for r in recs if r.kind in ("executable", "index")}.values())
+
+        sizes = [mapped(b) for b in ids]
+        assert all(s > 0 for s in sizes)
+        small = min(sizes)
         few = StoreEngines(max_engines=8, max_bytes=small + 1)
         r2 = StoreResolver(st, engines=few)
         for bid in ids + ids:
             assert r2.resolve(BinaryRequest("x", bid, True)).engine is not None
         s = few.stats()
-        assert s.open == 1 and s.bytes <= max(h27.binary.stat().st_size, h21.binary.stat().st_size), s
+        assert s.open == 1 and s.bytes <= max(sizes), s
         assert s.evicted >= 3, s
         one.close()
         few.close()

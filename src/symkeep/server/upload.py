@@ -36,8 +36,6 @@ def _parse(raw_path: str) -> tuple[str, str, str]:
         bid, _, _ = parse_buildid_path("/".join(parts[:3] + ["executable"]))
         return bid, "synthesized", ""
     bid, kind, arg = parse_buildid_path(raw_path)
-    if kind == "index":
-        raise UsageError("symbol indexes are built by the server from the executable; they cannot be uploaded")
     if kind == "section":
         raise UsageError("sections cannot be uploaded; upload the file that holds them")
     return bid, check_kind(kind), arg
@@ -68,7 +66,7 @@ def _ingest(ctx: ServerContext, stage: Path, bid: str, kind: str, path: str, upl
         from symkeep.store.symindex import archive_index
 
         try:  # built once here, so no worker or replica decodes this binary again
-            out += archive_index(store, stage, keys, uploader)
+            out += archive_index(store, stage, keys, uploader, (file_name or bid) + ".symidx")
         except SymkeepError as e:
             ctx.log(f"no symbol index for {bid}: {e}")
     return out

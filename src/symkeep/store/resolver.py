@@ -197,7 +197,7 @@ class StoreResolver:
             def opener(p: str) -> GoEngine:
                 return _open_indexed(self.store, p, filed)
         # what an open engine maps: the binary, and its index (about twice the binary's pclntab)
-        charge = rec.size + sum(r.size for r in recs if r.kind == "index")
+        charge = rec.size + sum({r.sha256: r.size for r in recs if r.kind == "index"}.values())
         try:
             path = str(self.store.blob_file(rec))
             eng = self.engines.get(rec.sha256, charge, lambda: opener(path))

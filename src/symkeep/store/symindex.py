@@ -6,7 +6,7 @@ when a client uploads an executable), stored under the build's IDs like any othe
 slot, sha256-verified on read), and mapped straight from the blob file by every worker that opens the
 build (:class:`StoreIndexCache`, handed to ``open_go_binary(index=...)``).
 
-Indexes are derived data: a client can never upload one (``PUT .../index`` is refused), so a store's
+Indexes are derived data: a client can never upload one (``PUT .../index`` is not a route), so a store's
 index is always symkeep's own encoding of a binary the store holds. A store without an index for a
 build (archived before indexes existed, or by an older symkeep) gets one the first time a server opens
 the build: built, then stored for the others.
@@ -45,13 +45,15 @@ def ingest_index(store: Store, pieces: list[bytes | memoryview], keys: list[str]
             stage.unlink()
 
 
-def archive_index(store: Store, binary: str | os.PathLike[str], keys: list[str], uploader: str) -> list[PutResult]:
-    """Build the index of the Go binary at ``binary`` and store it under ``keys``."""
+def archive_index(store: Store, binary: str | os.PathLike[str], keys: list[str], uploader: str,
+                  file_name: str | None = None) -> list[PutResult]:
+    """Build the index of the Go binary at ``binary`` and store it under ``keys`` (recorded as
+    ``file_name``, default the binary's absolute path + ``.symidx``)."""
     from symkeep.symbolize import open_go_binary
 
     with open_go_binary(binary) as g:
         pieces = encode(g.state, g.whole_table(), g.index_key)
-        return ingest_index(store, pieces, keys, uploader, os.path.abspath(binary) + ".symidx")
+        return ingest_index(store, pieces, keys, uploader, file_name or os.path.abspath(binary) + ".symidx")
 
 
 class StoreIndexCache(IndexCache):
