@@ -139,9 +139,12 @@ class OutputTarget:
         atomic_write(self.path, data, mode=mode)
 
 
-def atomic_write(path: str | os.PathLike[str], data: bytes | Iterable[bytes | memoryview], mode: int = 0o644) -> None:
-    """Write ``data`` to ``path`` so that readers see the old file or the whole new one, never a part."""
-    with open_atomic(path, mode=mode) as fh:
+def atomic_write(path: str | os.PathLike[str], data: bytes | Iterable[bytes | memoryview], mode: int = 0o644,
+                 durable: bool = True) -> None:
+    """Write ``data`` to ``path`` so that readers see the old file or the whole new one, never a part.
+    ``durable=False`` skips the fsyncs: for caches whose readers verify content (a torn file after a
+    crash is detected and rebuilt), where fsyncing tens of MB would dominate a cold run."""
+    with open_atomic(path, mode=mode, durable=durable) as fh:
         if isinstance(data, bytes | bytearray | memoryview):
             fh.write(data)
         else:
@@ -150,7 +153,7 @@ def atomic_write(path: str | os.PathLike[str], data: bytes | Iterable[bytes | me
 
 
 @contextlib.contextmanager
-def open_atomic(path: str | os.PathLike[str], mode: int = 0o644) -> Iterator[BinaryIO]:
+def open_atomic(path: str | os.PathLike[str], mode: int = 0o644, durable: bool = True) -> Iterator[BinaryIO]:
     """A binary file that becomes ``path`` only if the block completes (temp + fsync + rename).
 
     On any exception the temporary file is removed and ``path`` is untouched."""
@@ -165,12 +168,14 @@ def open_atomic(path: str | os.PathLike[str], mode: int = 0o644) -> Iterator[Bin
         with os.fdopen(fd, "wb") as fh:
             yield fh
             fh.flush()
-            os.fsync(fh.fileno())
+            if durable:
+                os.fsync(fh.fileno())
         os.chmod(tmp, mode)
         os.replace(tmp, p)
         ok = True
-        with contextlib.suppress(OSError):  # make the rename durable too
-            fsync_dir(p.parent)
+        if durable:
+            with contextlib.suppress(OSError):  # make the rename durable too
+                fsync_dir(p.parent)
     except OSError as e:
         raise OutputError(f"cannot write {p}: {e.strerror or e}") from e
     finally:

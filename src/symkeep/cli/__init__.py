@@ -27,8 +27,8 @@ def main(argv: list[str] | None = None) -> Any:
 
 def __getattr__(name: str) -> Any:
     """``cli``, ``COMMANDS``, ``StdoutClosed``... from :mod:`symkeep.cli.app`, on first use."""
-    if name.startswith("__"):
+    if name.startswith("__") or name == "app":
         raise AttributeError(name)
-    from symkeep.cli import app
+    import importlib
 
-    return getattr(app, name)
+    return getattr(importlib.import_module("symkeep.cli.app"), name)

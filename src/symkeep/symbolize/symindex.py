@@ -162,7 +162,7 @@ class IndexCache:
 
         path = self.path_for(key)
         try:
-            atomic_write(path, encode(state, wt, key))
+            atomic_write(path, encode(state, wt, key), durable=False)  # verified on every read (CRC)
         except (OSError, SymkeepError) as e:
             self.events.append(f"unsaved: {e}")
             return None
