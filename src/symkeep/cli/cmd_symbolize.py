@@ -37,6 +37,9 @@ INPUTS = ("auto", "pprof", "perf", "folded")
 @click.option("--sample-index", type=int, default=-1, help="Folded output: which sample value (default: last).")
 @click.option("--no-gzip", is_flag=True, help="Write the pprof output uncompressed.")
 @click.option("-q", "--quiet", is_flag=True, help="No summary.")
+@click.option("--server", default=None, metavar="URL",
+              help="Symbolize on this `symkeep serve` (binaries from its store by build ID; default "
+                   "$SYMKEEP_SERVER; '' = locally).")
 def command(
     profile: str,
     output: str,
@@ -56,6 +59,7 @@ def command(
     sample_index: int,
     no_gzip: bool,
     quiet: bool,
+    server: str | None,
 ) -> None:
     """Symbolize PROFILE: a pprof profile, `perf script` output or folded stacks ('-' = stdin).
 
@@ -65,6 +69,9 @@ def command(
     address with its full inline chain. The summary goes to stderr (with --json: JSON, to stdout
     when -o is a file).
     """
+    if _remote(server, profile, output, binaries, search_dirs, store_url, fmt, input_format, perf_data, max_input,
+               force, as_json, inline_suffix, kernel_suffix, with_lines, sample_index, no_gzip, quiet):
+        return
     import gc
 
     from symkeep.cli.heap import keep_heap
@@ -123,3 +130,50 @@ def command(
             sys.stdout.write(text)
     else:
         sys.stderr.write(f"input: {result.input_format}\n" + format_summary(result.report))
+
+
+def _remote(server: str | None, profile: str, output: str, binaries: tuple[str, ...], search_dirs: tuple[str, ...],
+            store_url: str | None, fmt: str, input_format: str, perf_data: str | None, max_input: str,
+            force: bool, as_json: bool, inline_suffix: str, kernel_suffix: str, with_lines: bool,
+            sample_index: int, no_gzip: bool, quiet: bool) -> bool:
+    """``--server URL`` (or $SYMKEEP_SERVER): send the profile to ``POST /symbolize`` and print what the
+    local command prints. False when no server is chosen."""
+    import os
+
+    from symkeep.store.remote import SymkeepServer, server_url
+
+    url = server_url(server)
+    if url is None:
+        return False
+    from symkeep.errors import UsageError
+    from symkeep.fsio import OutputTarget, check_input_file
+    from symkeep.profile.limits import parse_size
+
+    for bad, flag in ((binaries, "--binary"), (search_dirs, "--search-dir"), (store_url, "--store"),
+                      (perf_data, "--perf-data")):
+        if bad:
+            raise UsageError(f"{flag} cannot be used with --server (the server finds binaries in its store by "
+                             "build ID; --server '' symbolizes locally)")
+    parse_size(max_input)
+    if fmt == "pprof" and output == "-" and sys.stdout.isatty():
+        raise click.UsageError("refusing to write a binary profile to a terminal: use -o FILE or --format folded")
+    target = OutputTarget.check(output)
+    params = {"format": fmt, "input_format": input_format, "max_input": max_input, "sample_index": str(sample_index),
+              "inline_suffix": inline_suffix, "kernel_suffix": kernel_suffix, "lines": "1" if with_lines else "0",
+              "force": "1" if force else "0", "gzip": "0" if no_gzip else "1"}
+    with ExitStack() as stack:
+        srv = stack.enter_context(SymkeepServer(url))
+        if profile == "-":
+            res = srv.symbolize(sys.stdin.buffer, params)  # streamed (chunked), never read whole here
+        else:
+            fh = stack.enter_context(check_input_file(profile).open("rb"))
+            res = srv.symbolize(fh, params, length=os.fstat(fh.fileno()).st_size)
+    target.write(res.output)
+    if quiet:
+        return True
+    if as_json:
+        text = json.dumps(res.report, indent=2, sort_keys=True) + "\n"
+        (sys.stderr if output == "-" else sys.stdout).write(text)
+    else:
+        sys.stderr.write(f"input: {res.input_format}\n" + res.summary)
+    return True
