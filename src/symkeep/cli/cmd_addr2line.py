@@ -18,6 +18,8 @@ import click
 
 from symkeep.cli.heap import keep_heap
 
+REMOTE_BATCH = 1 << 20  # --server: bytes of tokens per request (at most ~2 MiB with the read: under any sane body cap)
+
 
 @click.command("addr2line")
 @click.option("-e", "--exe", "binary", default=None, type=click.Path(path_type=str), help="The Go binary.")
@@ -110,7 +112,7 @@ def _remote(server: str | None, binary: str | None, build_id: str | None, arch: 
             out.write(srv.addr2line_tokens(build_id, flags, addrs))
             out.flush()
             return True
-        for piece in srv.addr2line(build_id, flags, _stdin_batches(sys.stdin)):
+        for piece in srv.addr2line(build_id, flags, _stdin_batches(sys.stdin, batch_bytes=REMOTE_BATCH)):
             out.write(piece)
             out.flush()
     return True

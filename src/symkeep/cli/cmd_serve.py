@@ -68,7 +68,9 @@ def parse_size(text: str, what: str) -> int:
 @click.option("--api-timeout", type=click.FloatRange(min=0, min_open=True), default=60.0, show_default=True,
               help="Seconds one /symbolize or /addr2line request may compute (413 after).")
 @click.option("--api-jobs", type=click.IntRange(1, 64), default=2, show_default=True,
-              help="/symbolize and /addr2line requests computing at once per worker (8 more wait; 503 beyond).")
+              help="/symbolize and /addr2line requests computing at once per worker.")
+@click.option("--api-queue", type=click.IntRange(0, 10000), default=8, show_default=True,
+              help="... and waiting for a thread; more get 503 with Retry-After.")
 @click.option("--max-engines", type=click.IntRange(1, 100000), default=16, show_default=True,
               help="Go binaries kept open per worker for symbolizing (least recently used closed first).")
 @click.option("--max-engine-bytes", default="2G", show_default=True,
@@ -80,7 +82,7 @@ def command(store_url: str | None, listen: str, workers: int, token_file: str | 
             cache_dir: str | None, access_log: bool, no_ui: bool, ui_upload: str, ui_profiles: str | None,
             ui_keep: int, ui_keep_bytes: str, ui_keep_days: float, ui_max_profile: str, ui_max_input: str,
             ui_timeout: float, ui_jobs: int, api_max_body: str, api_max_input: str, api_timeout: float,
-            api_jobs: int, max_engines: int, max_engine_bytes: str, as_json: bool) -> None:
+            api_jobs: int, api_queue: int, max_engines: int, max_engine_bytes: str, as_json: bool) -> None:
     """Serve the debuginfod protocol (GET/HEAD /buildid/ID/debuginfo|executable|section/NAME|source/PATH)
     from a store, with uploads (PUT, bearer token), /metadata, /metrics, /healthz, a web UI at /ui
     (archived builds, inspect reports, size treemaps, flame graphs of uploaded profiles), and
@@ -105,7 +107,7 @@ def command(store_url: str | None, listen: str, workers: int, token_file: str | 
                        max_engines=max_engines, max_engine_bytes=parse_size(max_engine_bytes, "--max-engine-bytes"))
     cfg.options["api"] = ApiConfig(max_body=parse_size(api_max_body, "--api-max-body"),
                                    max_input=parse_size(api_max_input, "--api-max-input"), timeout=api_timeout,
-                                   jobs=api_jobs)
+                                   jobs=api_jobs, queue=api_queue)
     cfg.options["ui"] = UiConfig(
         enabled=not no_ui, upload=ui_upload, profile_dir=ui_profiles, keep_count=ui_keep,
         keep_bytes=parse_size(ui_keep_bytes, "--ui-keep-bytes"), keep_seconds=ui_keep_days * 86400.0,
