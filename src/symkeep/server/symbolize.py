@@ -125,8 +125,6 @@ async def symbolize(request: web.Request) -> web.StreamResponse:
 
         normalize_id(opts.build)  # a bad ID is a 400 before the body is read
     data = await read_body(request, cfg.max_body)
-    if not data:
-        raise UsageError("empty body: POST the profile")
     res = await api_jobs(request.app).run(symbolize_bytes, ctx.store, request.app[ENGINES], data, opts,
                                           Limits(max_input=max_input))
     meta = {"input_format": res.input_format, "summary": res.summary, "report": res.report}
