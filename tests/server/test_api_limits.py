@@ -80,6 +80,9 @@ def test_hostile_profiles(api_server: ServeProc, api_hog: Callable[[str], ApiHog
         _one_line(got)
     st, _, got = http("POST", url + "/symbolize", b"")
     assert st == 422 and "empty input" in _one_line(got)
+    for head in (b"not json\n", b'{"build_ids": [1]}\n', b'{"build_ids": {"a": 1}}\n', b"no newline"):
+        st, _, got = http("POST", url + "/symbolize", head + raw, {"Content-Type": "application/x-symkeep-profile"})
+        assert st == 422 and "x-symkeep-profile" in _one_line(got), head
     st, got = _chunked(url, "/symbolize", 100, b"\x32\x00" * 32768)  # 6.5 MB, no Content-Length
     assert st == 413 and "--api-max-body" in _one_line(got)
     # the workers still symbolize

@@ -102,3 +102,45 @@ def test_addr2line_errors(api_server: ServeProc, api_hog: Callable[[str], ApiHog
     assert r.returncode == 2 and b"-e" in r.stderr
     r = run("addr2line", "--server", api_server.url, "--build-id", "../x", "0x1")
     assert r.returncode == 2 and r.stderr.startswith(b"symkeep: error: ")
+
+
+def test_perf_script_with_perf_data(api_server: ServeProc, api_store: Path, api_hog: Callable[[str], ApiHog],
+                                    tmp_path: Path) -> None:
+    """`perf script` text carries no build IDs: with --perf-data the client sends perf.data's (read locally)
+    and the server gives them to the mappings, as the local command does; same output, same summary. The
+    recorded binary is deleted afterwards, so the local command too finds it only in the store."""
+    import os
+    import shutil
+
+    from fixtures.env import require_tool, unavailable
+
+    require_tool("perf")
+    exe = tmp_path / "cpuhog"
+    shutil.copy(api_hog("1.27").binary, exe)
+    home = tmp_path / "home"
+    home.mkdir()
+    env = dict(os.environ, HOME=str(home))  # an empty perf build-id cache
+    data = tmp_path / "perf.data"
+    rec = subprocess.run(["perf", "record", "-e", "cpu-clock", "-g", "-o", str(data), str(exe), str(tmp_path / "x"),
+                          "0.5"], capture_output=True, text=True, env=env, timeout=120)
+    if rec.returncode != 0:
+        unavailable(f"perf record not permitted here: {rec.stderr.strip()[-200:]}")
+    txt = tmp_path / "perf.txt"
+    with txt.open("w") as fh:
+        subprocess.run(["perf", "script", "-i", str(data)], stdout=fh, stderr=subprocess.DEVNULL, env=env, check=True,
+                       timeout=120)
+    exe.unlink()
+    for fmt in (["--format", "folded"], []):
+        loc = run("symbolize", str(txt), "--perf-data", str(data), "--store", str(api_store), "--no-debuginfod",
+                  "-o", str(tmp_path / "l"), *fmt)
+        rem = run("symbolize", str(txt), "--perf-data", str(data), "--server", api_server.url,
+                  "-o", str(tmp_path / "r"), *fmt)
+        assert loc.returncode == rem.returncode == 0, rem.stderr
+        assert (tmp_path / "l").read_bytes() == (tmp_path / "r").read_bytes()
+        assert loc.stderr == rem.stderr and b"input: perf" in rem.stderr
+        assert b"found by store (build ID), build ID checked" in rem.stderr
+        if fmt:
+            assert b"main.spin;main.mix_[i]" in (tmp_path / "r").read_bytes()
+    # without perf.data the server cannot tell which build the text names
+    rem = run("symbolize", str(txt), "--server", api_server.url, "--format", "folded", "-o", str(tmp_path / "r"))
+    assert rem.returncode == 0 and b"records no build ID" in rem.stderr

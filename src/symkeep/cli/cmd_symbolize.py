@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
 from contextlib import ExitStack
+from typing import BinaryIO
 
 import click
 
@@ -149,8 +151,7 @@ def _remote(server: str | None, profile: str, output: str, binaries: tuple[str, 
     from symkeep.fsio import OutputTarget, check_input_file
     from symkeep.profile.limits import parse_size
 
-    for bad, flag in ((binaries, "--binary"), (search_dirs, "--search-dir"), (store_url, "--store"),
-                      (perf_data, "--perf-data")):
+    for bad, flag in ((binaries, "--binary"), (search_dirs, "--search-dir"), (store_url, "--store")):
         if bad:
             raise UsageError(f"{flag} cannot be used with --server (the server finds binaries in its store by "
                              "build ID; --server '' symbolizes locally)")
@@ -161,13 +162,21 @@ def _remote(server: str | None, profile: str, output: str, binaries: tuple[str, 
     params = {"format": fmt, "input_format": input_format, "max_input": max_input, "sample_index": str(sample_index),
               "inline_suffix": inline_suffix, "kernel_suffix": kernel_suffix, "lines": "1" if with_lines else "0",
               "force": "1" if force else "0", "gzip": "0" if no_gzip else "1"}
+    head = b""
+    if perf_data is not None:  # perf script text has no build IDs: send perf.data's, read here
+        from symkeep.profile.perfdata import read_build_ids
+
+        head = json.dumps({"build_ids": read_build_ids(perf_data), "build_id_source": perf_data}).encode() + b"\n"
     with ExitStack() as stack:
         srv = stack.enter_context(SymkeepServer(url))
-        if profile == "-":
-            res = srv.symbolize(sys.stdin.buffer, params)  # streamed (chunked), never read whole here
+        fh = sys.stdin.buffer if profile == "-" else stack.enter_context(check_input_file(profile).open("rb"))
+        size = None if profile == "-" else os.fstat(fh.fileno()).st_size
+        if not head:  # streamed: a file with its length, stdin chunked; never read whole here
+            res = srv.symbolize(fh, params, length=size)
         else:
-            fh = stack.enter_context(check_input_file(profile).open("rb"))
-            res = srv.symbolize(fh, params, length=os.fstat(fh.fileno()).st_size)
+            body = _chain(head, fh)
+            res = srv.symbolize(body, params, length=None if size is None else len(head) + size,
+                                content_type="application/x-symkeep-profile")
     target.write(res.output)
     if quiet:
         return True
@@ -177,3 +186,9 @@ def _remote(server: str | None, profile: str, output: str, binaries: tuple[str, 
     else:
         sys.stderr.write(f"input: {res.input_format}\n" + res.summary)
     return True
+
+
+def _chain(head: bytes, fh: BinaryIO) -> Iterator[bytes]:
+    yield head
+    while block := fh.read(1 << 16):
+        yield block

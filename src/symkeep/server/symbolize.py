@@ -16,6 +16,10 @@ Query: ``format=pprof|folded``, ``gzip=1|0`` (pprof), ``inline_suffix``, ``kerne
   ``summary`` = the text the CLI prints on stderr), no profile;
 - ``inline``: that JSON on the first line, then the output (``application/x-symkeep-symbolized``); what
   ``symkeep symbolize --server`` asks for.
+
+A body of type ``application/x-symkeep-profile`` starts with one line of JSON ``{"build_ids": {PATH: ID},
+"build_id_source": NAME}`` (build IDs recorded elsewhere, e.g. the client's perf.data, given to the
+mappings by path as ``--perf-data`` does), then the profile.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from typing import Any
 
 from aiohttp import web
 
-from symkeep.errors import LimitError, UsageError
+from symkeep.errors import FormatError, LimitError, UsageError
 from symkeep.profile.limits import Limits, parse_size
 from symkeep.server.api import api_config, api_jobs, flag, read_body
 from symkeep.server.app import ENGINES
@@ -34,12 +38,15 @@ from symkeep.server.context import CTX
 from symkeep.store import Store
 from symkeep.store.resolver import StoreEngines, StoreResolver
 
-__all__ = ["REPORTS", "SymbolizeOptions", "setup", "symbolize_bytes"]
+__all__ = ["BUNDLE_TYPE", "REPORTS", "REQUEST_BUNDLE_TYPE", "SymbolizeOptions", "setup", "symbolize_bytes"]
 
 FORMATS = ("pprof", "folded")
 INPUTS = ("auto", "pprof", "perf", "folded")
 REPORTS = ("header", "json", "inline")
 BUNDLE_TYPE = "application/x-symkeep-symbolized"
+#: request body: one line of JSON ``{"build_ids": {path: id}, "build_id_source": name}``, then the profile
+#: (what ``symkeep symbolize --perf-data F --server URL`` sends: perf script text has no build IDs)
+REQUEST_BUNDLE_TYPE = "application/x-symkeep-profile"
 
 
 @dataclass(frozen=True)
@@ -53,6 +60,8 @@ class SymbolizeOptions:
     with_lines: bool = False
     sample_index: int = -1
     build: str | None = None
+    build_ids: dict[str, str] | None = None  # path -> build ID, recorded elsewhere (the client's perf.data)
+    build_id_source: str = ""  # where they come from (named in the report, as the CLI names --perf-data)
 
 
 @dataclass
@@ -67,13 +76,17 @@ def symbolize_bytes(store: Store, engines: StoreEngines, data: bytes, opts: Symb
                     limits: Limits) -> Symbolized:
     """What ``symkeep symbolize --store`` does with a profile whose binaries are only in the store."""
     from symkeep.profile.folded import folded_lines
+    from symkeep.profile.inputs import load_bytes
     from symkeep.profile.pprof import serialize_profile
     from symkeep.profile.summary import format_summary
     from symkeep.profile.symbolizer import symbolize_profile
 
     resolver = StoreResolver(store, engines=engines, build=opts.build)
     try:
-        res = symbolize_profile(data, resolver, force=opts.force, input_format=opts.input_format, limits=limits)
+        loaded = load_bytes(data, opts.input_format, limits)
+        if opts.build_ids is not None:
+            loaded.set_build_ids(opts.build_ids, opts.build_id_source)
+        res = symbolize_profile(loaded, resolver, force=opts.force)
     except LimitError as e:  # name the server's option, not the CLI's
         raise LimitError(str(e).replace("(--max-input)", "(--api-max-input)")) from None
     del data
@@ -108,6 +121,22 @@ def _options(request: web.Request) -> SymbolizeOptions:
         with_lines=flag(request, "lines"), sample_index=sample_index, build=q.get("build") or None)
 
 
+def _unbundle(data: bytes, opts: SymbolizeOptions) -> tuple[bytes, SymbolizeOptions]:
+    from dataclasses import replace
+
+    nl = data.find(b"\n")
+    try:
+        meta = json.loads(data[:nl]) if nl >= 0 else None
+        ids = meta["build_ids"] if isinstance(meta, dict) else None
+        src = str(meta.get("build_id_source", "")) if isinstance(meta, dict) else ""
+    except (ValueError, UnicodeDecodeError, KeyError):
+        ids = None
+    if not isinstance(ids, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in ids.items()):
+        raise FormatError(f"a {REQUEST_BUNDLE_TYPE} body starts with one line of JSON "
+                          '{"build_ids": {"PATH": "ID", ...}}', what="request body")
+    return data[nl + 1:], replace(opts, build_ids=ids, build_id_source=src)
+
+
 async def symbolize(request: web.Request) -> web.StreamResponse:
     request["endpoint"] = "symbolize"
     ctx = request.app[CTX]
@@ -125,6 +154,8 @@ async def symbolize(request: web.Request) -> web.StreamResponse:
 
         normalize_id(opts.build)  # a bad ID is a 400 before the body is read
     data = await read_body(request, cfg.max_body)
+    if request.content_type == REQUEST_BUNDLE_TYPE:
+        data, opts = _unbundle(data, opts)
     res = await api_jobs(request.app).run(symbolize_bytes, ctx.store, request.app[ENGINES], data, opts,
                                           Limits(max_input=max_input))
     meta = {"input_format": res.input_format, "summary": res.summary, "report": res.report}

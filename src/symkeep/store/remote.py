@@ -119,9 +119,9 @@ class SymkeepServer:
         raise cls(msg)
 
     def symbolize(self, body: bytes | BinaryIO | Iterable[bytes], params: dict[str, str],
-                  length: int | None = None) -> RemoteResult:
+                  length: int | None = None, content_type: str = "application/octet-stream") -> RemoteResult:
         """``POST /symbolize?report=inline``: the output and the report of one profile."""
-        data = self.post("/symbolize", {**params, "report": "inline"}, body, length=length)
+        data = self.post("/symbolize", {**params, "report": "inline"}, body, content_type, length=length)
         nl = data.find(b"\n")
         try:
             meta = json.loads(data[:nl])
