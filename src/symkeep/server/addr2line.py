@@ -78,6 +78,7 @@ async def addr2line(request: web.Request) -> web.StreamResponse:
     layout = Layout(functions=flag(request, "functions"), inlines=flag(request, "inlines"),
                     addresses=flag(request, "addresses"), pretty=flag(request, "pretty"), json=flag(request, "json"),
                     return_addresses=flag(request, "return_addresses"), offsets=flag(request, "offsets"))
+    api_jobs(request.app).check()  # busy: 503 before the body is read
     data = await read_body(request, api_config(request.app).max_body)
     tokens = _json_tokens(data) if request.content_type == "application/json" else None
     out = await api_jobs(request.app).run(_answer, ctx.store, request.app[ENGINES], bid, layout, data, tokens)

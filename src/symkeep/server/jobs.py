@@ -32,11 +32,20 @@ class Jobs:
         self.pool = concurrent.futures.ThreadPoolExecutor(max_workers=jobs, thread_name_prefix=name)
         self.slots = threading.BoundedSemaphore(jobs + queue)
 
+    def _busy(self) -> web.HTTPServiceUnavailable:
+        return web.HTTPServiceUnavailable(text=f"symkeep: error: {self.who} is busy; try again shortly\n",
+                                          headers={"Retry-After": "5"})
+
+    def check(self) -> None:
+        """503 now if no slot is free (before reading a large body that could not be worked on anyway)."""
+        if not self.slots.acquire(blocking=False):
+            raise self._busy()
+        self.slots.release()
+
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         """``fn(*args)`` in the pool, admitted or 503, answered within the timeout or 413."""
         if not self.slots.acquire(blocking=False):
-            raise web.HTTPServiceUnavailable(text=f"symkeep: error: {self.who} is busy; try again shortly\n",
-                                             headers={"Retry-After": "5"})
+            raise self._busy()
         try:
             fut = self.pool.submit(fn, *args)
         except BaseException:

@@ -153,6 +153,7 @@ async def symbolize(request: web.Request) -> web.StreamResponse:
         from symkeep.store.ids import normalize_id
 
         normalize_id(opts.build)  # a bad ID is a 400 before the body is read
+    api_jobs(request.app).check()  # busy: 503 before the body is read
     data = await read_body(request, cfg.max_body)
     if request.content_type == REQUEST_BUNDLE_TYPE:
         data, opts = _unbundle(data, opts)
