@@ -139,7 +139,7 @@ class OutputTarget:
         atomic_write(self.path, data, mode=mode)
 
 
-def atomic_write(path: str | os.PathLike[str], data: bytes | Iterable[bytes], mode: int = 0o644) -> None:
+def atomic_write(path: str | os.PathLike[str], data: bytes | Iterable[bytes | memoryview], mode: int = 0o644) -> None:
     """Write ``data`` to ``path`` so that readers see the old file or the whole new one, never a part."""
     with open_atomic(path, mode=mode) as fh:
         if isinstance(data, bytes | bytearray | memoryview):

@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from symkeep.cachedir import cache_root  # re-exported: one definition
 from symkeep.errors import ToolError
 
 __all__ = [
@@ -39,12 +40,6 @@ __all__ = [
 DEFAULT_VERSIONS = ("1.21.13", "1.22.10", "1.24.11", "1.25.5", "1.26.6", "1.27.3")
 
 _VERSION_RE = re.compile(r"^go(\d+)\.(\d+)(?:\.(\d+))?")
-
-
-def cache_root() -> Path:
-    """Root of symkeep's caches (``$SYMKEEP_CACHE`` or ``~/.cache/symkeep``)."""
-    env = os.environ.get("SYMKEEP_CACHE")
-    return Path(env) if env else Path.home() / ".cache" / "symkeep"
 
 
 def shared_cache_root() -> Path:

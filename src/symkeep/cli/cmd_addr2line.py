@@ -8,15 +8,14 @@ co-process gets each answer at once) and writes the bytes it gets back.
 from __future__ import annotations
 
 import gc
-import os
-import select
 import sys
-from collections.abc import Iterator
 from typing import IO, Any
 
 import click
 
 from symkeep.cli.heap import keep_heap
+from symkeep.cli.indexopt import index_cache, no_cache_option
+from symkeep.cli.stdin import stdin_batches
 
 REMOTE_BATCH = 1 << 20  # --server: bytes of tokens per request (at most ~2 MiB with the read: under any sane body cap)
 
@@ -38,10 +37,11 @@ REMOTE_BATCH = 1 << 20  # --server: bytes of tokens per request (at most ~2 MiB 
               help="Answer on this `symkeep serve` (the build looked up in its store by BIN's build ID; default "
                    "$SYMKEEP_SERVER; '' = locally).")
 @click.option("--build-id", default=None, metavar="ID", help="With --server: the build, instead of -e BIN.")
+@no_cache_option
 @click.argument("addrs", nargs=-1)
 def command(binary: str | None, functions: bool, inlines: bool, show_addr: bool, pretty_print: bool, as_json: bool,
             return_addresses: bool, as_offset: bool, arch: str | None, server: str | None, build_id: str | None,
-            addrs: tuple[str, ...]) -> None:
+            no_cache: bool, addrs: tuple[str, ...]) -> None:
     """Translate ADDRS (hex; read from stdin when none are given) like binutils `addr2line -f -i`.
 
     Works on binaries stripped with -s -w: answers come from .gopclntab. An address is hex digits with
@@ -64,7 +64,7 @@ def command(binary: str | None, functions: bool, inlines: bool, show_addr: bool,
     check_input_file(binary)  # a FIFO or device would block the reader: refuse it (exit 3)
     gc.disable()  # millions of short-lived objects, no cycles: the cyclic GC would only rescan them
     keep_heap()
-    gob = open_go_binary(binary, arch=arch)
+    gob = open_go_binary(binary, arch=arch, index=index_cache(no_cache))
     r = Renderer(gob, Layout(functions=functions, inlines=inlines, addresses=show_addr, pretty=pretty_print,
                              json=as_json, return_addresses=return_addresses, offsets=as_offset))
     sys.stdout.flush()
@@ -74,7 +74,7 @@ def command(binary: str | None, functions: bool, inlines: bool, show_addr: bool,
             out.write(piece)
         out.flush()
         return
-    for batch in _stdin_batches(sys.stdin):
+    for batch in stdin_batches(sys.stdin):
         for piece in r.answer(Addresses.of_bytes(batch)):
             out.write(piece)
         out.flush()
@@ -112,7 +112,7 @@ def _remote(server: str | None, binary: str | None, build_id: str | None, arch: 
             out.write(srv.addr2line_tokens(build_id, flags, addrs))
             out.flush()
             return True
-        for piece in srv.addr2line(build_id, flags, _stdin_batches(sys.stdin, batch_bytes=REMOTE_BATCH)):
+        for piece in srv.addr2line(build_id, flags, stdin_batches(sys.stdin, batch_bytes=REMOTE_BATCH)):
             out.write(piece)
             out.flush()
     return True
@@ -129,46 +129,3 @@ class _TextOut:
 
     def flush(self) -> None:
         self.out.flush()
-
-
-def _stdin_batches(stdin: IO[str], batch_bytes: int | None = None, read_size: int = 1 << 20) -> Iterator[bytes]:
-    """Batches of complete tokens from ``stdin``: a batch ends when it is full or when no more input is
-    ready right now (``select`` with a zero timeout), so a co-process gets each answer at once."""
-    from symkeep.symbolize.addr2line import BATCH_BYTES, TokenStream
-
-    limit = batch_bytes or BATCH_BYTES
-    ts = TokenStream()
-    try:
-        fd = stdin.fileno()
-    except (AttributeError, OSError, ValueError):
-        fd = -1
-    if fd < 0:  # not a real file (a replaced stdin in tests): read it in pieces
-        raw = getattr(stdin, "buffer", None)
-        while True:
-            piece = raw.read(read_size) if raw is not None else stdin.read(read_size).encode("utf-8", "replace")
-            if not piece:
-                break
-            ts.push(piece)
-            if ts.pending >= limit:
-                yield ts.take()
-        last = ts.close()
-        if last:
-            yield last
-        return
-    while True:
-        chunk = os.read(fd, read_size)
-        if not chunk:
-            break
-        ts.push(chunk)
-        if ts.pending >= limit or (ts.pending and not _ready(fd)):
-            yield ts.take()
-    last = ts.close()
-    if last:
-        yield last
-
-
-def _ready(fd: int) -> bool:
-    try:
-        return bool(select.select([fd], [], [], 0)[0])
-    except (OSError, ValueError):
-        return True

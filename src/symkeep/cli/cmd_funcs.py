@@ -8,6 +8,8 @@ import sys
 
 import click
 
+from symkeep.cli.indexopt import index_cache, no_cache_option
+
 
 @click.command("funcs")
 @click.argument("binary", type=click.Path(path_type=str))
@@ -16,8 +18,9 @@ import click
 @click.option("--lines", "with_lines", is_flag=True, help="Also decode each function's line table (end_line).")
 @click.option("--filter", "pattern", default=None, help="Only functions whose name matches this regex.")
 @click.option("--arch", default=None, help="Slice of a universal Mach-O (GOARCH name).")
+@no_cache_option
 def command(binary: str, as_json: bool, ndjson: bool, with_lines: bool, pattern: str | None,
-            arch: str | None) -> None:
+            arch: str | None, no_cache: bool) -> None:
     """List every function recorded in BINARY's .gopclntab (works on stripped binaries).
 
     Text output: entry, size, name, file:line, one function per row; piped, rows are never cut or
@@ -33,7 +36,7 @@ def command(binary: str, as_json: bool, ndjson: bool, with_lines: bool, pattern:
     from symkeep.fsio import check_input_file
 
     check_input_file(binary)  # a FIFO or device would block the reader: refuse it (exit 3)
-    gob = open_go_binary(binary, arch=arch)
+    gob = open_go_binary(binary, arch=arch, index=index_cache(no_cache) if with_lines else None)
     funcs = iter_functions(gob, rx)
     out = sys.stdout
     if ndjson:

@@ -14,6 +14,8 @@ from typing import Any
 
 import click
 
+from symkeep.cli.indexopt import index_cache, no_cache_option
+
 
 @click.command("restore")
 @click.argument("binary", type=click.Path(path_type=str))
@@ -45,8 +47,9 @@ import click
 @click.option("--debuglink", "debuglink_out", type=click.Path(path_type=str), default=None,
               help="Write a copy of BINARY with a .gnu_debuglink section naming the debug file.")
 @click.option("--json", "as_json", is_flag=True, help="Describe what was written as JSON on stdout.")
+@no_cache_option
 def command(binary: str, output: str | None, install_dir: str | None, perf_cache: bool, perf_unwind: bool,
-            perf_unwind_place: str, debuglink_out: str | None, as_json: bool) -> None:
+            perf_unwind_place: str, debuglink_out: str | None, as_json: bool, no_cache: bool) -> None:
     """Synthesize an ELF debug file for a (stripped) Go BINARY from its .gopclntab.
 
     The file has .symtab (one symbol per Go function, named as the Go linker names them), DWARF 4 line
@@ -62,7 +65,7 @@ def command(binary: str, output: str | None, install_dir: str | None, perf_cache
         raise UsageError("--json and -o - both write to standard output; choose one")
     t0 = time.perf_counter()
     check_input_file(binary)
-    gob = open_go_binary(binary)
+    gob = open_go_binary(binary, index=index_cache(no_cache))
     req = PublishRequest(binary, output=output, install_dir=install_dir, perf_cache=perf_cache,
                          perf_unwind=perf_unwind, perf_unwind_place=perf_unwind_place, debuglink=debuglink_out)
     done = execute(gob, plan(gob, req))

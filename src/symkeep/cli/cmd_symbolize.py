@@ -10,6 +10,8 @@ from typing import BinaryIO
 
 import click
 
+from symkeep.cli.indexopt import index_cache, no_cache_option
+
 FORMATS = ("pprof", "folded")
 INPUTS = ("auto", "pprof", "perf", "folded")
 
@@ -42,6 +44,7 @@ INPUTS = ("auto", "pprof", "perf", "folded")
 @click.option("--server", default=None, metavar="URL",
               help="Symbolize on this `symkeep serve` (binaries from its store by build ID; default "
                    "$SYMKEEP_SERVER; '' = locally).")
+@no_cache_option
 def command(
     profile: str,
     output: str,
@@ -62,6 +65,7 @@ def command(
     no_gzip: bool,
     quiet: bool,
     server: str | None,
+    no_cache: bool,
 ) -> None:
     """Symbolize PROFILE: a pprof profile, `perf script` output or folded stacks ('-' = stdin).
 
@@ -111,6 +115,7 @@ def command(
             limits=limits,
             perf_data=perf_data,
             fallback=fallback,
+            index=index_cache(no_cache),
         )
     if fmt == "folded":
         lines = folded_lines(

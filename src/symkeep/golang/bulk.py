@@ -28,6 +28,7 @@ import numpy as np
 import numpy.typing as npt
 
 from symkeep.errors import SymkeepError
+from symkeep.golang.bucketindex import BucketIndex  # re-exported
 from symkeep.golang.pcln_constants import FUNCDATA_INL_TREE, PCDATA_INL_TREE_INDEX
 from symkeep.golang.pclntab import PclnTab
 
@@ -274,50 +275,6 @@ class PcTables:
             np.full(len(func), -1, dtype=np.int64)
         )
         return v.astype(np.int64), ok
-
-
-class BucketIndex:
-    """``searchsorted(starts, pcs, "right") - 1`` for many PCs through a bucket index: PC >> shift ->
-    the last start at or before the bucket's first PC, then a short forward scan (no binary search
-    per PC, no sort of the PCs). ``starts`` must be sorted."""
-
-    def __init__(self, starts: npt.NDArray[np.uint64]) -> None:
-        self.starts = starts
-        lo = int(starts[0]) if len(starts) else 0
-        span = (int(starts[-1]) - lo + 1) if len(starts) else 1
-        shift = 0
-        while (span >> shift) > 2 * max(len(starts), 1):
-            shift += 1
-        nb = (span >> shift) + 2
-        bounds = np.uint64(lo) + (np.arange(nb, dtype=np.uint64) << np.uint64(shift))
-        self._lo, self._shift = lo, shift
-        self._first: I64 = np.searchsorted(starts, bounds, side="right").astype(np.int64) - 1
-
-    @property
-    def nbytes(self) -> int:
-        return int(self._first.nbytes)
-
-    def find(self, pcs: npt.NDArray[np.uint64]) -> I64:
-        starts = self.starts
-        n = len(pcs)
-        if not len(starts):
-            return np.full(n, -1, dtype=np.int64)
-        lo = self._lo
-        nb = len(self._first)
-        below = pcs < np.uint64(lo)
-        b = ((np.where(below, np.uint64(lo), pcs) - np.uint64(lo)) >> np.uint64(self._shift)).astype(np.int64)
-        b = np.minimum(b, nb - 1)
-        r = self._first[b]
-        last = len(starts) - 1
-        act = np.flatnonzero(r < last)
-        while len(act):
-            nxt = r[act] + 1
-            step = starts[nxt] <= pcs[act]
-            act = act[step]
-            r[act] = nxt[step]
-            act = act[r[act] < last]
-        r[below] = -1
-        return r
 
 
 def _sorted_unique(a: I64) -> I64:

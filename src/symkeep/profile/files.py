@@ -9,8 +9,9 @@ IDs from a perf.data file when one is given, symbolize, and close the binaries i
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from contextlib import ExitStack
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from symkeep.fsio import check_input_file
 from symkeep.profile.inputs import load_input
@@ -19,6 +20,10 @@ from symkeep.profile.locate import Locator
 from symkeep.profile.resolver import BinaryResolver, FirstFound
 from symkeep.profile.streams import Source
 from symkeep.profile.symbolizer import SymbolizeResult, mapping_requests, symbolize_profile
+
+if TYPE_CHECKING:
+    from symkeep.symbolize.engine import GoEngine
+    from symkeep.symbolize.symindex import IndexCache
 
 __all__ = ["symbolize_file"]
 
@@ -34,13 +39,16 @@ def symbolize_file(
     limits: Limits = DEFAULT_LIMITS,
     perf_data: str | None = None,
     fallback: BinaryResolver | None = None,
+    index: IndexCache | None = None,
 ) -> SymbolizeResult:
     """Read any supported input (``-`` = stdin), symbolize it, return the profile and the report.
-    ``fallback`` is asked for the mappings the search paths did not find (``--store``)."""
+    ``fallback`` is asked for the mappings the search paths did not find (``--store``); ``index``: the
+    symbol index cache the binaries found are opened with (``GoBinary(index=...)``)."""
     with ExitStack() as stack:
         # Options first: a bad --binary or perf.data is refused before the input is read.
         locator = stack.enter_context(
-            Locator(binaries or [], search_dirs or [], debuginfod_urls=None if debuginfod else [])
+            Locator(binaries or [], search_dirs or [], debuginfod_urls=None if debuginfod else [],
+                    opener=_indexed_opener(index) if index is not None else None)
         )
         perf_ids: dict[str, str] | None = None
         if perf_data is not None:
@@ -57,3 +65,12 @@ def symbolize_file(
         locator.check_binaries([r for _, r in mapping_requests(loaded)])
         resolver: BinaryResolver = locator if fallback is None else FirstFound([locator, fallback])
         return symbolize_profile(loaded, resolver, force=force)
+
+
+def _indexed_opener(index: IndexCache) -> Callable[[str], GoEngine]:
+    def open_indexed(path: str) -> GoEngine:
+        from symkeep.symbolize import open_go_binary
+
+        return open_go_binary(path, index=index)
+
+    return open_indexed

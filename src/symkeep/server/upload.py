@@ -20,7 +20,7 @@ from urllib.parse import unquote
 
 from aiohttp import web
 
-from symkeep.errors import LimitError, MismatchError, NotFoundError, UsageError
+from symkeep.errors import LimitError, MismatchError, NotFoundError, SymkeepError, UsageError
 from symkeep.server.context import CTX, ServerContext
 from symkeep.server.debuginfod import parse_buildid_path
 from symkeep.store import PutResult
@@ -36,6 +36,8 @@ def _parse(raw_path: str) -> tuple[str, str, str]:
         bid, _, _ = parse_buildid_path("/".join(parts[:3] + ["executable"]))
         return bid, "synthesized", ""
     bid, kind, arg = parse_buildid_path(raw_path)
+    if kind == "index":
+        raise UsageError("symbol indexes are built by the server from the executable; they cannot be uploaded")
     if kind == "section":
         raise UsageError("sections cannot be uploaded; upload the file that holds them")
     return bid, check_kind(kind), arg
@@ -60,8 +62,16 @@ def _ingest(ctx: ServerContext, stage: Path, bid: str, kind: str, path: str, upl
         keys = info.ids
     if kind == "executable" and not info.has_code:
         raise UsageError("this file has no code (a debug-only file): upload it as debuginfo")
-    return store.ingest(stage, kind=kind, info=info, keys=keys, uploader=uploader,
-                        file_name=file_name or bid, sha=sha)
+    out = store.ingest(stage, kind=kind, info=info, keys=keys, uploader=uploader,
+                       file_name=file_name or bid, sha=sha)
+    if kind == "executable" and info.has_pclntab and any(r.status == "stored" for r in out):
+        from symkeep.store.symindex import archive_index
+
+        try:  # built once here, so no worker or replica decodes this binary again
+            out += archive_index(store, stage, keys, uploader)
+        except SymkeepError as e:
+            ctx.log(f"no symbol index for {bid}: {e}")
+    return out
 
 
 async def handle_put(request: web.Request) -> web.StreamResponse:

@@ -34,6 +34,10 @@ class Sink(Protocol):
     def put_bytes(self, data: bytes, kind: str, info: ArtifactInfo, keys: list[str],
                   file_name: str) -> list[PutResult]: ...
 
+    def put_index(self, path: Path, keys: list[str]) -> list[PutResult]:
+        """The symbol index of the Go executable at ``path``, filed under ``keys``."""
+        ...
+
 
 class Progress(Protocol):
     def phase(self, name: str, total: int) -> None: ...
@@ -116,6 +120,7 @@ def archive_paths(inputs: list[str], sink: Sink, *, synthesize: bool = True, key
     if progress:
         progress.phase("scan", len(files))
     pending_synth: list[tuple[Path, ArtifactInfo]] = []
+    pending_index: list[tuple[Path, ArtifactInfo]] = []
     if progress:
         progress.phase("store", len(files))
     for path, explicit in files:
@@ -130,6 +135,8 @@ def archive_paths(inputs: list[str], sink: Sink, *, synthesize: bool = True, key
             if (synthesize and info.format == "elf" and info.natural_kind == "executable" and not info.has_dwarf
                     and info.has_pclntab):
                 pending_synth.append((path, info))
+            if info.natural_kind == "executable" and info.has_pclntab:
+                pending_index.append((path, info))
             if sources and info.has_pclntab:
                 _archive_sources(path, info, keys, sink, source_roots or [], summ)
         except (ToolError, AuthError, OutputError):
@@ -155,6 +162,18 @@ def archive_paths(inputs: list[str], sink: Sink, *, synthesize: bool = True, key
                                                    os.path.abspath(path) + ".debug"))
             except SymkeepError as e:
                 summ.skipped.append({"path": str(path), "reason": f"no synthesized debug file: {e}"})
+            if progress:
+                progress.advance(str(path))
+    if pending_index:
+        if progress:
+            progress.phase("index", len(pending_index))
+        for path, info in pending_index:
+            try:
+                summ.results.extend(sink.put_index(path, [key] if key else info.ids))
+            except (ToolError, AuthError, OutputError):
+                raise
+            except SymkeepError as e:
+                summ.skipped.append({"path": str(path), "reason": f"no symbol index: {e}"})
             if progress:
                 progress.advance(str(path))
     return summ
@@ -218,6 +237,12 @@ class StoreSink:
         finally:
             with contextlib.suppress(OSError):
                 stage.unlink()
+
+
+    def put_index(self, path: Path, keys: list[str]) -> list[PutResult]:
+        from symkeep.store.symindex import archive_index
+
+        return archive_index(self.store, path, keys, self.uploader)
 
 
 def _whoami() -> str:

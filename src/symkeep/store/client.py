@@ -78,6 +78,11 @@ class ServerSink:
             return self._put(key, kind, f, os.fstat(f.fileno()).st_size, os.path.abspath(path), explicit,
                              source_path)
 
+    def put_index(self, path: Path, keys: list[str]) -> list[PutResult]:
+        """Nothing to send: the server builds the index of every executable it is given (a client's
+        index is never accepted)."""
+        return []
+
     def put_bytes(self, data: bytes, kind: str, info: ArtifactInfo, keys: list[str],
                   file_name: str) -> list[PutResult]:
         explicit = keys != info.ids

@@ -136,6 +136,14 @@ def _open_engine(path: str) -> GoEngine:
     return open_go_binary(path)
 
 
+def _open_indexed(store: Store, path: str, build_ids: list[str]) -> GoEngine:
+    """An engine whose whole table comes from the build's ``index`` record (built and stored if none)."""
+    from symkeep.store.symindex import StoreIndexCache
+    from symkeep.symbolize import open_go_binary
+
+    return open_go_binary(path, index=StoreIndexCache(store, build_ids))
+
+
 class StoreResolver:
     """A ``BinaryResolver`` over a :class:`Store`. Cheap to make per request: the open engines live in
     ``engines`` (share one :class:`StoreEngines` across requests; the resolver owns it only when it
@@ -182,9 +190,17 @@ class StoreResolver:
             return Resolved(None, failure="the store has no file of this build with .gopclntab",
                             notes=[f"{key}: stored kinds: {kinds}"])
         name = f"store {rec.kind} {rec.sha256[:16]}" + (f" ({os.path.basename(rec.file)})" if rec.file else "")
+        filed = [i for i in (rec.gnu_build_id, rec.go_build_id, key) if i]
+        opener = self._opener
+        if opener is _open_engine:  # the default: with the build's symbol index from the store
+
+            def opener(p: str) -> GoEngine:
+                return _open_indexed(self.store, p, filed)
+        # what an open engine maps: the binary, and its index (about twice the binary's pclntab)
+        charge = rec.size + sum(r.size for r in recs if r.kind == "index")
         try:
             path = str(self.store.blob_file(rec))
-            eng = self.engines.get(rec.sha256, rec.size, lambda: self._opener(path))
+            eng = self.engines.get(rec.sha256, charge, lambda: opener(path))
         except (FormatError, NotABinaryError, NotGoError, UnsupportedError) as e:
             return Resolved(None, name, "store", [f"{name}: {e}"], f"cannot read stored binary: {type(e).__name__}")
         notes: list[str] = []

@@ -24,13 +24,13 @@ import threading
 from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from operator import itemgetter
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
 
 from symkeep.binfmt import open_binary
 from symkeep.binfmt.base import Binary
-from symkeep.errors import UsageError
 from symkeep.golang.functab import Function, FunctionList
 from symkeep.golang.moduledata import ModuleData
 from symkeep.golang.pclntab import PclnLocation, PclnTab
@@ -40,7 +40,11 @@ from symkeep.symbolize.engine import GoEngine
 from symkeep.symbolize.frames import Frame, PCRange
 from symkeep.symbolize.funcdecode import FunctionDecoder
 from symkeep.symbolize.opened import OpenedBinary
+from symkeep.symbolize.tablelookup import as_pcs as _as_pcs
 from symkeep.symbolize.wholetable import TableHolder, TableKind, WholeTable, build_bulk, build_exact
+
+if TYPE_CHECKING:
+    from symkeep.symbolize.symindex import IndexCache
 
 __all__ = ["BULK_MIN", "BULK_REUSE_MIN", "GoBinary", "open_go_binary", "ranges_switch"]
 
@@ -63,15 +67,39 @@ class GoBinary:
     ``cache_bytes`` bounds what the engine remembers (see :mod:`symkeep.symbolize.cache`)."""
 
     def __init__(self, binary: Binary, go_version: str | None = None, location: PclnLocation | None = None,
-                 cache_bytes: int | None = None) -> None:
+                 cache_bytes: int | None = None, index: IndexCache | None = None) -> None:
+        opened_stat = _stat_or_none(getattr(binary, "path", None)) if index is not None else None
         self.state = OpenedBinary(binary, go_version, location)
+        self.state.opened_stat = opened_stat
         self.cache = EngineCache(cache_bytes)
         self.decoder = FunctionDecoder(self.state, self.cache)
+        self.index = index
+        self._index_key: str | None = None
         self._holder = TableHolder(lambda: build_bulk(self.state, self.decoder),
-                                   lambda: build_exact(self.state, self.decoder))
+                                   lambda: build_exact(self.state, self.decoder),
+                                   load=self._load_index if index is not None else None,
+                                   save=self._save_index if index is not None else None)
         self._functions = FunctionList(self.state.nfunc, self.decoder.function)
         self._ranges_decoded = 0
         self._count_lock = threading.Lock()
+
+    # -- the symbol index --------------------------------------------------------------------------
+    @property
+    def index_key(self) -> str:
+        """This binary's symbol index key (:func:`symkeep.symbolize.symindex.index_key`)."""
+        if self._index_key is None:
+            from symkeep.symbolize.symindex import index_key
+
+            self._index_key = index_key(self.state)
+        return self._index_key
+
+    def _load_index(self) -> WholeTable | None:
+        assert self.index is not None
+        return self.index.load(self.state, self.index_key)
+
+    def _save_index(self, table: WholeTable) -> None:
+        assert self.index is not None
+        self.index.save(self.state, table, self.index_key)
 
     # -- identity (OpenedBinary) -----------------------------------------------------------------
     @property
@@ -171,6 +199,8 @@ class GoBinary:
         if not 0 <= i < self.state.nfunc:
             raise IndexError(i)
         t = self._holder.table
+        if t is None and self.index is not None:
+            t = self._holder.get(exact=True)  # the index loads in milliseconds, or is built once
         if t is None:
             with self._count_lock:
                 self._ranges_decoded += 1
@@ -233,15 +263,7 @@ class GoBinary:
             return np.full(0, -1, dtype=np.int64), [()]
         t = self._table_for(n)
         if t is not None:
-            ids = t.ids(self._adjust(arr, return_address))
-            known = ids >= 0
-            present = np.zeros(len(t.table.cols) + 1, dtype=np.bool_)
-            present[ids[known]] = True
-            present[-1] = False
-            rank = np.cumsum(present, dtype=np.int64) - 1
-            chains = t.chain_objects(np.flatnonzero(present).tolist(), self.cache)
-            chains.append(())  # id -1: unknown
-            return np.where(known, rank[ids], -1), chains
+            return t.chain_ids(self._adjust(arr, return_address), self.cache)
         return self._lookup_functions(arr, return_address)
 
     def lookup_columns(
@@ -270,7 +292,9 @@ class GoBinary:
         """The whole table when a batch of ``n`` PCs should use it (None: per-function path)."""
         t = self._holder.table
         if t is not None:
-            return t if n >= BULK_REUSE_MIN else None
+            return t if n >= BULK_REUSE_MIN or t.kind == "index" else None
+        if self.index is not None:  # load the index (or build and save it): then every batch uses it
+            return self._holder.get(exact=True)
         if n >= BULK_MIN:
             return self._holder.get(exact=False)
         return None
@@ -301,21 +325,22 @@ class GoBinary:
         return ridx, chains
 
 
-def _as_pcs(pcs: Iterable[int] | npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
+def _stat_or_none(path: object) -> list[int] | None:
+    from symkeep.symbolize.indexcache import stat_of
+
     try:
-        arr = np.asarray(pcs if isinstance(pcs, np.ndarray) else list(pcs), dtype=np.uint64)
-    except (OverflowError, ValueError, TypeError) as e:
-        raise UsageError(f"PCs must be unsigned 64-bit integers: {e}") from e
-    if arr.ndim != 1:
-        raise UsageError("PCs must be a flat sequence")
-    return arr
+        return stat_of(str(path)) if path else None
+    except OSError:
+        return None
 
 
-def open_go_binary(path: str | os.PathLike[str], arch: str | None = None, cache_bytes: int | None = None) -> GoBinary:
-    """Open ``path`` and prepare it for symbolization (raises NotGoError without a pclntab)."""
+def open_go_binary(path: str | os.PathLike[str], arch: str | None = None, cache_bytes: int | None = None,
+                   index: IndexCache | None = None) -> GoBinary:
+    """Open ``path`` and prepare it for symbolization (raises NotGoError without a pclntab). ``index``:
+    load the whole table from that symbol index cache, or build it once and save it there."""
     b = open_binary(path, arch)
     try:
-        return GoBinary(b, cache_bytes=cache_bytes)
+        return GoBinary(b, cache_bytes=cache_bytes, index=index)
     except BaseException:
         b.close()
         raise

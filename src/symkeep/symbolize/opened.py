@@ -29,8 +29,10 @@ from symkeep.golang.moduledata import ModuleData, TextSect, find_moduledata, res
 from symkeep.golang.pcln_constants import FUNCDATA_INL_TREE, FUNCDATA_INL_TREE_OLD
 from symkeep.golang.pcln_locate import PclnLocation, find_pclntab, pclntab_bytes
 from symkeep.golang.pclntab import PclnTab
+from symkeep.symbolize.retaddr import functions_of
 
-__all__ = ["OpenedBinary"]
+__all__ = ["OpenedBinary", "functions_of"]
+
 
 _TRUNCATED = ("past end of file", "beyond end of file")
 
@@ -49,6 +51,7 @@ class OpenedBinary:
 
     def __init__(self, binary: Binary, go_version: str | None = None, location: PclnLocation | None = None) -> None:
         self.binary = binary
+        self.opened_stat: list[int] | None = None  # (dev, ino, size, mtime, ctime) before reading, when indexed
         binary.segments()  # headers are read lazily: their warnings exist only once read
         binary.sections()
         cut = next((w for w in getattr(binary, "warnings", ()) if any(t in w for t in _TRUNCATED)), None)
@@ -145,12 +148,4 @@ class OpenedBinary:
     ) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.int64], npt.NDArray[np.bool_]]:
         """(PCs to look up, function index, inside a function's range) of every PC; with
         ``return_address`` a PC past its function's entry becomes ``pc - 1`` (runtime.CallersFrames)."""
-        ents = self.entries
-        n = self.nfunc
-        idx = np.searchsorted(ents, pcs, side="right").astype(np.int64) - 1
-        valid = (idx >= 0) & (idx < n)
-        valid &= pcs < self.ends[np.clip(idx, 0, n - 1)]
-        if return_address:
-            start = ents[np.clip(idx, 0, n)]
-            pcs = np.where(valid & (pcs > start), pcs - np.uint64(1), pcs)
-        return pcs, idx, valid
+        return functions_of(self.entries, self.ends, pcs, return_address)

@@ -30,100 +30,42 @@ from symkeep.symbolize.columns import ChainColumns, RangeTable
 from symkeep.symbolize.frames import Frame, PCRange, to_ranges
 from symkeep.symbolize.funcdecode import FunctionDecoder
 from symkeep.symbolize.opened import OpenedBinary
+from symkeep.symbolize.tablelookup import TableLookups
 
 __all__ = ["TableHolder", "TableKind", "WholeTable", "build_bulk", "build_exact"]
 
 I64 = npt.NDArray[np.int64]
-TableKind = Literal["none", "bulk", "exact", "declined"]
+TableKind = Literal["none", "bulk", "exact", "index", "declined"]
 # What an irregular table can raise inside the numpy decoder besides BulkUnsupported.
 _DECLINE = (SymkeepError, IndexError, ValueError, OverflowError, MemoryError)
 
 
-class WholeTable:
-    """A :class:`RangeTable` plus what lookups need: a bucket index over its starts, the first range
-    of every function, and (exact build) the chains as Frame objects."""
+class WholeTable(TableLookups):
+    """A :class:`RangeTable` plus what lookups need (:class:`TableLookups`: a bucket index over its
+    starts, chain objects), the first range of every function (``ranges()``), and (exact build) the
+    chains as Frame objects."""
 
-    def __init__(self, state: OpenedBinary, table: RangeTable, kind: Literal["bulk", "exact"],
-                 objects: list[tuple[Frame, ...]] | None = None) -> None:
-        self.state = state
-        self.table = table
+    def __init__(self, state: OpenedBinary | None, table: RangeTable, kind: Literal["bulk", "exact", "index"],
+                 objects: list[tuple[Frame, ...]] | None = None, index: BucketIndex | None = None,
+                 func_first: I64 | None = None) -> None:
+        super().__init__(table, index, objects)
+        self.state = state  # None: a table loaded from a symbol index alone (lookups only, no ranges())
         self.kind = kind
-        self.index = BucketIndex(table.starts)
-        self.func_first: I64 = np.searchsorted(table.starts, state.entries, side="left").astype(np.int64)
-        self._objects = objects
+        if func_first is None:
+            func_first = (np.searchsorted(table.starts, state.entries, side="left").astype(np.int64)
+                          if state is not None else np.zeros(0, dtype=np.int64))
+        self.func_first: I64 = func_first
 
     @property
     def nbytes(self) -> int:
         t = self.table
         return int(t.starts.nbytes + t.chain.nbytes + self.func_first.nbytes) + self.index.nbytes + t.cols.nbytes
 
-    def ids(self, pcs: npt.NDArray[np.uint64]) -> I64:
-        """Chain id of every PC (-1: unknown)."""
-        t = self.table
-        r = self.index.find(pcs)
-        ok = (r >= 0) & (pcs < np.uint64(t.end))
-        return np.where(ok, t.chain[np.maximum(r, 0)], -1)
-
-    def columns(self, ids: I64) -> tuple[I64, ChainColumns]:
-        """``ids`` renumbered to the distinct chains they use, and those chains' columns."""
-        nchain = len(self.table.cols)
-        known = ids >= 0
-        present = np.zeros(nchain + 1, dtype=np.bool_)
-        present[ids[known]] = True
-        present[-1] = False
-        rank = np.cumsum(present, dtype=np.int64) - 1
-        out = np.where(known, rank[ids], -1)
-        return out, self.table.cols.take(np.flatnonzero(present[:-1]).astype(np.int64))
-
-    def chain_objects(self, cids: list[int], cache: EngineCache, keep: bool = True) -> list[tuple[Frame, ...]]:
-        """Chains ``cids`` as interned Frame tuples (-1 gives ``()``); ``keep``: remember them in
-        ``cache`` for the next lookups (a whole-binary walk of ranges() does not come back)."""
-        objs = self._objects
-        if objs is not None:
-            return [objs[c] if c >= 0 else () for c in cids]
-        if not keep:
-            fresh = iter(self._materialize([c for c in cids if c >= 0], cache, False))
-            return [next(fresh) if c >= 0 else () for c in cids]
-        out: list[tuple[Frame, ...]] = []
-        missing: list[int] = []
-        get = cache.get
-        for c in cids:
-            got: tuple[Frame, ...] | None = get(("ch", id(self), c)) if c >= 0 else ()
-            if got is None:
-                missing.append(len(out))
-                got = ()
-            out.append(got)
-        if missing:
-            want = sorted({cids[k] for k in missing})
-            made = dict(zip(want, self._materialize(want, cache), strict=True))
-            for k in missing:
-                out[k] = made[cids[k]]
-        return out
-
-    def _materialize(self, cids: list[int], cache: EngineCache, keep: bool = True) -> list[tuple[Frame, ...]]:
-        cols = self.table.cols
-        ca = np.asarray(cids, dtype=np.int64)
-        lens = cols.off[ca + 1] - cols.off[ca]
-        noff = np.zeros(len(ca) + 1, dtype=np.int64)
-        np.cumsum(lens, out=noff[1:])
-        r = np.repeat(cols.off[ca] - noff[:-1], lens) + np.arange(int(noff[-1]), dtype=np.int64)
-        frame, intern, put = cache.frame, cache.chain, cache.put
-        names, files = cols.names, cols.files
-        rows = [frame(names[n], files[f], ln, sl, il) for n, f, ln, sl, il in zip(
-            cols.name[r].tolist(), cols.file[r].tolist(), cols.line[r].tolist(), cols.start_line[r].tolist(),
-            cols.inlined[r].tolist(), strict=True)]
-        offs = noff.tolist()
-        out: list[tuple[Frame, ...]] = []
-        key = id(self)
-        for c, a, b in zip(cids, offs, offs[1:], strict=False):
-            ch = intern(tuple(rows[a:b]))
-            out.append(put(("ch", key, c), ch, 64 + 8 * (b - a)) if keep else ch)
-        return out
-
     def ranges(self, i: int, cache: EngineCache) -> list[PCRange]:
         """Maximal ranges of function ``i`` (equal neighbouring chains merged), like the per-function
         decoder's."""
         t = self.table
+        assert self.state is not None, "ranges() needs the opened binary"
         a, b = int(self.func_first[i]), int(self.func_first[i + 1])
         if i + 1 >= self.state.nfunc:
             b = max(b, len(t.starts))
@@ -208,8 +150,11 @@ def build_exact(state: OpenedBinary, dec: FunctionDecoder) -> WholeTable:
 class TableHolder:
     """Builds the :class:`WholeTable` at most once, thread-safe (see the module docstring)."""
 
-    def __init__(self, bulk: Callable[[], WholeTable], exact: Callable[[], WholeTable]) -> None:
+    def __init__(self, bulk: Callable[[], WholeTable], exact: Callable[[], WholeTable],
+                 load: Callable[[], WholeTable | None] | None = None,
+                 save: Callable[[WholeTable], None] | None = None) -> None:
         self._bulk, self._exact = bulk, exact
+        self._load, self._save = load, save
         self._lock = threading.Lock()
         self._table: WholeTable | None = None
         self._declined: str | None = None
@@ -237,11 +182,22 @@ class TableHolder:
         if t is not None or (self._declined is not None and not exact):
             return t
         with self._lock:
+            if self._table is None and self._load is not None:
+                self._table = self._load()  # a symbol index: no decoding at all
+                load, self._load = self._load, None
+                if self._table is not None:
+                    return self._table
+                del load
+            built = False
             if self._table is None and self._declined is None:
                 try:
                     self._table = self._bulk()
+                    built = True
                 except _DECLINE as e:
                     self._declined = str(e) or type(e).__name__
             if self._table is None and exact:
                 self._table = self._exact()
+                built = True
+            if built and self._table is not None and self._save is not None:
+                self._save(self._table)
             return self._table
