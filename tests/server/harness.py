@@ -53,6 +53,8 @@ class ServeProc:
 
     def __init__(self, store: str, *args: str, env: dict[str, str] | None = None) -> None:
         self.store = store
+        if "--workers" not in args:  # the CLI's default is one per CPU; tests ask for more explicitly
+            args = ("--workers", "1", *args)
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "symkeep", "serve", "--store", store, "--listen", "127.0.0.1:0", *args],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env or cli_env())

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
 from contextlib import ExitStack
+from typing import BinaryIO
 
 import click
 
@@ -39,6 +41,9 @@ INPUTS = ("auto", "pprof", "perf", "folded")
 @click.option("--sample-index", type=int, default=-1, help="Folded output: which sample value (default: last).")
 @click.option("--no-gzip", is_flag=True, help="Write the pprof output uncompressed.")
 @click.option("-q", "--quiet", is_flag=True, help="No summary.")
+@click.option("--server", default=None, metavar="URL",
+              help="Symbolize on this `symkeep serve` (binaries from its store by build ID; default "
+                   "$SYMKEEP_SERVER; '' = locally).")
 @no_cache_option
 def command(
     profile: str,
@@ -59,6 +64,7 @@ def command(
     sample_index: int,
     no_gzip: bool,
     quiet: bool,
+    server: str | None,
     no_cache: bool,
 ) -> None:
     """Symbolize PROFILE: a pprof profile, `perf script` output or folded stacks ('-' = stdin).
@@ -69,6 +75,9 @@ def command(
     address with its full inline chain. The summary goes to stderr (with --json: JSON, to stdout
     when -o is a file).
     """
+    if _remote(server, profile, output, binaries, search_dirs, store_url, fmt, input_format, perf_data, max_input,
+               force, as_json, inline_suffix, kernel_suffix, with_lines, sample_index, no_gzip, quiet):
+        return
     import gc
 
     from symkeep.cli.heap import keep_heap
@@ -128,3 +137,63 @@ def command(
             sys.stdout.write(text)
     else:
         sys.stderr.write(f"input: {result.input_format}\n" + format_summary(result.report))
+
+
+def _remote(server: str | None, profile: str, output: str, binaries: tuple[str, ...], search_dirs: tuple[str, ...],
+            store_url: str | None, fmt: str, input_format: str, perf_data: str | None, max_input: str,
+            force: bool, as_json: bool, inline_suffix: str, kernel_suffix: str, with_lines: bool,
+            sample_index: int, no_gzip: bool, quiet: bool) -> bool:
+    """``--server URL`` (or $SYMKEEP_SERVER): send the profile to ``POST /symbolize`` and print what the
+    local command prints. False when no server is chosen."""
+    import os
+
+    from symkeep.store.remote import SymkeepServer, server_url
+
+    url = server_url(server)
+    if url is None:
+        return False
+    from symkeep.errors import UsageError
+    from symkeep.fsio import OutputTarget, check_input_file
+    from symkeep.profile.limits import parse_size
+
+    for bad, flag in ((binaries, "--binary"), (search_dirs, "--search-dir"), (store_url, "--store")):
+        if bad:
+            raise UsageError(f"{flag} cannot be used with --server (the server finds binaries in its store by "
+                             "build ID; --server '' symbolizes locally)")
+    parse_size(max_input)
+    if fmt == "pprof" and output == "-" and sys.stdout.isatty():
+        raise click.UsageError("refusing to write a binary profile to a terminal: use -o FILE or --format folded")
+    target = OutputTarget.check(output)
+    params = {"format": fmt, "input_format": input_format, "max_input": max_input, "sample_index": str(sample_index),
+              "inline_suffix": inline_suffix, "kernel_suffix": kernel_suffix, "lines": "1" if with_lines else "0",
+              "force": "1" if force else "0", "gzip": "0" if no_gzip else "1"}
+    head = b""
+    if perf_data is not None:  # perf script text has no build IDs: send perf.data's, read here
+        from symkeep.profile.perfdata import read_build_ids
+
+        head = json.dumps({"build_ids": read_build_ids(perf_data), "build_id_source": perf_data}).encode() + b"\n"
+    with ExitStack() as stack:
+        srv = stack.enter_context(SymkeepServer(url))
+        fh = sys.stdin.buffer if profile == "-" else stack.enter_context(check_input_file(profile).open("rb"))
+        size = None if profile == "-" else os.fstat(fh.fileno()).st_size
+        if not head:  # streamed: a file with its length, stdin chunked; never read whole here
+            res = srv.symbolize(fh, params, length=size)
+        else:
+            body = _chain(head, fh)
+            res = srv.symbolize(body, params, length=None if size is None else len(head) + size,
+                                content_type="application/x-symkeep-profile")
+    target.write(res.output)
+    if quiet:
+        return True
+    if as_json:
+        text = json.dumps(res.report, indent=2, sort_keys=True) + "\n"
+        (sys.stderr if output == "-" else sys.stdout).write(text)
+    else:
+        sys.stderr.write(f"input: {res.input_format}\n" + res.summary)
+    return True
+
+
+def _chain(head: bytes, fh: BinaryIO) -> Iterator[bytes]:
+    yield head
+    while block := fh.read(1 << 16):
+        yield block

@@ -23,7 +23,8 @@ from symkeep.store.resolver import StoreEngines
 
 __all__ = ["ENGINES", "MODULES", "make_app", "make_context"]
 
-MODULES = ["symkeep.server.debuginfod", "symkeep.server.upload", "symkeep.server.ops", "symkeep.server.ui"]
+MODULES = ["symkeep.server.debuginfod", "symkeep.server.upload", "symkeep.server.ops", "symkeep.server.ui",
+           "symkeep.server.symbolize", "symkeep.server.addr2line"]
 
 #: Open Go binaries from the store, shared by every handler that symbolizes (the web UI, POST /symbolize):
 #: ``StoreResolver(ctx.store, engines=request.app[ENGINES])``. Bounded by count and mapped bytes.
@@ -48,7 +49,9 @@ async def edge(request: web.Request, handler: Handler) -> web.StreamResponse:
     except SymkeepError as e:
         status = e.http_status
         msg = str(e).replace("\n", " ")[:2000]
-        return web.Response(status=status, text=f"symkeep: error: {msg}\n")
+        # the class name lets a symkeep client re-raise the same error (same exit code as the local command)
+        return web.Response(status=status, text=f"symkeep: error: {msg}\n",
+                            headers={"X-Symkeep-Error": type(e).__name__})
     except Exception as e:  # noqa: BLE001 - a bug: one line, logged, never a traceback to the client
         ctx.log(f"internal error on {request.method} {request.rel_url.raw_path[:200]}: {type(e).__name__}: {e}")
         return web.Response(status=500, text="symkeep: internal error\n")
@@ -65,7 +68,7 @@ def make_context(config: ServerConfig) -> ServerContext:
 def make_app(ctx: ServerContext) -> web.Application:
     app = web.Application(middlewares=[edge], client_max_size=1 << 20)
     app[CTX] = ctx
-    app[ENGINES] = StoreEngines()
+    app[ENGINES] = StoreEngines(ctx.config.max_engines, ctx.config.max_engine_bytes)
     for name in MODULES + list(ctx.config.modules):
         importlib.import_module(name).setup(app)
 

@@ -45,6 +45,8 @@ class ServerConfig:
     cache_dir: str | None = None  # S3 blob cache
     resolve_ttl: float = 1.0  # seconds a resolved (build ID, kind) is reused
     access_log: bool = False
+    max_engines: int = 16  # Go binaries kept open per worker for symbolizing (store.resolver.StoreEngines)
+    max_engine_bytes: int = 2 << 30  # ... and the bytes of the files they map
     modules: list[str] = field(default_factory=list)  # extra handler modules (dotted names)
     options: dict[str, Any] = field(default_factory=dict)  # per-module settings ("ui": ui.config.UiConfig)
 

@@ -3,17 +3,12 @@ profile area, and small caches (rendered pages, inspect reports, treemaps, the g
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
-import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from aiohttp import web
-
-from symkeep.errors import LimitError
+from symkeep.server.jobs import Jobs
 from symkeep.server.ui.config import UiConfig
 from symkeep.server.ui.profiles import ProfileArea
 
@@ -60,8 +55,8 @@ class ByteLRU:
 class UiState:
     def __init__(self, config: UiConfig) -> None:
         self.config = config
-        self.pool = concurrent.futures.ThreadPoolExecutor(max_workers=config.jobs, thread_name_prefix="symkeep-ui")
-        self.slots = threading.BoundedSemaphore(config.jobs + config.queue)
+        self.jobs = Jobs(config.jobs, config.queue, config.timeout, option="--ui-timeout", who="the UI",
+                         name="symkeep-ui")
         self.pages = ByteLRU(256 << 20, 300.0)  # (sha, build, sample) -> Rendered
         self.inspected = ByteLRU(64 << 20, 86400.0)  # blob sha256 -> (report | None, error | None)
         self.treemaps = ByteLRU(128 << 20, 86400.0)  # blob sha256 -> HTML bytes
@@ -78,24 +73,8 @@ class UiState:
         return self._area
 
     async def heavy(self, fn: Callable[..., T], *args: Any) -> T:
-        """Run CPU-bound work in the UI's own pool (so it never starves the debuginfod handlers' pool),
-        at most ``jobs`` at once and ``queue`` waiting (503 beyond), and answer within ``timeout``
-        seconds (LimitError, 413, naming the limit). A job that overruns keeps its slot until it ends:
-        Python threads cannot be killed, so the slots, not the timeout, bound the CPU a client can take."""
-        if not self.slots.acquire(blocking=False):
-            raise web.HTTPServiceUnavailable(text="symkeep: error: the UI is busy; try again shortly\n",
-                                             headers={"Retry-After": "5"})
-        try:
-            fut = self.pool.submit(fn, *args)
-        except BaseException:
-            self.slots.release()
-            raise
-        fut.add_done_callback(lambda _f: self.slots.release())
-        try:
-            return await asyncio.wait_for(asyncio.wrap_future(fut), self.config.timeout)
-        except TimeoutError:
-            raise LimitError(f"the work took longer than the UI's limit of {self.config.timeout:g} s "
-                             "(--ui-timeout)") from None
+        """CPU-bound work in the UI's own job pool (``server.jobs.Jobs``: admission, 503, timeout 413)."""
+        return await self.jobs.run(fn, *args)
 
     def close(self) -> None:
-        self.pool.shutdown(wait=False, cancel_futures=True)
+        self.jobs.close()
