@@ -11,6 +11,7 @@ from collections import Counter
 from pathlib import Path
 
 from fixtures.env import unavailable
+from fixtures.perfrec import perf_record_script
 
 
 def _perf_script(tmp: Path, binary: Path) -> Path:
@@ -19,15 +20,8 @@ def _perf_script(tmp: Path, binary: Path) -> Path:
     home = tmp / "home"  # empty HOME: perf's build-id cache must not name anything for us
     home.mkdir()
     env = dict(os.environ, HOME=str(home))
-    data = tmp / "perf.data"
-    r = subprocess.run(["perf", "record", "-e", "cpu-clock", "-g", "-o", str(data), str(binary), str(tmp / "x.prof"),
-                        "1"], capture_output=True, text=True, env=env, timeout=120)
-    if r.returncode != 0:
-        unavailable(f"perf record not permitted here: {r.stderr.strip()[-200:]}")
     out = tmp / "perf.txt"
-    with out.open("w") as fh:
-        subprocess.run(["perf", "script", "-i", str(data)], stdout=fh, stderr=subprocess.DEVNULL, env=env, check=True,
-                       timeout=120)
+    perf_record_script([str(binary), str(tmp / "x.prof"), "1"], tmp / "perf.data", out, env)
     return out
 
 

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from fixtures.env import cache_root, require_tool, unavailable
+from fixtures.env import cache_root, require_tool
+from fixtures.perfrec import perf_record_script
 
 sys.path.insert(0, str(Path(__file__).parent))
 
@@ -85,12 +86,6 @@ def perf_run(fixture: Callable[..., Path], tmp_path_factory: pytest.TempPathFact
     home.mkdir()
     env = dict(os.environ, HOME=str(home))  # an empty perf build-id cache
     data = d / "perf.data"
-    rec = subprocess.run(["perf", "record", "-e", "cpu-clock", "-g", "-o", str(data), str(exe), str(d / "x.prof"), "0.5"],
-                         capture_output=True, text=True, env=env, timeout=120)
-    if rec.returncode != 0:
-        unavailable(f"perf record not permitted here: {rec.stderr.strip()[-200:]}")
     txt = d / "perf.txt"
-    with txt.open("w") as fh:
-        subprocess.run(["perf", "script", "-i", str(data)], stdout=fh, stderr=subprocess.DEVNULL, env=env, check=True,
-                       timeout=120)
+    perf_record_script([str(exe), str(d / "x.prof"), "0.5"], data, txt, env)
     return exe, data, txt

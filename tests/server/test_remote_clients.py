@@ -112,7 +112,8 @@ def test_perf_script_with_perf_data(api_server: ServeProc, api_store: Path, api_
     import os
     import shutil
 
-    from fixtures.env import require_tool, unavailable
+    from fixtures.env import require_tool
+    from fixtures.perfrec import perf_record_script
 
     require_tool("perf")
     exe = tmp_path / "cpuhog"
@@ -121,14 +122,8 @@ def test_perf_script_with_perf_data(api_server: ServeProc, api_store: Path, api_
     home.mkdir()
     env = dict(os.environ, HOME=str(home))  # an empty perf build-id cache
     data = tmp_path / "perf.data"
-    rec = subprocess.run(["perf", "record", "-e", "cpu-clock", "-g", "-o", str(data), str(exe), str(tmp_path / "x"),
-                          "0.5"], capture_output=True, text=True, env=env, timeout=120)
-    if rec.returncode != 0:
-        unavailable(f"perf record not permitted here: {rec.stderr.strip()[-200:]}")
     txt = tmp_path / "perf.txt"
-    with txt.open("w") as fh:
-        subprocess.run(["perf", "script", "-i", str(data)], stdout=fh, stderr=subprocess.DEVNULL, env=env, check=True,
-                       timeout=120)
+    perf_record_script([str(exe), str(tmp_path / "x"), "0.5"], data, txt, env)
     exe.unlink()
     for fmt in (["--format", "folded"], []):
         loc = run("symbolize", str(txt), "--perf-data", str(data), "--store", str(api_store), "--no-debuginfod",
