@@ -170,10 +170,12 @@ class IndexFile:
     def strings(self, name: str) -> list[str]:
         """String table ``name`` (UTF-8, undecodable bytes kept as surrogate escapes)."""
         offs = self.array(name + "_off").tolist()
-        blob = self.array(name + "_blob")
-        if any(b < a for a, b in zip(offs, offs[1:], strict=False)) or (offs and offs[-1] > len(blob)):
+        raw = bytes(self.array(name + "_blob"))
+        if offs != sorted(offs) or (offs and (offs[0] < 0 or offs[-1] > len(raw))):
             raise IndexCorrupt(f"{self.path}: string table {name} is out of order", what="symbol index")
-        raw = bytes(blob)
+        if raw.isascii():  # the usual case: byte offsets are character offsets, slice one decoded string
+            text = raw.decode("ascii")
+            return [text[a:b] for a, b in zip(offs, offs[1:], strict=False)]
         return [raw[a:b].decode("utf-8", "surrogateescape") for a, b in zip(offs, offs[1:], strict=False)]
 
     def close(self) -> None:
