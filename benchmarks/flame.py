@@ -98,7 +98,7 @@ def make_profile(binary: Path, out: Path, samples: int, distinct: bool) -> None:
     raw = out.with_suffix(".raw.pb.gz")
     raw.write_bytes(serialize_profile(p))
     subprocess.run([sys.executable, "-m", "symkeep", "symbolize", str(raw), "--binary", str(binary), "-o", str(out),
-                    "-q"], check=True)
+                    "-q", "--max-input", "8G"], check=True)  # 1M samples: over the default 1G parse budget
     raw.unlink()
 
 
