@@ -189,12 +189,15 @@ def test_diff_and_icicle_render(demo_labels: tuple[Path, Path], cpuhog: tuple[Pa
 
 
 def test_colours_match_python(cpuhog: tuple[Path, Path], tmp_path: Path, open_page: Any) -> None:
-    from symkeep.flame.classify import color_of
+    from symkeep.flame.classify import color_of, fnv1a, packed_rgba
 
     pg = open_page(render(cpuhog[1], tmp_path / "c.html"))
     for kind, name in [("main", "main.spin"), ("runtime", "runtime.main"), ("stdlib", "net/http.(*conn).serve"),
                        ("deps", "github.com/x/y.Z[...]"), ("cgo", "__libc_start_main"), ("kernel", "ü")]:
         assert pg.page.evaluate("([k, n]) => window.flame.colorOf(k, n)", [kind, name]) == color_of(kind, name)
+        # the colours a coarse payload ships are the ones the viewer would compute
+        assert pg.page.evaluate("([k, n]) => window.flame.packedOf(k, n)", [kind, name]) == packed_rgba(
+            kind, fnv1a(name) % 1000)
 
 
 def test_coarse_first_paint_then_full_tree(demo_labels: tuple[Path, Path], tmp_path: Path, open_page: Any,

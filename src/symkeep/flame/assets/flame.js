@@ -23,33 +23,33 @@
 
   let F, NF, frame, parent, depth, end, N, sNode, sLs, sVal, bNode, bLs, bVal, maxDepth, fpacked;
   let tot, selfv, btot, x, cursor;
+  function ints(s, bytes) { return b64(s, bytes === 1 ? Uint8Array : bytes === 2 ? Uint16Array : Int32Array); }
   function load(P) {
     F = P.frames;
     NF = F.name.length;
-    frame = b64(P.nodes.frame, Int32Array);
-    parent = b64(P.nodes.parent, Int32Array);
-    N = frame.length;
-    if (P.nodes.depth) {
-      depth = b64(P.nodes.depth, Int32Array);
-      end = b64(P.nodes.end, Int32Array);
-    } else {  // derived from the preorder parents (a smaller file for big graphs)
-      depth = new Int32Array(N);
-      end = new Int32Array(N);
-      for (let i = 1; i < N; i++) depth[i] = depth[parent[i]] + 1;
-      for (let i = 0; i < N; i++) end[i] = i + 1;
-      for (let i = N - 1; i > 0; i--) if (end[i] > end[parent[i]]) end[parent[i]] = end[i];
-    }
-    sVal = P.self.node ? b64(P.self.val, Float64Array) : Float64Array.from(b64(P.self.val, Float32Array));
-    if (P.self.node) { sNode = b64(P.self.node, Int32Array); sLs = b64(P.self.ls, Int32Array); }
+    maxDepth = P.max_depth;
+    frame = ints(P.nodes.frame, P.nodes.frame_bytes);
+    depth = ints(P.nodes.depth, P.nodes.depth_bytes);
+    N = depth.length;
+    // parents and subtree ends from the preorder depths (a smaller file than shipping them)
+    parent = new Int32Array(N);
+    end = new Int32Array(N);
+    const last = new Int32Array(maxDepth + 2);  // the latest node seen at each depth
+    parent[0] = -1;
+    for (let i = 1; i < N; i++) { const d = depth[i]; parent[i] = last[d - 1]; last[d] = i; }
+    for (let i = 0; i < N; i++) end[i] = i + 1;
+    for (let i = N - 1; i > 0; i--) if (end[i] > end[parent[i]]) end[parent[i]] = end[i];
+    sVal = P.self.node ? b64(P.self.val, Float64Array) : new Float64Array(b64(P.self.val, Float32Array));
+    if (P.self.node) { sNode = b64(P.self.node, Int32Array); sLs = ints(P.self.ls, P.self.ls_bytes); }
     else {  // coarse payload: one self value per node, all label sets
       sNode = new Int32Array(sVal.length); sLs = new Int32Array(sVal.length);
       for (let i = 0; i < sNode.length; i++) sNode[i] = i;
     }
-    bNode = b64(P.base.node, Int32Array); bLs = b64(P.base.ls, Int32Array); bVal = b64(P.base.val, Float64Array);
-    maxDepth = P.max_depth;
-    fpacked = new Uint32Array(NF);
-    for (let f = 0; f < NF; f++) {  // the coarse payload ships the name hash instead of every name
-      fpacked[f] = F.shade ? packedShade(D.classes[F.kind[f]], F.shade[f]) : packedOf(D.classes[F.kind[f]], F.name[f]);
+    bNode = b64(P.base.node, Int32Array); bLs = ints(P.base.ls, P.base.ls_bytes); bVal = b64(P.base.val, Float64Array);
+    if (F.rgba) fpacked = b64(F.rgba, Uint32Array);  // the coarse payload ships the colours
+    else {
+      fpacked = new Uint32Array(NF);
+      for (let f = 0; f < NF; f++) fpacked[f] = packedOf(D.classes[F.kind[f]], F.name[f]);
     }
     tot = new Float64Array(N); selfv = new Float64Array(N); btot = new Float64Array(N);
     x = new Float64Array(N); cursor = new Float64Array(N);
@@ -89,8 +89,13 @@
   let zoom = 0;
   let match = null; // Uint8Array per frame, or null
   let accept = null; // Uint8Array per label set, or null = all
-  const drawn = { node: [], x: [], y: [], w: [] };
-  const state = { timings: {}, drawn: drawn, matched: null, label: "" };
+  // the frames of the last draw, in typed arrays (window.flame.drawn: plain copies, for tests)
+  let dNode = new Int32Array(4096), dX = new Float64Array(4096), dW = new Float64Array(4096);
+  let dDepth = new Int32Array(4096), nDrawn = 0;
+  const state = { timings: {}, matched: null, label: "" };
+  Object.defineProperty(state, "drawn", { enumerable: true, get: () => ({
+    node: Array.from(dNode.subarray(0, nDrawn)), x: Array.from(dX.subarray(0, nDrawn)),
+    y: Array.from(dDepth.subarray(0, nDrawn), rowY), w: Array.from(dW.subarray(0, nDrawn)) }) });
   window.flame = state;
 
   function compute() {
@@ -171,6 +176,27 @@
     return fpacked[f];
   }
 
+  function put(i, px, w, d) {
+    if (nDrawn === dNode.length) {
+      const grow = (a) => { const b = new a.constructor(a.length * 2); b.set(a); return b; };
+      dNode = grow(dNode); dX = grow(dX); dW = grow(dW); dDepth = grow(dDepth);
+    }
+    dNode[nDrawn] = i; dX[nDrawn] = px; dW[nDrawn] = w; dDepth[nDrawn] = d; nDrawn++;
+  }
+  // the frames at least MINW wide under the zoomed node, in preorder (a narrow subtree is skipped whole)
+  function collect(z, width) {
+    const zt = tot[z];
+    if (!(zt > 0)) { put(z, 0, width, depth[z]); return; }
+    const scale = width / zt, x0 = x[z], stop = end[z];
+    let i = z;
+    while (i < stop) {
+      const w = tot[i] * scale;
+      if (w < MINW) { i = end[i]; continue; }
+      put(i, (x[i] - x0) * scale, w, depth[i]);
+      i++;
+    }
+  }
+
   let img = null, buf = null;
   function draw() {
     const t = performance.now();
@@ -188,33 +214,36 @@
       img = ctx.createImageData(W, H);
       buf = new Uint32Array(img.data.buffer);
     } else buf.fill(0);
-    drawn.node.length = drawn.x.length = drawn.y.length = drawn.w.length = 0;
-    const put = (i, px, w, d) => { drawn.node.push(i); drawn.x.push(px); drawn.y.push(rowY(d)); drawn.w.push(w); };
-    const zt = tot[zoom];
+    const tLaid = performance.now();
+    nDrawn = 0;
     const anc = [];
     for (let a = zoom; a > 0; a = parent[a]) anc.push(a);
     anc.push(0);
     for (let k = anc.length - 1; k >= 1; k--) put(anc[k], 0, width, depth[anc[k]]);  // ancestors: full width
-    if (zt > 0) {
-      const scale = width / zt, x0 = x[zoom], stop = end[zoom];
-      let i = zoom;
-      while (i < stop) {
-        const w = tot[i] * scale;
-        if (w < MINW) { i = end[i]; continue; }
-        put(i, (x[i] - x0) * scale, w, depth[i]);
-        i++;
-      }
-    } else put(zoom, 0, width, depth[zoom]);
-    const n = drawn.node.length;
+    collect(zoom, width);
+    const n = nDrawn;
     const tCollected = performance.now();
+    // Every frame of a row covers the same pixel lines: write the row's first line, copy it down.
+    const touched = new Uint8Array(maxDepth + 1), lineOff = new Float64Array(maxDepth + 1);
+    for (let d = 0; d <= maxDepth; d++) lineOff[d] = Math.round(rowY(d) * dpr) * W;
+    const plain = !match && !D.diff;  // the colour is the frame's own: no call per frame
     for (let k = 0; k < n; k++) {
-      const c = nodeRGB(drawn.node[k]);
-      const xa = Math.max(0, Math.floor(drawn.x[k] * dpr));
-      const xb = Math.min(W, Math.max(xa + 1, Math.floor((drawn.x[k] + drawn.w[k] - 0.5) * dpr)));
-      const ya = Math.round(drawn.y[k] * dpr), yb = Math.min(H, Math.round((drawn.y[k] + ROW - 1) * dpr));
-      if (xb - xa <= 8) {  // thin frames (most of them): plain stores beat a fill() call per row
-        for (let yy = ya, o = ya * W; yy < yb; yy++, o += W) for (let xx = xa; xx < xb; xx++) buf[o + xx] = c;
-      } else for (let yy = ya; yy < yb; yy++) buf.fill(c, yy * W + xa, yy * W + xb);
+      const i = dNode[k], d = dDepth[k];
+      const c = plain && i > 0 ? fpacked[frame[i]] : nodeRGB(i);
+      let xa = Math.floor(dX[k] * dpr);
+      if (xa < 0) xa = 0;
+      let xb = Math.floor((dX[k] + dW[k] - 0.5) * dpr);
+      if (xb <= xa) xb = xa + 1;
+      if (xb > W) xb = W;
+      const o = lineOff[d];
+      if (xb - xa <= 8) { for (let xx = xa; xx < xb; xx++) buf[o + xx] = c; }
+      else buf.fill(c, o + xa, o + xb);
+      touched[d] = 1;
+    }
+    for (let d = 0; d <= maxDepth; d++) {
+      if (!touched[d]) continue;
+      const y = rowY(d), ya = Math.round(y * dpr), yb = Math.min(H, Math.round((y + ROW - 1) * dpr));
+      for (let yy = ya + 1; yy < yb; yy++) buf.copyWithin(yy * W, ya * W, ya * W + W);
     }
     const tFilled = performance.now();
     ctx.putImageData(img, 0, 0);
@@ -226,9 +255,9 @@
     ctx.strokeStyle = "rgba(0,0,0,0.55)";
     ctx.setLineDash([3, 2]);
     for (let k = 0; k < n; k++) {
-      const i = drawn.node[k], w = drawn.w[k];
+      const i = dNode[k], w = dW[k];
       if (w <= 3) continue;
-      const px = drawn.x[k], y = drawn.y[k];
+      const px = dX[k], y = rowY(dDepth[k]);
       const inl = i > 0 && F.inl[frame[i]];
       if (inl) ctx.strokeRect(px + 0.5, y + 0.5, Math.max(w - 1.5, 0.5), ROW - 2);
       if (w > 3 * CHAR_W) {
@@ -244,16 +273,17 @@
     }
     ctx.setLineDash([]);
     const ms = performance.now() - t;
-    state.timings.drawPhases = { collect: tCollected - t, fill: tFilled - tCollected, put: tPut - tFilled,
-                                 text: t + ms - tPut };
+    state.timings.drawPhases = { layout: tLaid - t, collect: tCollected - tLaid, fill: tFilled - tCollected,
+                                 put: tPut - tFilled, text: t + ms - tPut };
     state.drawnCount = n;
     updateStatus();
     return ms;
   }
 
   function hit(px, py) {
-    for (let k = drawn.node.length - 1; k >= 0; k--) {
-      if (py >= drawn.y[k] && py < drawn.y[k] + ROW && px >= drawn.x[k] && px < drawn.x[k] + drawn.w[k]) return drawn.node[k];
+    for (let k = nDrawn - 1; k >= 0; k--) {
+      const y = rowY(dDepth[k]);
+      if (py >= y && py < y + ROW && px >= dX[k] && px < dX[k] + dW[k]) return dNode[k];
     }
     return -1;
   }
@@ -362,6 +392,7 @@
     state.kind = (i) => (i > 0 ? D.classes[F.kind[frame[i]]] : "root");
     state.total = (i) => tot[i];
     state.colorOf = colorOf;
+    state.packedOf = packedOf;
     state.ready = true;
   }
   load(D);
@@ -369,6 +400,7 @@
   compute();
   const T_COMPUTED = performance.now();
   state.timings.firstDraw = draw();
+  state.timings.firstDrawPhases = state.timings.drawPhases;
   state.timings.phases = { parse: T_PARSED - T0, load: T_LOADED - T_PARSED, compute: T_COMPUTED - T_LOADED };
   state.timings.firstPaint = performance.now();  // since navigation start
   state.timings.script = performance.now() - T0;
