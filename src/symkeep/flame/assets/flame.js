@@ -143,7 +143,6 @@
   const FONT_PX = 11;
   const CHAR_W = FONT_PX * 0.6;
   const FONT = FONT_PX + "px monospace", FONT_ITALIC = "italic " + FONT_PX + "px monospace";
-  let curFont = "";
   const MINW = D.min_width > 0 ? D.min_width : 0.5;
   let width = 800;
 
@@ -195,6 +194,12 @@
       put(i, (x[i] - x0) * scale, w, depth[i]);
       i++;
     }
+  }
+
+  function label(text, px, y, w) {
+    const m = Math.floor((w - 6) / CHAR_W);
+    if (text.length > m) text = m > 2 ? text.slice(0, m - 2) + ".." : "";
+    if (text) ctx.fillText(text, px + 3, y + ROW - 5);
   }
 
   let img = null, buf = null;
@@ -250,25 +255,20 @@
     const tPut = performance.now();
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
     ctx.font = FONT;
-    curFont = FONT;
     ctx.fillStyle = "#000";
     ctx.strokeStyle = "rgba(0,0,0,0.55)";
     ctx.setLineDash([3, 2]);
+    let curFont = FONT;
     for (let k = 0; k < n; k++) {
-      const i = dNode[k], w = dW[k];
+      const w = dW[k];
       if (w <= 3) continue;
-      const px = dX[k], y = rowY(dDepth[k]);
+      const i = dNode[k], px = dX[k], y = rowY(dDepth[k]);
       const inl = i > 0 && F.inl[frame[i]];
       if (inl) ctx.strokeRect(px + 0.5, y + 0.5, Math.max(w - 1.5, 0.5), ROW - 2);
       if (w > 3 * CHAR_W) {
-        let label = (inl ? "⤷ " : "") + nodeName(i);
-        const m = Math.floor((w - 6) / CHAR_W);
-        if (label.length > m) label = m > 2 ? label.slice(0, m - 2) + ".." : "";
-        if (label) {
-          const font = inl ? FONT_ITALIC : FONT;
-          if (curFont !== font) { ctx.font = font; curFont = font; }  // font parsing is costly: switch rarely
-          ctx.fillText(label, px + 3, y + ROW - 5);
-        }
+        const font = inl ? FONT_ITALIC : FONT;
+        if (curFont !== font) { ctx.font = font; curFont = font; }  // font parsing is costly: switch rarely
+        label((inl ? "⤷ " : "") + nodeName(i), px, y, w);
       }
     }
     ctx.setLineDash([]);
