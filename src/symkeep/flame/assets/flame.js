@@ -138,7 +138,9 @@
 
   // --- drawing ---
   const canvas = document.getElementById("flame-canvas");
-  const ctx = canvas.getContext("2d");
+  // Opaque: the page behind is white anyway, and an opaque canvas is composited without blending
+  // (the first frame reaches the screen sooner); empty areas are painted white instead.
+  const ctx = canvas.getContext("2d", { alpha: false });
   const ROW = 17;
   const FONT_PX = 11;
   const CHAR_W = FONT_PX * 0.6;
@@ -159,7 +161,7 @@
     return packRGB(Math.round(255 * f(0)), Math.round(255 * f(8)), Math.round(255 * f(4)));
   }
   function packRGB(r, g, b) { return ((255 << 24) | (b << 16) | (g << 8) | r) >>> 0; }  // little-endian RGBA
-  const HIGHLIGHT = packRGB(230, 0, 230), ROOT = hslToPacked(0, 0, 85);
+  const HIGHLIGHT = packRGB(230, 0, 230), ROOT = hslToPacked(0, 0, 85), BACKGROUND = packRGB(255, 255, 255);
   function nodeRGB(i) {
     if (i === 0) return ROOT;
     const f = frame[i];
@@ -218,7 +220,8 @@
     if (!img || img.width !== W || img.height !== H) {
       img = ctx.createImageData(W, H);
       buf = new Uint32Array(img.data.buffer);
-    } else buf.fill(0);
+    }
+    buf.fill(BACKGROUND);
     const tLaid = performance.now();
     nDrawn = 0;
     const anc = [];
