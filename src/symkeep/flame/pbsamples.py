@@ -38,6 +38,9 @@ I64 = npt.NDArray[np.int64]
 U64 = npt.NDArray[np.uint64]
 I32 = npt.NDArray[np.int32]
 
+# Fields of one sample the value-merging pass walks (one numpy round each) before it declines.
+_MAX_FIELDS = 256
+
 # Bytes of sample data decoded per numpy pass: bounds the temporaries (a few x 8 bytes per byte).
 _CHUNK_BYTES = 4 << 20
 
@@ -106,7 +109,7 @@ class RawSamples:
     """Every sample of a profile as flat arrays (CSR: sample ``i`` owns ``loc_idx[loc_off[i]:loc_off[i+1]]``).
 
     ``meta`` is the profile without samples (strings, sample types, mappings, locations, functions).
-    Identical sample records are merged (values summed). Labels: sample ``i`` owns ``lab_*[lab_off[i]:lab_off[i+1]]``.
+    Sample records with the same stack and labels (byte for byte) are merged, their values summed. Labels: sample ``i`` owns ``lab_*[lab_off[i]:lab_off[i+1]]``.
     """
 
     meta: Any
@@ -237,7 +240,9 @@ def _value_spans(buf: npt.NDArray[np.uint8], start: I64, end: I64) -> tuple[I64,
     ve = np.zeros(n, dtype=np.int64)
     cur = start.copy()
     act = np.flatnonzero(cur < end)
-    while len(act):
+    for _ in range(_MAX_FIELDS):
+        if not len(act):
+            break
         c = cur[act]
         tag = buf[c]
         if not np.isin(tag, (0x0A, 0x12, 0x1A)).all():
@@ -257,6 +262,8 @@ def _value_spans(buf: npt.NDArray[np.uint8], start: I64, end: I64) -> tuple[I64,
             vs[r], vp[r], ve[r] = c[m], pay[m], fend[m]
         cur[act] = fend
         act = act[fend < end[act]]
+    if len(act):
+        raise Irregular("too many fields for the merge pass")
     if (vs < 0).any():
         raise Irregular("sample without values")
     return vs, vp, ve
