@@ -221,3 +221,35 @@ def test_coarse_first_paint_then_full_tree(demo_labels: tuple[Path, Path], tmp_p
     b.page.select_option("#flame-labels", "worker=busy")
     assert b.page.evaluate("window.flame.total(0)") == weight(read_pb(demo_labels[1]), tag="worker=busy")
     b.shot(artifacts, "demo-coarse-then-full")
+
+
+@pytest.mark.parametrize("coarse", [False, True])
+def test_first_paint_draws_the_window_then_the_rest(demo_labels: tuple[Path, Path], tmp_path: Path, browser: Any,
+                                                     coarse: bool) -> None:
+    """In a short window the first draw covers the rows inside it; by ``ready`` the rest is drawn:
+    the same frames and the same pixels as in a window tall enough for the whole graph."""
+    from symkeep.flame.html import HtmlOptions, render_html
+    from symkeep.flame.load import load_samples
+    from symkeep.flame.render import FlameOptions, graph
+
+    _, _, tree = graph([load_samples(str(demo_labels[1]))], FlameOptions())
+    path = tmp_path / "g.html"
+    path.write_bytes(render_html(tree, HtmlOptions(coarse_above=0 if coarse else tree.n + 1, coarse_share=0.01)))
+    seen: dict[int, tuple[bool, list[str], str]] = {}
+    for height in (3000, 160):
+        page = browser.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))  # noqa: B023 - used before the next page
+        page.set_viewport_size({"width": 1000, "height": height})
+        page.goto(path.as_uri())
+        page.wait_for_function("window.flame && window.flame.ready", timeout=60000)
+        seen[height] = (
+            page.evaluate("window.flame.timings.firstPartial"),
+            sorted(page.evaluate("window.flame.drawn.node.map((i) => window.flame.frameName(i))")),
+            page.evaluate("document.getElementById('flame-canvas').toDataURL()"),
+        )
+        page.close()
+        assert not errors, errors
+    assert seen[3000][0] is False and seen[160][0] is True  # the graph is taller than the short window
+    assert seen[160][1] == seen[3000][1] and len(seen[160][1]) > 5
+    assert seen[160][2] == seen[3000][2]

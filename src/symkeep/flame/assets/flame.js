@@ -185,7 +185,8 @@
     dNode[nDrawn] = i; dX[nDrawn] = px; dW[nDrawn] = w; dDepth[nDrawn] = d; nDrawn++;
   }
   // the frames at least MINW wide under the zoomed node, in preorder (a narrow subtree is skipped whole)
-  function collect(z, width) {
+  // (vis: rows to keep, per depth; null = every row)
+  function collect(z, width, vis) {
     const zt = tot[z];
     if (!(zt > 0)) { put(z, 0, width, depth[z]); return; }
     const scale = width / zt, x0 = x[z], stop = end[z];
@@ -193,7 +194,7 @@
     while (i < stop) {
       const w = tot[i] * scale;
       if (w < MINW) { i = end[i]; continue; }
-      put(i, (x[i] - x0) * scale, w, depth[i]);
+      if (!vis || vis[depth[i]]) put(i, (x[i] - x0) * scale, w, depth[i]);
       i++;
     }
   }
@@ -204,13 +205,25 @@
     if (text) ctx.fillText(text, px + 3, y + ROW - 5);
   }
 
-  let img = null, buf = null;
-  function draw() {
+  let img = null, buf = null, partial = false;
+  // visibleOnly (the first paint): only the rows inside the window; the caller draws the rest next
+  function draw(visibleOnly) {
     const t = performance.now();
     width = Math.max(200, document.getElementById("flame-wrap").clientWidth);
     const height = (maxDepth + 1) * ROW;
     const dpr = window.devicePixelRatio || 1;
     const W = Math.round(width * dpr), H = Math.round(height * dpr);
+    let vis = null, bandLo = 0, bandHi = H;
+    if (visibleOnly) {  // the layout is fresh (clientWidth): reading the position costs nothing
+      const top = canvas.getBoundingClientRect().top;
+      const lo = Math.max(0, -top), hi = Math.min(height, window.innerHeight - top);
+      if (hi > lo && (lo > 0 || hi < height)) {
+        vis = new Uint8Array(maxDepth + 1);
+        for (let d = 0; d <= maxDepth; d++) if (rowY(d) < hi && rowY(d) + ROW > lo) vis[d] = 1;
+        bandLo = Math.max(0, Math.floor(lo * dpr)); bandHi = Math.min(H, Math.ceil(hi * dpr));
+      }
+    }
+    partial = vis !== null;
     if (canvas.width !== W || canvas.height !== H) {
       canvas.width = W;
       canvas.height = H;
@@ -227,8 +240,10 @@
     const anc = [];
     for (let a = zoom; a > 0; a = parent[a]) anc.push(a);
     anc.push(0);
-    for (let k = anc.length - 1; k >= 1; k--) put(anc[k], 0, width, depth[anc[k]]);  // ancestors: full width
-    collect(zoom, width);
+    for (let k = anc.length - 1; k >= 1; k--) {  // ancestors: full width
+      if (!vis || vis[depth[anc[k]]]) put(anc[k], 0, width, depth[anc[k]]);
+    }
+    collect(zoom, width, vis);
     const n = nDrawn;
     const tCollected = performance.now();
     // Every frame of a row covers the same pixel lines: write the row's first line, copy it down.
@@ -254,7 +269,13 @@
       for (let yy = ya + 1; yy < yb; yy++) buf.copyWithin(yy * W, ya * W, ya * W + W);
     }
     const tFilled = performance.now();
-    ctx.putImageData(img, 0, 0);
+    if (vis) {  // the rows outside the window: white (an opaque canvas starts black) until drawn
+      ctx.setTransform(1, 0, 0, 1, 0, 0);
+      ctx.putImageData(img, 0, 0, 0, bandLo, W, bandHi - bandLo);
+      ctx.fillStyle = "#fff";
+      ctx.fillRect(0, 0, W, bandLo);
+      ctx.fillRect(0, bandHi, W, H - bandHi);
+    } else ctx.putImageData(img, 0, 0);
     const tPut = performance.now();
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
     ctx.font = FONT;
@@ -402,7 +423,7 @@
   const T_LOADED = performance.now();
   compute();
   const T_COMPUTED = performance.now();
-  state.timings.firstDraw = draw();
+  state.timings.firstDraw = draw(true);
   state.timings.firstDrawPhases = state.timings.drawPhases;
   state.timings.phases = { parse: T_PARSED - T0, load: T_LOADED - T_PARSED, compute: T_COMPUTED - T_LOADED };
   state.timings.firstPaint = performance.now();  // since navigation start
@@ -411,7 +432,12 @@
   // the frame after the first draw has been painted (two animation frames later, conservatively)
   requestAnimationFrame(() => requestAnimationFrame(() => {
     state.timings.painted = performance.now();
-    if (!coarseEl) { finish(); return; }
+    state.timings.firstPartial = partial;
+    if (!coarseEl) {
+      if (partial) draw();  // the rows below (or above) the window
+      finish();
+      return;
+    }
     const loadFull = () => {
       const t = performance.now();
       load(JSON.parse(document.getElementById("flame-data").textContent));
