@@ -205,7 +205,7 @@ def render_html(tree: FlameTree, opts: HtmlOptions | None = None) -> bytes:
 <span id="flame-matched"></span>
 <label>label: <select id="flame-labels">{options}</select></label>
 </div>
-<div class="legend">{legend}<span>dashed, italic, ⤷ = inlined</span></div>
+<div class="legend">{legend}<span id="flame-inl-key">dashed, italic = inlined</span></div>
 <div id="flame-status"></div>
 <div id="flame-wrap"><canvas id="flame-canvas"></canvas><div id="flame-tip"></div></div>
 {head_data}<script>{js}</script>

@@ -433,6 +433,10 @@
   requestAnimationFrame(() => requestAnimationFrame(() => {
     state.timings.painted = performance.now();
     state.timings.firstPartial = partial;
+    // The legend's mark comes after the first paint: "⤷" is missing from common UI fonts, and the
+    // font fallback search for it (10-15 ms in a new renderer) would hold the first graph back.
+    const key = document.getElementById("flame-inl-key");
+    if (key) key.textContent = "dashed, italic, ⤷ = inlined";
     if (!coarseEl) {
       if (partial) draw();  // the rows below (or above) the window
       finish();
