@@ -22,7 +22,7 @@
   }
 
   let F, NF, frame, parent, depth, end, N, sNode, sLs, sVal, bNode, bLs, bVal, maxDepth, fpacked;
-  let tot, selfv, btot, x, cursor;
+  let tot, selfv, btot, x, cursor, selfIsNode = false;
   function ints(s, bytes) { return b64(s, bytes === 1 ? Uint8Array : bytes === 2 ? Uint16Array : Int32Array); }
   function load(P) {
     F = P.frames;
@@ -40,6 +40,7 @@
     for (let i = 0; i < N; i++) end[i] = i + 1;
     for (let i = N - 1; i > 0; i--) if (end[i] > end[parent[i]]) end[parent[i]] = end[i];
     sVal = P.self.node ? b64(P.self.val, Float64Array) : new Float64Array(b64(P.self.val, Float32Array));
+    selfIsNode = !P.self.node;
     if (P.self.node) { sNode = b64(P.self.node, Int32Array); sLs = ints(P.self.ls, P.self.ls_bytes); }
     else {  // coarse payload: one self value per node, all label sets
       sNode = new Int32Array(sVal.length); sLs = new Int32Array(sVal.length);
@@ -100,7 +101,8 @@
 
   function compute() {
     tot.fill(0); selfv.fill(0); btot.fill(0);
-    for (let k = 0; k < sNode.length; k++) if (!accept || accept[sLs[k]]) selfv[sNode[k]] += sVal[k];
+    if (selfIsNode && !accept) selfv.set(sVal);  // the coarse payload's first paint: one value per node
+    else for (let k = 0; k < sNode.length; k++) if (!accept || accept[sLs[k]]) selfv[sNode[k]] += sVal[k];
     tot.set(selfv);
     for (let i = N - 1; i > 0; i--) tot[parent[i]] += tot[i];
     if (D.diff) {
