@@ -18,7 +18,7 @@ import math
 
 from symkeep.golang.functab import package_of
 
-__all__ = ["CLASSES", "CLASS_HELP", "classify_name", "color_of", "fnv1a"]
+__all__ = ["CLASSES", "CLASS_HELP", "classify_name", "color_of", "fnv1a", "packed_rgba"]
 
 RUNTIME = "runtime"
 STDLIB = "stdlib"

@@ -104,7 +104,7 @@ def coarse_payload(tree: FlameTree, opts: HtmlOptions) -> dict[str, object]:
     empty = np.zeros(0, dtype=np.int32)
     p.update({
         "frames": ftab,
-        # depth and ends derived in the browser; self values: one per node (node i, every label set)
+        # parents and ends derived in the browser; self values: one per node (node i, every label set)
         "nodes": _nodes(cframe, cdepth),
         "self": {"val": _b64(selfv.astype(np.float32))},
         "base": {"node": _b64(empty), **_small_ints(empty, "ls"), "val": _b64(np.zeros(0, np.float64))},
