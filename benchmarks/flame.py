@@ -32,6 +32,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
@@ -161,6 +162,14 @@ def split(profile: Path) -> dict[str, float]:
     return t
 
 
+def _wait_for(page: Any, expr: str, timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not page.evaluate(f"!!({expr})"):
+        if time.monotonic() > deadline:
+            raise TimeoutError(expr)
+        page.wait_for_timeout(10)
+
+
 def browser(html: Path, repeat: int) -> dict[str, float]:
     from playwright.sync_api import sync_playwright
 
@@ -173,9 +182,10 @@ def browser(html: Path, repeat: int) -> dict[str, float]:
                                                         args=CHROMIUM_ARGS, viewport={"width": 1400, "height": 900})
             page = ctx.new_page()
             page.goto(html.as_uri())
-            page.wait_for_function("window.flame && window.flame.ready", timeout=120000)
+            # (polled from here: the page's CSP forbids the eval that wait_for_function polls with)
+            _wait_for(page, "window.flame && window.flame.ready")
             # first paint of the graph: navigation start -> the frame after the first draw
-            page.wait_for_function("window.flame.timings.painted", timeout=60000)
+            _wait_for(page, "window.flame.timings.painted")
             tm = page.evaluate("window.flame.timings")
             res["first_paint"].append(tm["painted"])
             res["script"].append(tm["script"])

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,15 @@ def render(profile: Path, out: Path, *args: str) -> Path:
     return out
 
 
+def wait_for(page: Any, expr: str, timeout: float = 60.0) -> None:
+    """Poll ``expr`` from Python: the document's CSP forbids eval, and ``wait_for_function`` polls with
+    eval (its first check is allowed, the later ones throw EvalError when the page is not ready yet)."""
+    deadline = time.monotonic() + timeout
+    while not page.evaluate(f"!!({expr})"):
+        assert time.monotonic() < deadline, f"timed out waiting for {expr}"
+        page.wait_for_timeout(20)
+
+
 class Page:
     def __init__(self, ctx: Any, path: Path) -> None:
         self.page = ctx.new_page()
@@ -31,7 +41,7 @@ class Page:
         self.page.on("pageerror", lambda e: self.errors.append(f"pageerror: {e}"))
         self.page.on("request", lambda r: self.errors.append(f"network: {r.url}") if not r.url.startswith("file:") else None)
         self.page.goto(path.as_uri())
-        self.page.wait_for_function("window.flame && window.flame.ready", timeout=60000)
+        wait_for(self.page, "window.flame && window.flame.ready")
 
     def rect(self, name: str) -> dict[str, float] | None:
         """Page coordinates of the widest drawn frame called ``name``."""
@@ -242,7 +252,7 @@ def test_first_paint_draws_the_window_then_the_rest(demo_labels: tuple[Path, Pat
         page.on("pageerror", lambda e: errors.append(str(e)))  # noqa: B023 - used before the next page
         page.set_viewport_size({"width": 1000, "height": height})
         page.goto(path.as_uri())
-        page.wait_for_function("window.flame && window.flame.ready", timeout=60000)
+        wait_for(page, "window.flame && window.flame.ready")
         seen[height] = (
             page.evaluate("window.flame.timings.firstPartial"),
             sorted(page.evaluate("window.flame.drawn.node.map((i) => window.flame.frameName(i))")),
