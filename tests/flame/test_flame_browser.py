@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,15 @@ def render(profile: Path, out: Path, *args: str) -> Path:
     return out
 
 
+def wait_for(page: Any, expr: str, timeout: float = 60.0) -> None:
+    """Poll ``expr`` from Python: the document's CSP forbids eval, and ``wait_for_function`` polls with
+    eval (its first check is allowed, the later ones throw EvalError when the page is not ready yet)."""
+    deadline = time.monotonic() + timeout
+    while not page.evaluate(f"!!({expr})"):
+        assert time.monotonic() < deadline, f"timed out waiting for {expr}"
+        page.wait_for_timeout(20)
+
+
 class Page:
     def __init__(self, ctx: Any, path: Path) -> None:
         self.page = ctx.new_page()
@@ -31,7 +41,7 @@ class Page:
         self.page.on("pageerror", lambda e: self.errors.append(f"pageerror: {e}"))
         self.page.on("request", lambda r: self.errors.append(f"network: {r.url}") if not r.url.startswith("file:") else None)
         self.page.goto(path.as_uri())
-        self.page.wait_for_function("window.flame && window.flame.ready", timeout=60000)
+        wait_for(self.page, "window.flame && window.flame.ready")
 
     def rect(self, name: str) -> dict[str, float] | None:
         """Page coordinates of the widest drawn frame called ``name``."""
@@ -189,12 +199,15 @@ def test_diff_and_icicle_render(demo_labels: tuple[Path, Path], cpuhog: tuple[Pa
 
 
 def test_colours_match_python(cpuhog: tuple[Path, Path], tmp_path: Path, open_page: Any) -> None:
-    from symkeep.flame.classify import color_of
+    from symkeep.flame.classify import color_of, fnv1a, packed_rgba
 
     pg = open_page(render(cpuhog[1], tmp_path / "c.html"))
     for kind, name in [("main", "main.spin"), ("runtime", "runtime.main"), ("stdlib", "net/http.(*conn).serve"),
                        ("deps", "github.com/x/y.Z[...]"), ("cgo", "__libc_start_main"), ("kernel", "ü")]:
         assert pg.page.evaluate("([k, n]) => window.flame.colorOf(k, n)", [kind, name]) == color_of(kind, name)
+        # the colours a coarse payload ships are the ones the viewer would compute
+        assert pg.page.evaluate("([k, n]) => window.flame.packedOf(k, n)", [kind, name]) == packed_rgba(
+            kind, fnv1a(name) % 1000)
 
 
 def test_coarse_first_paint_then_full_tree(demo_labels: tuple[Path, Path], tmp_path: Path, open_page: Any,
@@ -218,3 +231,35 @@ def test_coarse_first_paint_then_full_tree(demo_labels: tuple[Path, Path], tmp_p
     b.page.select_option("#flame-labels", "worker=busy")
     assert b.page.evaluate("window.flame.total(0)") == weight(read_pb(demo_labels[1]), tag="worker=busy")
     b.shot(artifacts, "demo-coarse-then-full")
+
+
+@pytest.mark.parametrize("coarse", [False, True])
+def test_first_paint_draws_the_window_then_the_rest(demo_labels: tuple[Path, Path], tmp_path: Path, browser: Any,
+                                                     coarse: bool) -> None:
+    """In a short window the first draw covers the rows inside it; by ``ready`` the rest is drawn:
+    the same frames and the same pixels as in a window tall enough for the whole graph."""
+    from symkeep.flame.html import HtmlOptions, render_html
+    from symkeep.flame.load import load_samples
+    from symkeep.flame.render import FlameOptions, graph
+
+    _, _, tree = graph([load_samples(str(demo_labels[1]))], FlameOptions())
+    path = tmp_path / "g.html"
+    path.write_bytes(render_html(tree, HtmlOptions(coarse_above=0 if coarse else tree.n + 1, coarse_share=0.01)))
+    seen: dict[int, tuple[bool, list[str], str]] = {}
+    for height in (3000, 160):
+        page = browser.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))  # noqa: B023 - used before the next page
+        page.set_viewport_size({"width": 1000, "height": height})
+        page.goto(path.as_uri())
+        wait_for(page, "window.flame && window.flame.ready")
+        seen[height] = (
+            page.evaluate("window.flame.timings.firstPartial"),
+            sorted(page.evaluate("window.flame.drawn.node.map((i) => window.flame.frameName(i))")),
+            page.evaluate("document.getElementById('flame-canvas').toDataURL()"),
+        )
+        page.close()
+        assert not errors, errors
+    assert seen[3000][0] is False and seen[160][0] is True  # the graph is taller than the short window
+    assert seen[160][1] == seen[3000][1] and len(seen[160][1]) > 5
+    assert seen[160][2] == seen[3000][2]

@@ -221,3 +221,61 @@ def test_mutated_profiles_fail_cleanly(demo_labels: tuple[Path, Path]) -> None:
         except SymkeepError:
             outcomes["error"] += 1
     assert outcomes["ok"] and outcomes["error"], outcomes
+
+
+def _uvarint(x: int) -> bytes:
+    x &= (1 << 64) - 1
+    out = bytearray()
+    while x >= 0x80:
+        out.append((x & 0x7F) | 0x80)
+        x >>= 7
+    out.append(x)
+    return bytes(out)
+
+
+def test_records_differing_in_values_are_merged(demo_labels: tuple[Path, Path], tmp_path: Path) -> None:
+    """Every record split in two with different values (one of them also written twice, and some in
+    another field order or with a padded varint): the per-(stack, labels) sums stay those of upb."""
+    from symkeep.profile import profile_pb2
+
+    p = read_pb(demo_labels[1])
+    q = profile_pb2.Profile()
+    q.CopyFrom(p)
+    del q.sample[:]
+    body = bytearray()
+    for k, s in enumerate(p.sample):
+        a = [v // 3 for v in s.value]
+        b = [v - 2 * x for v, x in zip(s.value, a, strict=True)]
+        for vals in (a, a, b):
+            r = profile_pb2.Sample()
+            r.CopyFrom(s)
+            del r.value[:]
+            r.value.extend(vals)
+            raw = r.SerializeToString()
+            if k % 7 == 3 and vals is b:  # values first: the same record in another byte form
+                locs = b"".join(_uvarint(x) for x in s.location_id)
+                vb = b"".join(_uvarint(x) for x in vals)
+                raw = b"\x12" + _uvarint(len(vb)) + vb + b"\x0a" + _uvarint(len(locs)) + locs + b"".join(
+                    b"\x1a" + _uvarint(len(lb.SerializeToString())) + lb.SerializeToString() for lb in s.label)
+            elif k % 11 == 5 and vals is b and s.location_id:  # a padded (non-canonical) varint
+                locs = b"".join(_uvarint(x) for x in s.location_id[1:])
+                locs = bytes([(s.location_id[0] & 0x7F) | 0x80, 0x80, s.location_id[0] >> 7]) + locs
+                assert s.location_id[0] < 1 << 14
+                vb = b"".join(_uvarint(x) for x in vals)
+                raw = b"\x0a" + _uvarint(len(locs)) + locs + b"\x12" + _uvarint(len(vb)) + vb + b"".join(
+                    b"\x1a" + _uvarint(len(lb.SerializeToString())) + lb.SerializeToString() for lb in s.label)
+            body += b"\x12" + _uvarint(len(raw)) + raw
+    path = tmp_path / "split.pb"
+    path.write_bytes(q.SerializeToString() + bytes(body))
+    check = profile_pb2.Profile()
+    check.ParseFromString(path.read_bytes())
+    assert len(check.sample) == 3 * len(p.sample)
+    want = _merge_values(sample_records(p))
+    assert _merge_values(sample_records(check)) == want
+    rs = decode_samples(path.read_bytes())
+    assert _merge_values(_records_from_raw(path)) == want
+    stacks = {(locs, labs) for locs, labs, _ in sample_records(p)}
+    assert rs.n < 1.5 * len(stacks)  # merged: not one record per written record
+    _, _, tree = graph([rs], FlameOptions())
+    _, _, tree0 = graph([decode_samples(demo_labels[1].read_bytes())], FlameOptions())
+    assert np.array_equal(tree.total, tree0.total) and np.array_equal(tree.frame, tree0.frame)

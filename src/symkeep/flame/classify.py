@@ -14,9 +14,11 @@ the same function (kept in step by a browser test).
 
 from __future__ import annotations
 
+import math
+
 from symkeep.golang.functab import package_of
 
-__all__ = ["CLASSES", "CLASS_HELP", "classify_name", "color_of", "fnv1a"]
+__all__ = ["CLASSES", "CLASS_HELP", "classify_name", "color_of", "fnv1a", "packed_rgba"]
 
 RUNTIME = "runtime"
 STDLIB = "stdlib"
@@ -67,6 +69,22 @@ def color_of(kind: str, name: str) -> str:
     hue, sat, lo, hi = PALETTE.get(kind, PALETTE[RUNTIME])
     light = lo + (fnv1a(name) % 1000) * (hi - lo) / 1000.0
     return f"hsl({hue},{sat}%,{light:.1f}%)"
+
+
+def packed_rgba(kind: str, shade: int) -> int:
+    """The colour ``assets/flame.js`` paints (``packedShade``: HSL -> little-endian RGBA), the same
+    floating-point steps, so a payload can ship colours instead of the browser computing them."""
+    hue, sat, lo, hi = PALETTE.get(kind, PALETTE[RUNTIME])
+    s_, l_ = sat / 100, (lo + shade * (hi - lo) / 1000.0) / 100
+    a = s_ * min(l_, 1 - l_)
+
+    def chan(n: int) -> int:
+        k = (n + hue / 30) % 12
+        v = 255 * (l_ - a * max(-1, min(k - 3, min(9 - k, 1))))
+        r = math.floor(v)
+        return r + 1 if v - r >= 0.5 else r  # JavaScript's Math.round
+
+    return (255 << 24) | (chan(4) << 16) | (chan(8) << 8) | chan(0)
 
 
 def classify_name(name: str, main_module: str = "") -> str:

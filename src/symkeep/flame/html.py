@@ -1,7 +1,8 @@
 """One self-contained HTML file per flame graph: data + canvas viewer, no network access.
 
-The tree goes in as base64 typed arrays (preorder frame/parent/depth/end, self values per label
-set), so the browser decodes a million nodes in milliseconds and never parses JSON objects per node.
+The tree goes in as base64 typed arrays (preorder frame ids and depths in the narrowest integer
+width, self values per label set; parents and subtree ends are derived in the browser), so the
+browser decodes a million nodes in milliseconds and never parses JSON objects per node.
 The viewer (``assets/flame.js``) draws on a canvas and skips subtrees narrower than ``min_width``
 pixels, so the cost of a paint follows what is visible, not the profile's size. ``render_html`` is
 what ``symkeep serve`` reuses unchanged.
@@ -17,7 +18,7 @@ from importlib import resources
 
 import numpy as np
 
-from symkeep.flame.classify import CLASS_HELP, CLASSES, PALETTE, color_of, fnv1a
+from symkeep.flame.classify import CLASS_HELP, CLASSES, PALETTE, color_of, fnv1a, packed_rgba
 from symkeep.flame.stacks import Interner
 from symkeep.flame.tree import FlameTree
 
@@ -37,6 +38,20 @@ class HtmlOptions:
 
 def _b64(a: np.ndarray) -> str:  # type: ignore[type-arg]
     return base64.b64encode(np.ascontiguousarray(a).astype(a.dtype.newbyteorder("<")).tobytes()).decode("ascii")
+
+
+def _small_ints(a: np.ndarray, key: str) -> dict[str, object]:  # type: ignore[type-arg]
+    """Non-negative ints in the narrowest of 1, 2, 4 bytes (``KEY``: base64, ``KEY_bytes``: width):
+    depth fits a byte and frame ids two on nearly every graph, a third of the file's int32 size."""
+    hi = int(a.max()) if len(a) else 0
+    dt = np.uint8 if hi < 1 << 8 else np.uint16 if hi < 1 << 16 else np.int32
+    return {key: _b64(a.astype(dt)), f"{key}_bytes": np.dtype(dt).itemsize}
+
+
+def _nodes(frame: np.ndarray, depth: np.ndarray) -> dict[str, object]:  # type: ignore[type-arg]
+    """Preorder nodes as frame ids (the root's -1 stored as 0: never read) and depths; the browser
+    derives parents and subtree ends from the depths (a smaller file than parents or ends)."""
+    return {**_small_ints(np.maximum(frame, 0), "frame"), **_small_ints(depth, "depth")}
 
 
 def _frames_table(it: Interner, used: list[int] | None = None) -> dict[str, object]:
@@ -70,6 +85,7 @@ def coarse_payload(tree: FlameTree, opts: HtmlOptions) -> dict[str, object]:
     np.add.at(child, cpar[1:], tot[1:])
     selfv = tot - child
     frames = tree.frame[idx].astype(np.int64)
+    cdepth = tree.depth[idx]
     used = sorted(set(frames[1:].tolist()))
     fmap = {f: i for i, f in enumerate(used)}
     cframe = np.array([-1] + [fmap[f] for f in frames[1:].tolist()], dtype=np.int32)
@@ -79,17 +95,19 @@ def coarse_payload(tree: FlameTree, opts: HtmlOptions) -> dict[str, object]:
     it = tree.interner
     ftab = {
         "name": [it.frames[f].name if f in wide else "" for f in used],
-        "shade": [fnv1a(it.frames[f].name) % 1000 for f in used],
+        # the painted colour itself (classify.packed_rgba): no per-frame colour maths before the first paint
+        "rgba": _b64(np.array([packed_rgba(it.frames[f].kind, fnv1a(it.frames[f].name) % 1000) for f in used],
+                              dtype=np.uint32)),
         "inl": [1 if it.frames[f].inlined else 0 for f in used],
         "kind": [CLASSES.index(it.frames[f].kind) if it.frames[f].kind in CLASSES else 0 for f in used],
     }
     empty = np.zeros(0, dtype=np.int32)
     p.update({
         "frames": ftab,
-        # depth and ends derived in the browser; self values: one per node (node i, every label set)
-        "nodes": {"frame": _b64(cframe), "parent": _b64(cpar.astype(np.int32))},
+        # parents and ends derived in the browser; self values: one per node (node i, every label set)
+        "nodes": _nodes(cframe, cdepth),
         "self": {"val": _b64(selfv.astype(np.float32))},
-        "base": {"node": _b64(empty), "ls": _b64(empty), "val": _b64(np.zeros(0, np.float64))},
+        "base": {"node": _b64(empty), **_small_ints(empty, "ls"), "val": _b64(np.zeros(0, np.float64))},
     })
     return p
 
@@ -114,16 +132,15 @@ def payload(tree: FlameTree, opts: HtmlOptions) -> dict[str, object]:
     p = _common(tree, opts)
     p.update({
         "frames": _frames_table(tree.interner),
-        # depth and subtree ends are derived from the preorder parents in the browser
-        "nodes": {"frame": _b64(tree.frame.astype(np.int32)), "parent": _b64(tree.parent.astype(np.int32))},
+        "nodes": _nodes(tree.frame, tree.depth),
         "self": {
             "node": _b64(tree.self_node.astype(np.int32)),
-            "ls": _b64(tree.self_ls.astype(np.int32)),
+            **_small_ints(tree.self_ls, "ls"),
             "val": _b64(tree.self_val.astype(np.float64)),
         },
         "base": {
             "node": _b64(tree.base_node.astype(np.int32)),
-            "ls": _b64(tree.base_ls.astype(np.int32)),
+            **_small_ints(tree.base_ls, "ls"),
             "val": _b64(tree.base_val.astype(np.float64)),
         },
     })
@@ -188,7 +205,7 @@ def render_html(tree: FlameTree, opts: HtmlOptions | None = None) -> bytes:
 <span id="flame-matched"></span>
 <label>label: <select id="flame-labels">{options}</select></label>
 </div>
-<div class="legend">{legend}<span>dashed, italic, ⤷ = inlined</span></div>
+<div class="legend">{legend}<span id="flame-inl-key">dashed, italic = inlined</span></div>
 <div id="flame-status"></div>
 <div id="flame-wrap"><canvas id="flame-canvas"></canvas><div id="flame-tip"></div></div>
 {head_data}<script>{js}</script>

@@ -15,8 +15,10 @@ output, slower. Validation matches ``symkeep.profile.pprof.validate_profile`` fo
 
 from __future__ import annotations
 
+import itertools
 import zlib
-from collections import Counter
+from collections import Counter, defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -35,6 +37,9 @@ __all__ = ["Irregular", "RawSamples", "decode_samples", "gunzip", "lite_profile_
 I64 = npt.NDArray[np.int64]
 U64 = npt.NDArray[np.uint64]
 I32 = npt.NDArray[np.int32]
+
+# Fields of one sample the value-merging pass walks (one numpy round each) before it declines.
+_MAX_FIELDS = 256
 
 # Bytes of sample data decoded per numpy pass: bounds the temporaries (a few x 8 bytes per byte).
 _CHUNK_BYTES = 4 << 20
@@ -104,7 +109,7 @@ class RawSamples:
     """Every sample of a profile as flat arrays (CSR: sample ``i`` owns ``loc_idx[loc_off[i]:loc_off[i+1]]``).
 
     ``meta`` is the profile without samples (strings, sample types, mappings, locations, functions).
-    Identical sample records are merged (values summed). Labels: sample ``i`` owns ``lab_*[lab_off[i]:lab_off[i+1]]``.
+    Sample records with the same stack and labels (byte for byte) are merged, their values summed. Labels: sample ``i`` owns ``lab_*[lab_off[i]:lab_off[i+1]]``.
     """
 
     meta: Any
@@ -184,13 +189,21 @@ def decode_samples(data: bytes | profile_pb2.Profile, *, name: str = "profile") 
         samples = allrec
         mult = np.ones(len(allrec), dtype=np.int64)
     del allrec
+    # Records that differ only in their values (every CPU sample its own record): merged by their
+    # bytes without the value field, so the stacks are decoded once per distinct (stack, labels).
+    merged = _merge_by_stack(samples, mult, nvalues)
+    summed: I64 | None = None
+    if merged is not None:
+        samples, summed = merged
     table = _loc_table(meta)
     try:
         out = _fast(samples, nvalues, table)
     except Irregular:
         out = _slow(samples, nvalues, name, table)
     loc_off, loc_idx, values, lab_off, lab_key, lab_str, lab_num = out
-    if len(mult) and int(mult.max()) > 1:
+    if summed is not None:
+        values = summed
+    elif len(mult) and int(mult.max()) > 1:
         values = values * mult[:, None]
     rs = RawSamples(meta, loc_off, loc_idx, values, lab_off, lab_key, lab_str, lab_num)
     nstr = len(meta.string_table)
@@ -198,6 +211,134 @@ def decode_samples(data: bytes | profile_pb2.Profile, *, name: str = "profile") 
         if len(arr) and (int(arr.min()) < 0 or int(arr.max()) >= nstr):
             raise FormatError(f"{what} string index out of range (table has {nstr})", what=name)
     return rs
+
+
+def _varint_at(buf: npt.NDArray[np.uint8], pos: I64) -> tuple[U64, I64]:
+    """The varint starting at each ``pos`` (``buf`` padded with 10 zero bytes): value and length."""
+    val = np.zeros(len(pos), dtype=np.uint64)
+    nb = np.zeros(len(pos), dtype=np.int64)
+    act = np.arange(len(pos), dtype=np.int64)
+    for k in range(10):
+        b = buf[pos[act] + k]
+        val[act] |= (b & 0x7F).astype(np.uint64) << np.uint64(7 * k)
+        done = b < 0x80
+        nb[act[done]] = k + 1
+        act = act[~done]
+        if not len(act):
+            return val, nb
+    raise Irregular("varint longer than 10 bytes")
+
+
+def _value_spans(buf: npt.NDArray[np.uint8], start: I64, end: I64) -> tuple[I64, I64, I64]:
+    """Per record ``[start, end)`` of ``buf``: the value field's first byte, payload start and end.
+
+    Irregular unless every top-level field is a one-byte-tag length-delimited field 1, 2 or 3 and
+    there is exactly one value field (what the object-free decoder accepts, and what Go writes)."""
+    n = len(start)
+    vs = np.full(n, -1, dtype=np.int64)
+    vp = np.zeros(n, dtype=np.int64)
+    ve = np.zeros(n, dtype=np.int64)
+    cur = start.copy()
+    act = np.flatnonzero(cur < end)
+    for _ in range(_MAX_FIELDS):
+        if not len(act):
+            break
+        c = cur[act]
+        tag = buf[c]
+        if not np.isin(tag, (0x0A, 0x12, 0x1A)).all():
+            raise Irregular("field")
+        ln, nb = _varint_at(buf, c + 1)
+        if (ln > np.uint64(1 << 40)).any():
+            raise Irregular("field length")
+        pay = c + 1 + nb
+        fend = pay + ln.astype(np.int64)
+        if (fend > end[act]).any():
+            raise Irregular("field past the sample's end")
+        m = tag == 0x12
+        if m.any():
+            r = act[m]
+            if (vs[r] >= 0).any():
+                raise Irregular("repeated field split in several runs")
+            vs[r], vp[r], ve[r] = c[m], pay[m], fend[m]
+        cur[act] = fend
+        act = act[fend < end[act]]
+    if len(act):
+        raise Irregular("too many fields for the merge pass")
+    if (vs < 0).any():
+        raise Irregular("sample without values")
+    return vs, vp, ve
+
+
+def _stripped_keys(samples: list[bytes], nvalues: int) -> tuple[Iterator[bytes], I64]:
+    """Each record's bytes without its value field, and its values (n x nvalues)."""
+    n = len(samples)
+    lens = np.fromiter(map(len, samples), dtype=np.int64, count=n)
+    start = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(lens, out=start[1:])
+    total = int(start[-1])
+    buf = np.frombuffer(b"".join(samples) + bytes(11), dtype=np.uint8)
+    vs, vp, ve = _value_spans(buf, start[:-1], start[1:])
+    plen = ve - vp
+    if (plen == 0).any() or (buf[ve - 1] >= 0x80).any():
+        raise Irregular("values end inside a varint")
+    vbytes = buf[_ranges(vp, plen)]
+    tok, vals = _varints(vbytes)
+    poff = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(plen, out=poff[1:])
+    if len(tok) != n * nvalues or not (tok[::nvalues] == poff[:-1]).all():
+        raise Irregular("value count")  # the object path names the bad sample
+    values = vals.view(np.int64).reshape(n, nvalues)
+    keep = np.ones(total, dtype=bool)
+    keep[_ranges(vs, ve - vs)] = False
+    kb = buf[:total][keep].tobytes()
+    klen = lens - (ve - vs)
+    koff = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(klen, out=koff[1:])
+    ko = koff.tolist()
+    return map(kb.__getitem__, map(slice, ko[:-1], ko[1:])), values  # C-level loops
+
+
+def _merge_by_stack(samples: list[bytes], mult: I64, nvalues: int) -> tuple[list[bytes], I64] | None:
+    """Records whose bytes are equal but for the value field, merged: (one record of each, summed
+    values), or None when the probe says few would merge or the encoding is irregular.
+
+    Equal bytes mean an equal stack and equal labels, so merging is exact (a dict compares the
+    bytes); a stack written in two byte forms just stays two records (merged as rows later)."""
+    n = len(samples)
+    if n < 2 or nvalues == 0:
+        return None
+    try:
+        probe = samples[:: max(1, n // 20000)]
+        pk, _ = _stripped_keys(probe, nvalues)
+        if len(set(pk)) >= 0.9 * len(probe):
+            return None
+        # a new key gets the next id (defaultdict + count: no Python code per record)
+        ids: defaultdict[bytes, int] = defaultdict(itertools.count().__next__)
+        get = ids.__getitem__
+        invs: list[I64] = []
+        vparts: list[I64] = []
+        lens = np.fromiter(map(len, samples), dtype=np.int64, count=n)
+        csum = np.cumsum(lens)
+        i = 0
+        while i < n:  # chunks of ~_CHUNK_BYTES bound the temporaries
+            base = int(csum[i - 1]) if i else 0
+            j = max(int(np.searchsorted(csum, base + _CHUNK_BYTES, side="right")), i + 1)
+            keys, vals = _stripped_keys(samples[i:j], nvalues)
+            invs.append(np.fromiter(map(get, keys), dtype=np.int64, count=j - i))
+            vparts.append(vals * mult[i:j, None] if int(mult[i:j].max()) > 1 else vals)
+            i = j
+    except Irregular:
+        return None
+    inv = np.concatenate(invs)
+    nu = len(ids)
+    del ids
+    # ids were given in order of first occurrence: a record is its group's first where inv rises
+    first = np.ones(n, dtype=bool)
+    first[1:] = inv[1:] > np.maximum.accumulate(inv)[:-1]
+    reps = [samples[k] for k in np.flatnonzero(first).tolist()]
+    summed = np.zeros((nu, nvalues), dtype=np.int64)
+    np.add.at(summed, inv, np.concatenate(vparts))
+    return reps, summed
 
 
 def _validate_meta(meta: Any, name: str) -> None:

@@ -22,34 +22,35 @@
   }
 
   let F, NF, frame, parent, depth, end, N, sNode, sLs, sVal, bNode, bLs, bVal, maxDepth, fpacked;
-  let tot, selfv, btot, x, cursor;
+  let tot, selfv, btot, x, cursor, selfIsNode = false;
+  function ints(s, bytes) { return b64(s, bytes === 1 ? Uint8Array : bytes === 2 ? Uint16Array : Int32Array); }
   function load(P) {
     F = P.frames;
     NF = F.name.length;
-    frame = b64(P.nodes.frame, Int32Array);
-    parent = b64(P.nodes.parent, Int32Array);
-    N = frame.length;
-    if (P.nodes.depth) {
-      depth = b64(P.nodes.depth, Int32Array);
-      end = b64(P.nodes.end, Int32Array);
-    } else {  // derived from the preorder parents (a smaller file for big graphs)
-      depth = new Int32Array(N);
-      end = new Int32Array(N);
-      for (let i = 1; i < N; i++) depth[i] = depth[parent[i]] + 1;
-      for (let i = 0; i < N; i++) end[i] = i + 1;
-      for (let i = N - 1; i > 0; i--) if (end[i] > end[parent[i]]) end[parent[i]] = end[i];
-    }
-    sVal = P.self.node ? b64(P.self.val, Float64Array) : Float64Array.from(b64(P.self.val, Float32Array));
-    if (P.self.node) { sNode = b64(P.self.node, Int32Array); sLs = b64(P.self.ls, Int32Array); }
+    maxDepth = P.max_depth;
+    frame = ints(P.nodes.frame, P.nodes.frame_bytes);
+    depth = ints(P.nodes.depth, P.nodes.depth_bytes);
+    N = depth.length;
+    // parents and subtree ends from the preorder depths (a smaller file than shipping them)
+    parent = new Int32Array(N);
+    end = new Int32Array(N);
+    const last = new Int32Array(maxDepth + 2);  // the latest node seen at each depth
+    parent[0] = -1;
+    for (let i = 1; i < N; i++) { const d = depth[i]; parent[i] = last[d - 1]; last[d] = i; }
+    for (let i = 0; i < N; i++) end[i] = i + 1;
+    for (let i = N - 1; i > 0; i--) if (end[i] > end[parent[i]]) end[parent[i]] = end[i];
+    sVal = P.self.node ? b64(P.self.val, Float64Array) : new Float64Array(b64(P.self.val, Float32Array));
+    selfIsNode = !P.self.node;
+    if (P.self.node) { sNode = b64(P.self.node, Int32Array); sLs = ints(P.self.ls, P.self.ls_bytes); }
     else {  // coarse payload: one self value per node, all label sets
       sNode = new Int32Array(sVal.length); sLs = new Int32Array(sVal.length);
       for (let i = 0; i < sNode.length; i++) sNode[i] = i;
     }
-    bNode = b64(P.base.node, Int32Array); bLs = b64(P.base.ls, Int32Array); bVal = b64(P.base.val, Float64Array);
-    maxDepth = P.max_depth;
-    fpacked = new Uint32Array(NF);
-    for (let f = 0; f < NF; f++) {  // the coarse payload ships the name hash instead of every name
-      fpacked[f] = F.shade ? packedShade(D.classes[F.kind[f]], F.shade[f]) : packedOf(D.classes[F.kind[f]], F.name[f]);
+    bNode = b64(P.base.node, Int32Array); bLs = ints(P.base.ls, P.base.ls_bytes); bVal = b64(P.base.val, Float64Array);
+    if (F.rgba) fpacked = b64(F.rgba, Uint32Array);  // the coarse payload ships the colours
+    else {
+      fpacked = new Uint32Array(NF);
+      for (let f = 0; f < NF; f++) fpacked[f] = packedOf(D.classes[F.kind[f]], F.name[f]);
     }
     tot = new Float64Array(N); selfv = new Float64Array(N); btot = new Float64Array(N);
     x = new Float64Array(N); cursor = new Float64Array(N);
@@ -89,13 +90,19 @@
   let zoom = 0;
   let match = null; // Uint8Array per frame, or null
   let accept = null; // Uint8Array per label set, or null = all
-  const drawn = { node: [], x: [], y: [], w: [] };
-  const state = { timings: {}, drawn: drawn, matched: null, label: "" };
+  // the frames of the last draw, in typed arrays (window.flame.drawn: plain copies, for tests)
+  let dNode = new Int32Array(4096), dX = new Float64Array(4096), dW = new Float64Array(4096);
+  let dDepth = new Int32Array(4096), nDrawn = 0;
+  const state = { timings: {}, matched: null, label: "" };
+  Object.defineProperty(state, "drawn", { enumerable: true, get: () => ({
+    node: Array.from(dNode.subarray(0, nDrawn)), x: Array.from(dX.subarray(0, nDrawn)),
+    y: Array.from(dDepth.subarray(0, nDrawn), rowY), w: Array.from(dW.subarray(0, nDrawn)) }) });
   window.flame = state;
 
   function compute() {
     tot.fill(0); selfv.fill(0); btot.fill(0);
-    for (let k = 0; k < sNode.length; k++) if (!accept || accept[sLs[k]]) selfv[sNode[k]] += sVal[k];
+    if (selfIsNode && !accept) selfv.set(sVal);  // the coarse payload's first paint: one value per node
+    else for (let k = 0; k < sNode.length; k++) if (!accept || accept[sLs[k]]) selfv[sNode[k]] += sVal[k];
     tot.set(selfv);
     for (let i = N - 1; i > 0; i--) tot[parent[i]] += tot[i];
     if (D.diff) {
@@ -133,12 +140,13 @@
 
   // --- drawing ---
   const canvas = document.getElementById("flame-canvas");
-  const ctx = canvas.getContext("2d");
+  // Opaque: the page behind is white anyway, and an opaque canvas is composited without blending
+  // (the first frame reaches the screen sooner); empty areas are painted white instead.
+  const ctx = canvas.getContext("2d", { alpha: false });
   const ROW = 17;
   const FONT_PX = 11;
   const CHAR_W = FONT_PX * 0.6;
   const FONT = FONT_PX + "px monospace", FONT_ITALIC = "italic " + FONT_PX + "px monospace";
-  let curFont = "";
   const MINW = D.min_width > 0 ? D.min_width : 0.5;
   let width = 800;
 
@@ -155,7 +163,7 @@
     return packRGB(Math.round(255 * f(0)), Math.round(255 * f(8)), Math.round(255 * f(4)));
   }
   function packRGB(r, g, b) { return ((255 << 24) | (b << 16) | (g << 8) | r) >>> 0; }  // little-endian RGBA
-  const HIGHLIGHT = packRGB(230, 0, 230), ROOT = hslToPacked(0, 0, 85);
+  const HIGHLIGHT = packRGB(230, 0, 230), ROOT = hslToPacked(0, 0, 85), BACKGROUND = packRGB(255, 255, 255);
   function nodeRGB(i) {
     if (i === 0) return ROOT;
     const f = frame[i];
@@ -171,13 +179,53 @@
     return fpacked[f];
   }
 
-  let img = null, buf = null;
-  function draw() {
+  function put(i, px, w, d) {
+    if (nDrawn === dNode.length) {
+      const grow = (a) => { const b = new a.constructor(a.length * 2); b.set(a); return b; };
+      dNode = grow(dNode); dX = grow(dX); dW = grow(dW); dDepth = grow(dDepth);
+    }
+    dNode[nDrawn] = i; dX[nDrawn] = px; dW[nDrawn] = w; dDepth[nDrawn] = d; nDrawn++;
+  }
+  // the frames at least MINW wide under the zoomed node, in preorder (a narrow subtree is skipped whole)
+  // (vis: rows to keep, per depth; null = every row)
+  function collect(z, width, vis) {
+    const zt = tot[z];
+    if (!(zt > 0)) { put(z, 0, width, depth[z]); return; }
+    const scale = width / zt, x0 = x[z], stop = end[z];
+    let i = z;
+    while (i < stop) {
+      const w = tot[i] * scale;
+      if (w < MINW) { i = end[i]; continue; }
+      if (!vis || vis[depth[i]]) put(i, (x[i] - x0) * scale, w, depth[i]);
+      i++;
+    }
+  }
+
+  function label(text, px, y, w) {
+    const m = Math.floor((w - 6) / CHAR_W);
+    if (text.length > m) text = m > 2 ? text.slice(0, m - 2) + ".." : "";
+    if (text) ctx.fillText(text, px + 3, y + ROW - 5);
+  }
+
+  let img = null, buf = null, partial = false;
+  // visibleOnly (the first paint): only the rows inside the window; the caller draws the rest next
+  function draw(visibleOnly) {
     const t = performance.now();
     width = Math.max(200, document.getElementById("flame-wrap").clientWidth);
     const height = (maxDepth + 1) * ROW;
     const dpr = window.devicePixelRatio || 1;
     const W = Math.round(width * dpr), H = Math.round(height * dpr);
+    let vis = null, bandLo = 0, bandHi = H;
+    if (visibleOnly) {  // the layout is fresh (clientWidth): reading the position costs nothing
+      const top = canvas.getBoundingClientRect().top;
+      const lo = Math.max(0, -top), hi = Math.min(height, window.innerHeight - top);
+      if (hi > lo && (lo > 0 || hi < height)) {
+        vis = new Uint8Array(maxDepth + 1);
+        for (let d = 0; d <= maxDepth; d++) if (rowY(d) < hi && rowY(d) + ROW > lo) vis[d] = 1;
+        bandLo = Math.max(0, Math.floor(lo * dpr)); bandHi = Math.min(H, Math.ceil(hi * dpr));
+      }
+    }
+    partial = vis !== null;
     if (canvas.width !== W || canvas.height !== H) {
       canvas.width = W;
       canvas.height = H;
@@ -187,73 +235,81 @@
     if (!img || img.width !== W || img.height !== H) {
       img = ctx.createImageData(W, H);
       buf = new Uint32Array(img.data.buffer);
-    } else buf.fill(0);
-    drawn.node.length = drawn.x.length = drawn.y.length = drawn.w.length = 0;
-    const put = (i, px, w, d) => { drawn.node.push(i); drawn.x.push(px); drawn.y.push(rowY(d)); drawn.w.push(w); };
-    const zt = tot[zoom];
+    }
+    buf.fill(BACKGROUND);
+    const tLaid = performance.now();
+    nDrawn = 0;
     const anc = [];
     for (let a = zoom; a > 0; a = parent[a]) anc.push(a);
     anc.push(0);
-    for (let k = anc.length - 1; k >= 1; k--) put(anc[k], 0, width, depth[anc[k]]);  // ancestors: full width
-    if (zt > 0) {
-      const scale = width / zt, x0 = x[zoom], stop = end[zoom];
-      let i = zoom;
-      while (i < stop) {
-        const w = tot[i] * scale;
-        if (w < MINW) { i = end[i]; continue; }
-        put(i, (x[i] - x0) * scale, w, depth[i]);
-        i++;
-      }
-    } else put(zoom, 0, width, depth[zoom]);
-    const n = drawn.node.length;
+    for (let k = anc.length - 1; k >= 1; k--) {  // ancestors: full width
+      if (!vis || vis[depth[anc[k]]]) put(anc[k], 0, width, depth[anc[k]]);
+    }
+    collect(zoom, width, vis);
+    const n = nDrawn;
     const tCollected = performance.now();
+    // Every frame of a row covers the same pixel lines: write the row's first line, copy it down.
+    const touched = new Uint8Array(maxDepth + 1), lineOff = new Float64Array(maxDepth + 1);
+    for (let d = 0; d <= maxDepth; d++) lineOff[d] = Math.round(rowY(d) * dpr) * W;
+    const plain = !match && !D.diff;  // the colour is the frame's own: no call per frame
     for (let k = 0; k < n; k++) {
-      const c = nodeRGB(drawn.node[k]);
-      const xa = Math.max(0, Math.floor(drawn.x[k] * dpr));
-      const xb = Math.min(W, Math.max(xa + 1, Math.floor((drawn.x[k] + drawn.w[k] - 0.5) * dpr)));
-      const ya = Math.round(drawn.y[k] * dpr), yb = Math.min(H, Math.round((drawn.y[k] + ROW - 1) * dpr));
-      if (xb - xa <= 8) {  // thin frames (most of them): plain stores beat a fill() call per row
-        for (let yy = ya, o = ya * W; yy < yb; yy++, o += W) for (let xx = xa; xx < xb; xx++) buf[o + xx] = c;
-      } else for (let yy = ya; yy < yb; yy++) buf.fill(c, yy * W + xa, yy * W + xb);
+      const i = dNode[k], d = dDepth[k];
+      const c = plain && i > 0 ? fpacked[frame[i]] : nodeRGB(i);
+      let xa = Math.floor(dX[k] * dpr);
+      if (xa < 0) xa = 0;
+      let xb = Math.floor((dX[k] + dW[k] - 0.5) * dpr);
+      if (xb <= xa) xb = xa + 1;
+      if (xb > W) xb = W;
+      const o = lineOff[d];
+      if (xb - xa <= 8) { for (let xx = xa; xx < xb; xx++) buf[o + xx] = c; }
+      else buf.fill(c, o + xa, o + xb);
+      touched[d] = 1;
+    }
+    for (let d = 0; d <= maxDepth; d++) {
+      if (!touched[d]) continue;
+      const y = rowY(d), ya = Math.round(y * dpr), yb = Math.min(H, Math.round((y + ROW - 1) * dpr));
+      for (let yy = ya + 1; yy < yb; yy++) buf.copyWithin(yy * W, ya * W, ya * W + W);
     }
     const tFilled = performance.now();
-    ctx.putImageData(img, 0, 0);
+    if (vis) {  // the rows outside the window: white (an opaque canvas starts black) until drawn
+      ctx.setTransform(1, 0, 0, 1, 0, 0);
+      ctx.putImageData(img, 0, 0, 0, bandLo, W, bandHi - bandLo);
+      ctx.fillStyle = "#fff";
+      ctx.fillRect(0, 0, W, bandLo);
+      ctx.fillRect(0, bandHi, W, H - bandHi);
+    } else ctx.putImageData(img, 0, 0);
     const tPut = performance.now();
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
     ctx.font = FONT;
-    curFont = FONT;
     ctx.fillStyle = "#000";
     ctx.strokeStyle = "rgba(0,0,0,0.55)";
     ctx.setLineDash([3, 2]);
+    let curFont = FONT;
     for (let k = 0; k < n; k++) {
-      const i = drawn.node[k], w = drawn.w[k];
+      const w = dW[k];
       if (w <= 3) continue;
-      const px = drawn.x[k], y = drawn.y[k];
+      const i = dNode[k], px = dX[k], y = rowY(dDepth[k]);
       const inl = i > 0 && F.inl[frame[i]];
       if (inl) ctx.strokeRect(px + 0.5, y + 0.5, Math.max(w - 1.5, 0.5), ROW - 2);
       if (w > 3 * CHAR_W) {
-        let label = (inl ? "⤷ " : "") + nodeName(i);
-        const m = Math.floor((w - 6) / CHAR_W);
-        if (label.length > m) label = m > 2 ? label.slice(0, m - 2) + ".." : "";
-        if (label) {
-          const font = inl ? FONT_ITALIC : FONT;
-          if (curFont !== font) { ctx.font = font; curFont = font; }  // font parsing is costly: switch rarely
-          ctx.fillText(label, px + 3, y + ROW - 5);
-        }
+        const font = inl ? FONT_ITALIC : FONT;
+        if (curFont !== font) { ctx.font = font; curFont = font; }  // font parsing is costly: switch rarely
+        label((inl ? "⤷ " : "") + nodeName(i), px, y, w);
       }
     }
     ctx.setLineDash([]);
     const ms = performance.now() - t;
-    state.timings.drawPhases = { collect: tCollected - t, fill: tFilled - tCollected, put: tPut - tFilled,
-                                 text: t + ms - tPut };
+    state.timings.drawPhases = { layout: tLaid - t, collect: tCollected - tLaid, fill: tFilled - tCollected,
+                                 put: tPut - tFilled, text: t + ms - tPut };
     state.drawnCount = n;
     updateStatus();
     return ms;
   }
 
   function hit(px, py) {
-    for (let k = drawn.node.length - 1; k >= 0; k--) {
-      if (py >= drawn.y[k] && py < drawn.y[k] + ROW && px >= drawn.x[k] && px < drawn.x[k] + drawn.w[k]) return drawn.node[k];
+    for (let k = nDrawn - 1; k >= 0; k--) {
+      const y = rowY(dDepth[k]);
+      if (py >= y && py < y + ROW && px >= dX[k] && px < dX[k] + dW[k]) return dNode[k];
     }
     return -1;
   }
@@ -362,13 +418,15 @@
     state.kind = (i) => (i > 0 ? D.classes[F.kind[frame[i]]] : "root");
     state.total = (i) => tot[i];
     state.colorOf = colorOf;
+    state.packedOf = packedOf;
     state.ready = true;
   }
   load(D);
   const T_LOADED = performance.now();
   compute();
   const T_COMPUTED = performance.now();
-  state.timings.firstDraw = draw();
+  state.timings.firstDraw = draw(true);
+  state.timings.firstDrawPhases = state.timings.drawPhases;
   state.timings.phases = { parse: T_PARSED - T0, load: T_LOADED - T_PARSED, compute: T_COMPUTED - T_LOADED };
   state.timings.firstPaint = performance.now();  // since navigation start
   state.timings.script = performance.now() - T0;
@@ -376,7 +434,16 @@
   // the frame after the first draw has been painted (two animation frames later, conservatively)
   requestAnimationFrame(() => requestAnimationFrame(() => {
     state.timings.painted = performance.now();
-    if (!coarseEl) { finish(); return; }
+    state.timings.firstPartial = partial;
+    // The legend's mark comes after the first paint: "⤷" is missing from common UI fonts, and the
+    // font fallback search for it (10-15 ms in a new renderer) would hold the first graph back.
+    const key = document.getElementById("flame-inl-key");
+    if (key) key.textContent = "dashed, italic, ⤷ = inlined";
+    if (!coarseEl) {
+      if (partial) draw();  // the rows below (or above) the window
+      finish();
+      return;
+    }
     const loadFull = () => {
       const t = performance.now();
       load(JSON.parse(document.getElementById("flame-data").textContent));
