@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,6 +13,7 @@ from typing import Any
 import pytest
 from flame_helpers import read_pb, weight
 
+from fixtures.chromium import wait_for
 from symkeep.profile import profile_pb2
 
 
@@ -22,15 +22,6 @@ def render(profile: Path, out: Path, *args: str) -> Path:
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
     return out
-
-
-def wait_for(page: Any, expr: str, timeout: float = 60.0) -> None:
-    """Poll ``expr`` from Python: the document's CSP forbids eval, and ``wait_for_function`` polls with
-    eval (its first check is allowed, the later ones throw EvalError when the page is not ready yet)."""
-    deadline = time.monotonic() + timeout
-    while not page.evaluate(f"!!({expr})"):
-        assert time.monotonic() < deadline, f"timed out waiting for {expr}"
-        page.wait_for_timeout(20)
 
 
 class Page:

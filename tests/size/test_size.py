@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from fixtures.chromium import wait_for
 from symkeep.golang.functab import package_of
 from symkeep.size.analyze import analyze
 
@@ -166,7 +167,7 @@ def test_treemap_in_browser(fixture: Callable[..., Path], tmp_path: Path, browse
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     page.goto(out.as_uri())
-    page.wait_for_function("window.treemap && window.treemap.ready")
+    wait_for(page, "window.treemap && window.treemap.ready")
     assert "std" in page.evaluate("window.treemap.boxes")
     page.screenshot(path=str(artifacts / "size-treemap.png"))
     page.click(".tm-box[data-name='std']")

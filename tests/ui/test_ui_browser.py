@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from ui_helpers import EVIL_MODULE, EVIL_NAME, EVIL_REVISION, Hog, go_build_id, hostile_build
 
+from fixtures.chromium import wait_for
 from server.harness import ServeProc, gnu_build_id_readelf, symkeep
 from symkeep.profile.pprof import read_profile
 
@@ -46,7 +47,7 @@ class Tab:
         self.page.screenshot(path=str(artifacts / f"ui-{name}.png"), full_page=full)
 
     def wait_flame(self) -> None:
-        self.page.wait_for_function("window.flame && window.flame.ready", timeout=60000)
+        wait_for(self.page, "window.flame && window.flame.ready")
 
     def frame_rect(self, name: str) -> dict[str, float] | None:
         r: dict[str, float] | None = self.page.evaluate(
@@ -174,7 +175,7 @@ def test_build_page_verdicts_and_treemap(tabs: Callable[..., Tab], hog: Callable
     assert verdicts["nm / objdump"] == "✗" and verdicts["symkeep"] == "✓"
     # the size treemap: drawn in its frame, its total is the file's size
     frame = next(f for f in t.page.frames if "/ui/build/treemap" in f.url)
-    frame.wait_for_function("window.treemap && window.treemap.ready", timeout=60000)
+    wait_for(frame, "window.treemap && window.treemap.ready")
     assert "std" in frame.evaluate("window.treemap.boxes")
     assert f"{h.binary.stat().st_size:,} bytes" in frame.inner_text("body")
     t.shot(artifacts, "build-page")
