@@ -16,6 +16,7 @@ from symkeep.flame.load import load_samples
 from symkeep.flame.pbsamples import decode_samples
 from symkeep.flame.render import FlameOptions, graph, stackset
 from symkeep.flame.stacks import Interner
+from symkeep.profile.lines import uvarint
 
 
 def _records_from_raw(path: Path) -> Counter[tuple[tuple[int, ...], tuple[tuple[int, int, int], ...], tuple[int, ...]]]:
@@ -223,16 +224,6 @@ def test_mutated_profiles_fail_cleanly(demo_labels: tuple[Path, Path]) -> None:
     assert outcomes["ok"] and outcomes["error"], outcomes
 
 
-def _uvarint(x: int) -> bytes:
-    x &= (1 << 64) - 1
-    out = bytearray()
-    while x >= 0x80:
-        out.append((x & 0x7F) | 0x80)
-        x >>= 7
-    out.append(x)
-    return bytes(out)
-
-
 def test_records_differing_in_values_are_merged(demo_labels: tuple[Path, Path], tmp_path: Path) -> None:
     """Every record split in two with different values (one of them also written twice, and some in
     another field order or with a padded varint): the per-(stack, labels) sums stay those of upb."""
@@ -253,18 +244,18 @@ def test_records_differing_in_values_are_merged(demo_labels: tuple[Path, Path], 
             r.value.extend(vals)
             raw = r.SerializeToString()
             if k % 7 == 3 and vals is b:  # values first: the same record in another byte form
-                locs = b"".join(_uvarint(x) for x in s.location_id)
-                vb = b"".join(_uvarint(x) for x in vals)
-                raw = b"\x12" + _uvarint(len(vb)) + vb + b"\x0a" + _uvarint(len(locs)) + locs + b"".join(
-                    b"\x1a" + _uvarint(len(lb.SerializeToString())) + lb.SerializeToString() for lb in s.label)
+                locs = b"".join(uvarint(x) for x in s.location_id)
+                vb = b"".join(uvarint(x) for x in vals)
+                raw = b"\x12" + uvarint(len(vb)) + vb + b"\x0a" + uvarint(len(locs)) + locs + b"".join(
+                    b"\x1a" + uvarint(len(lb.SerializeToString())) + lb.SerializeToString() for lb in s.label)
             elif k % 11 == 5 and vals is b and s.location_id:  # a padded (non-canonical) varint
-                locs = b"".join(_uvarint(x) for x in s.location_id[1:])
+                locs = b"".join(uvarint(x) for x in s.location_id[1:])
                 locs = bytes([(s.location_id[0] & 0x7F) | 0x80, 0x80, s.location_id[0] >> 7]) + locs
                 assert s.location_id[0] < 1 << 14
-                vb = b"".join(_uvarint(x) for x in vals)
-                raw = b"\x0a" + _uvarint(len(locs)) + locs + b"\x12" + _uvarint(len(vb)) + vb + b"".join(
-                    b"\x1a" + _uvarint(len(lb.SerializeToString())) + lb.SerializeToString() for lb in s.label)
-            body += b"\x12" + _uvarint(len(raw)) + raw
+                vb = b"".join(uvarint(x) for x in vals)
+                raw = b"\x0a" + uvarint(len(locs)) + locs + b"\x12" + uvarint(len(vb)) + vb + b"".join(
+                    b"\x1a" + uvarint(len(lb.SerializeToString())) + lb.SerializeToString() for lb in s.label)
+            body += b"\x12" + uvarint(len(raw)) + raw
     path = tmp_path / "split.pb"
     path.write_bytes(q.SerializeToString() + bytes(body))
     check = profile_pb2.Profile()

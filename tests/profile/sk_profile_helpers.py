@@ -114,3 +114,24 @@ def one_line_error(r: Run, code: int) -> str:
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("symkeep: error:") and "Traceback" not in r.stderr, r.stderr
     return lines[0]
+
+
+def hog_profiles(binary: Path, d: Path, name: str, mapping_file: str | None = None) -> tuple[Path, Path]:
+    """Run a cpuhog ``binary`` for 2 s in ``d``: its own runtime/pprof CPU profile (symbolized in-process:
+    the truth) and the same profile with every name removed (``name``-raw.pb.gz, what a symbolizer must
+    name); ``mapping_file`` renames the main mapping's file (a path that does not exist here)."""
+    import subprocess
+
+    from symkeep.profile.pprof import read_profile, serialize_profile
+
+    truth = d / "cpu.pprof"
+    subprocess.run([str(binary), str(truth), "2"], check=True, capture_output=True, timeout=120)
+    q = strip_symbols(read_profile(truth))
+    if mapping_file is not None:
+        fname = q.string_table[q.mapping[0].filename]
+        assert fname == str(binary), fname
+        q.string_table.append(mapping_file)
+        q.mapping[0].filename = len(q.string_table) - 1
+    raw = d / f"{name}-raw.pb.gz"
+    raw.write_bytes(serialize_profile(q))
+    return truth, raw

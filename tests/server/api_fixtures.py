@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -20,10 +19,9 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "profile"))
 
-from sk_profile_helpers import frames_by_location, strip_symbols, weighted_agreement  # noqa: E402
+from sk_profile_helpers import frames_by_location, hog_profiles, weighted_agreement  # noqa: E402
 
 from server.harness import ServeProc, symkeep  # noqa: E402
-from symkeep.profile.pprof import read_profile, serialize_profile  # noqa: E402
 
 __all__ = ["ApiHog", "api_hog", "api_server", "api_store", "frames_by_location", "weighted_agreement"]
 
@@ -45,16 +43,8 @@ def api_hog(fixture: Callable[..., Path], tmp_path_factory: pytest.TempPathFacto
     def get(toolchain: str = "1.27") -> ApiHog:
         if toolchain not in cache:
             binary = fixture(variant="sw", toolchain=toolchain, program="cpuhog")
-            d = tmp_path_factory.mktemp(f"apihog{toolchain}")
-            truth = d / "cpu.pprof"
-            subprocess.run([str(binary), str(truth), "2"], check=True, capture_output=True, timeout=120)
-            q = strip_symbols(read_profile(truth))
-            fname = q.string_table[q.mapping[0].filename]
-            assert fname == str(binary), fname
-            q.string_table.append(ELSEWHERE)
-            q.mapping[0].filename = len(q.string_table) - 1
-            raw = d / f"cpuhog-{toolchain}-raw.pb.gz"
-            raw.write_bytes(serialize_profile(q))
+            truth, raw = hog_profiles(binary, tmp_path_factory.mktemp(f"apihog{toolchain}"), f"cpuhog-{toolchain}",
+                                      mapping_file=ELSEWHERE)
             cache[toolchain] = ApiHog(toolchain, binary, truth, raw)
         return cache[toolchain]
 

@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -19,11 +18,10 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "profile"))
 
-from sk_profile_helpers import strip_symbols  # noqa: E402
+from sk_profile_helpers import hog_profiles  # noqa: E402
 from ui_helpers import Hog  # noqa: E402
 
 from server.harness import ServeProc, seaweed, store_url, symkeep  # noqa: E402,F401
-from symkeep.profile.pprof import read_profile, serialize_profile  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -38,11 +36,7 @@ def hog(fixture: Callable[..., Path], tmp_path_factory: pytest.TempPathFactory) 
     def get(toolchain: str = "1.27") -> Hog:
         if toolchain not in cache:
             binary = fixture(variant="sw", toolchain=toolchain, program="cpuhog")
-            d = tmp_path_factory.mktemp(f"hog{toolchain}")
-            truth = d / "cpu.pprof"
-            subprocess.run([str(binary), str(truth), "2"], check=True, capture_output=True, timeout=120)
-            raw = d / f"cpuhog-{toolchain}-raw.pb.gz"
-            raw.write_bytes(serialize_profile(strip_symbols(read_profile(truth))))
+            truth, raw = hog_profiles(binary, tmp_path_factory.mktemp(f"hog{toolchain}"), f"cpuhog-{toolchain}")
             cache[toolchain] = Hog(toolchain, binary, truth, raw)
         return cache[toolchain]
 
