@@ -55,7 +55,8 @@ def _check(path: Path, tmp: Path) -> None:
             for n in (1, 7, len(pcs)):  # every batch size goes through the index
                 assert g.lookup_chains(pcs[:n], ra) == want[ra][:n], (ra, n)
         assert g.table_kind == "index" and cache.events[-1] == "hit", cache.events
-        assert [g.ranges(i) for i in range(0, g.nfunc, 5)] == [ref_ranges(path, i) for i in range(0, g.nfunc, 5)]
+        with open_go_binary(path) as ref:  # the exact per-function decoder
+            assert [g.ranges(i) for i in range(0, g.nfunc, 5)] == [ref.decoder.ranges(i) for i in range(0, g.nfunc, 5)]
         ix = IndexFile.open(cache.path_for(key))
         lk = IndexedLookups(ix)
         for ra in (False, True):
@@ -67,16 +68,6 @@ def _check(path: Path, tmp: Path) -> None:
             quick_text = QuickIndex(ix, lay).answer(data)
             assert numpy_text == index_text == quick_text, lay
         lk.close()
-
-
-_REF: dict[Path, GoBinary] = {}
-
-
-def ref_ranges(path: Path, i: int) -> object:
-    g = _REF.get(path)
-    if g is None:
-        g = _REF[path] = open_go_binary(path)
-    return g.decoder.ranges(i)
 
 
 @pytest.mark.parametrize("spec", fixture_matrix(), ids=lambda s: f"{s.toolchain}-{s.goos}-{s.goarch}-{s.variant}-{s.program}")
