@@ -35,10 +35,9 @@ def big_go_binary(version: str = "1.27") -> Path:
 
 def bench_cache() -> Path:
     """Where benchmarks cache the binaries they build (~/.cache/symkeep/bench, or $SYMKEEP_CACHE/bench)."""
-    import os
+    from symkeep.cachedir import cache_root
 
-    env = os.environ.get("SYMKEEP_CACHE")
-    d = (Path(env) if env else Path.home() / ".cache" / "symkeep") / "bench"
+    d = cache_root() / "bench"
     d.mkdir(parents=True, exist_ok=True)
     return d
 

@@ -54,6 +54,9 @@ from fixtures.names import elide_brackets
 from fixtures.twins import ExtlinkPair, Frame, extlink_pair, go_addr2line, llvm_frames, norm_file, norm_name
 from symkeep.profile.pprof import Profile, read_profile, write_profile
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "profile"))
+from sk_profile_helpers import strip_symbols  # noqa: E402
+
 CASES = [(tc, prog) for tc in MATRIX_TOOLCHAINS for prog in ("hello", "cgohog")]
 IDS = [f"go{t}-{p}" for t, p in CASES]
 N = 20_000
@@ -183,17 +186,6 @@ def test_addr2line_matches_twin_dwarf(tc: str, prog: str) -> None:
     assert classes <= 0.005 * len(pcs), dict(counts)
 
 
-def _raw(p: Profile) -> Profile:
-    q = Profile()
-    q.CopyFrom(p)
-    for loc in q.location:
-        del loc.line[:]
-    del q.function[:]
-    for m in q.mapping:
-        m.has_functions = m.has_filenames = m.has_line_numbers = m.has_inline_frames = False
-    return q
-
-
 def _frames(p: Profile) -> dict[int, list[Frame]]:
     st = p.string_table
     fn = {f.id: (st[f.name], st[f.filename]) for f in p.function}
@@ -207,7 +199,7 @@ def test_symbolize_cpu_profile_vs_in_process(tc: str, tmp_path: Path) -> None:
     prof = tmp_path / "cpu.pprof"
     subprocess.run([str(p.stripped), str(prof), "2"], check=True, capture_output=True, timeout=120)
     orig = read_profile(prof)
-    write_profile(_raw(orig), tmp_path / "raw.pb.gz")
+    write_profile(strip_symbols(orig), tmp_path / "raw.pb.gz")
     _symkeep("symbolize", str(tmp_path / "raw.pb.gz"), "--binary", str(p.stripped), "-o", str(tmp_path / "sym.pb.gz"),
              "-q")
     got = read_profile(tmp_path / "sym.pb.gz")

@@ -38,8 +38,9 @@ CACHE_BYTES = 4 << 30
 
 
 def _default_cache() -> Path:
-    base = os.environ.get("SYMKEEP_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "symkeep")
-    return Path(base) / "s3-blobs"
+    from symkeep.cachedir import cache_root
+
+    return cache_root() / "s3-blobs"
 
 
 def record_key(rec: Record) -> str:

@@ -38,17 +38,22 @@ V = TypeVar("V")
 FrameKey = tuple[str, str, int, int, bool]
 
 
+def env_bytes(name: str, default: int) -> int:
+    """A byte count from environment variable ``name`` (suffix K, M or G allowed), else ``default``."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    mult = _SUFFIX.get(raw[-1].lower(), 1)
+    digits = raw[:-1] if mult != 1 else raw
+    if not digits.isdigit():
+        raise UsageError(f"{name}={raw!r}: expected a number of bytes (suffix K, M or G allowed)")
+    return int(digits) * mult
+
+
 def cache_bytes_setting(max_bytes: int | None = None) -> int:
     """The bound in bytes: ``max_bytes``, else the environment, else the default (at least 64 KiB)."""
     if max_bytes is None:
-        raw = os.environ.get(ENV_CACHE_BYTES, "").strip()
-        if not raw:
-            return DEFAULT_CACHE_BYTES
-        mult = _SUFFIX.get(raw[-1].lower(), 1)
-        digits = raw[:-1] if mult != 1 else raw
-        if not digits.isdigit():
-            raise UsageError(f"{ENV_CACHE_BYTES}={raw!r}: expected a number of bytes (suffix K, M or G allowed)")
-        max_bytes = int(digits) * mult
+        max_bytes = env_bytes(ENV_CACHE_BYTES, DEFAULT_CACHE_BYTES)
     if max_bytes < 0:
         raise UsageError(f"engine cache bound must not be negative: {max_bytes}")
     return max(max_bytes, _MIN_BYTES)

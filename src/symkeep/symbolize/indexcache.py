@@ -38,7 +38,8 @@ def _memo_path(root: Path, binary: str) -> Path:
     return root / "paths" / (hashlib.sha256(real.encode("utf-8", "surrogateescape")).hexdigest()[:40] + ".json")
 
 
-def _stat_of(binary: str) -> list[int]:
+def stat_of(binary: str) -> list[int]:
+    """The stat tuple the memo compares (take it before computing a key)."""
     st = os.stat(binary)
     return [st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns]
 
@@ -47,7 +48,7 @@ def read_memo(root: Path, binary: str) -> str | None:
     """The index key remembered for ``binary``, if the file is unchanged since (else None)."""
     try:
         memo = json.loads(_memo_path(root, binary).read_bytes())
-        if memo.get("stat") == _stat_of(binary) and memo.get("path") == os.path.realpath(binary):
+        if memo.get("stat") == stat_of(binary) and memo.get("path") == os.path.realpath(binary):
             key = memo.get("key")
             return key if isinstance(key, str) and key.isalnum() else None
     except (OSError, ValueError, AttributeError):
@@ -62,7 +63,7 @@ def write_memo(root: Path, binary: str, key: str, before: list[int] | None = Non
     from symkeep.fsio import atomic_write
 
     try:
-        now = _stat_of(binary)
+        now = stat_of(binary)
         if before is not None and before != now:
             return
         doc = {"path": os.path.realpath(binary), "stat": now, "key": key}
@@ -70,7 +71,3 @@ def write_memo(root: Path, binary: str, key: str, before: list[int] | None = Non
     except (OSError, ValueError, SymkeepError):  # a cache that cannot be written only costs speed
         pass
 
-
-def stat_of(binary: str) -> list[int]:
-    """The stat tuple the memo compares (take it before computing a key)."""
-    return _stat_of(binary)

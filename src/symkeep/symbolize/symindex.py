@@ -30,6 +30,7 @@ import numpy as np
 import numpy.typing as npt
 
 from symkeep.errors import SymkeepError
+from symkeep.symbolize.cache import env_bytes
 from symkeep.symbolize.indexcache import SUFFIX, index_path, index_root, write_memo
 from symkeep.symbolize.indexfile import FORMAT, IndexCorrupt, IndexFile, encode_index
 from symkeep.symbolize.indexload import IndexedLookups, load_arrays
@@ -107,17 +108,6 @@ def open_index(path: str | os.PathLike[str]) -> IndexFile:
     return IndexFile.open(path)
 
 
-def _env_bytes(name: str, default: int) -> int:
-    raw = os.environ.get(name, "").strip().upper()
-    if not raw:
-        return default
-    mult = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}.get(raw[-1], 1)
-    try:
-        return int(float(raw.rstrip("KMGB") or "0") * mult)
-    except ValueError:
-        return default
-
-
 class IndexCache:
     """A directory of symbol indexes (default :func:`~symkeep.symbolize.indexcache.index_root`)."""
 
@@ -125,7 +115,7 @@ class IndexCache:
                  max_bytes: int | None = None) -> None:
         self.root = Path(root) if root is not None else index_root()
         self.write = write
-        self.max_bytes = max_bytes if max_bytes is not None else _env_bytes("SYMKEEP_INDEX_CACHE_BYTES", 2 << 30)
+        self.max_bytes = max_bytes if max_bytes is not None else env_bytes("SYMKEEP_INDEX_CACHE_BYTES", 2 << 30)
         self.events: list[str] = []  # "hit", "miss", "corrupt: ...", "saved", "unsaved: ..." (tests, --json)
 
     def path_for(self, key: str) -> Path:
